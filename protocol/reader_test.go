@@ -1,0 +1,213 @@
+package protocol
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"math"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func decode(t testing.TB, in string, lim Limits) (Value, error) {
+	t.Helper()
+	return NewReader(bufio.NewReader(strings.NewReader(in)), lim).Read()
+}
+
+func TestReadTypes(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want Value
+	}{
+		{"simple", "+OK\r\n", Value{Kind: KindSimpleString, Str: "OK"}},
+		{"error", "-ERR bad\r\n", Value{Kind: KindError, Str: "ERR bad"}},
+		{"blob error", "!10\r\nSYNTAX bad\r\n", Value{Kind: KindError, Str: "SYNTAX bad"}},
+		{"integer", ":-42\r\n", Value{Kind: KindInteger, Int: -42}},
+		{"bulk", "$5\r\nhe\r\no\r\n", Value{Kind: KindBulkString, Str: "he\r\no"}},
+		{"empty bulk", "$0\r\n\r\n", Value{Kind: KindBulkString, Str: ""}},
+		{"resp2 null bulk", "$-1\r\n", Value{Kind: KindNull}},
+		{"resp2 null array", "*-1\r\n", Value{Kind: KindNull}},
+		{"resp3 null", "_\r\n", Value{Kind: KindNull}},
+		{"double", ",3.25\r\n", Value{Kind: KindDouble, Float: 3.25}},
+		{"double inf", ",-inf\r\n", Value{Kind: KindDouble, Float: math.Inf(-1)}},
+		{"true", "#t\r\n", Value{Kind: KindBoolean, Bool: true}},
+		{"false", "#f\r\n", Value{Kind: KindBoolean}},
+		{"big number", "(3492890328409238509324850943850943825024385\r\n", Value{Kind: KindBigNumber, Str: "3492890328409238509324850943850943825024385"}},
+		{"verbatim", "=15\r\ntxt:Some string\r\n", Value{Kind: KindVerbatim, Format: "txt", Str: "Some string"}},
+		{"array", "*2\r\n:1\r\n$1\r\na\r\n", Value{Kind: KindArray, Elems: []Value{{Kind: KindInteger, Int: 1}, {Kind: KindBulkString, Str: "a"}}}},
+		{"empty array", "*0\r\n", Value{Kind: KindArray, Elems: []Value{}}},
+		{"map", "%1\r\n+k\r\n:7\r\n", Value{Kind: KindMap, Elems: []Value{{Kind: KindSimpleString, Str: "k"}, {Kind: KindInteger, Int: 7}}}},
+		{"set", "~1\r\n+x\r\n", Value{Kind: KindSet, Elems: []Value{{Kind: KindSimpleString, Str: "x"}}}},
+		{"push", ">2\r\n+message\r\n+ch\r\n", Value{Kind: KindPush, Elems: []Value{{Kind: KindSimpleString, Str: "message"}, {Kind: KindSimpleString, Str: "ch"}}}},
+		{"attribute", "|1\r\n+ttl\r\n:3\r\n:5\r\n", Value{Kind: KindInteger, Int: 5, Attrs: []Value{{Kind: KindSimpleString, Str: "ttl"}, {Kind: KindInteger, Int: 3}}}},
+		{"streamed string", "$?\r\n;4\r\nHell\r\n;1\r\no\r\n;0\r\n", Value{Kind: KindBulkString, Str: "Hello"}},
+		{"streamed array", "*?\r\n:1\r\n:2\r\n.\r\n", Value{Kind: KindArray, Elems: []Value{{Kind: KindInteger, Int: 1}, {Kind: KindInteger, Int: 2}}}},
+		{"nested", "*1\r\n*1\r\n:9\r\n", Value{Kind: KindArray, Elems: []Value{{Kind: KindArray, Elems: []Value{{Kind: KindInteger, Int: 9}}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decode(t, tt.in, Limits{})
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestReadMalformed(t *testing.T) {
+	for _, in := range []string{
+		"?\r\n", "+OK\n", ":12a\r\n", ":\r\n", ":99999999999999999999\r\n", "$abc\r\n", "$-2\r\n",
+		"$3\r\nabcd\r\n", "#x\r\n", ",nope\r\n", "=2\r\nab\r\n", "(12x\r\n", "_x\r\n", "%-1\r\n",
+		"$?\r\nfoo\r\n", "\r\n",
+	} {
+		t.Run(in, func(t *testing.T) {
+			_, err := decode(t, in, Limits{})
+			var pe *ProtocolError
+			require.ErrorAs(t, err, &pe)
+			assert.ErrorIs(t, err, ErrMalformed)
+		})
+	}
+}
+
+func TestReadTruncated(t *testing.T) {
+	full := "*3\r\n$5\r\nhello\r\n:1\r\n%1\r\n+a\r\n+b\r\n"
+	for i := 1; i < len(full); i++ {
+		_, err := decode(t, full[:i], Limits{})
+		require.Error(t, err, "prefix %q", full[:i])
+		assert.True(t, errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, ErrMalformed), "prefix %q: %v", full[:i], err)
+	}
+	_, err := decode(t, "", Limits{})
+	assert.Equal(t, io.EOF, err, "clean EOF between values")
+}
+
+func TestReadLimits(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		lim  Limits
+	}{
+		{"huge bulk header", "$999999999999\r\n", Limits{}},
+		{"bulk over limit", "$11\r\nhello world\r\n", Limits{MaxBulkLen: 10}},
+		{"huge array header", "*999999999999\r\n", Limits{}},
+		{"map over limit", "%3\r\n", Limits{MaxAggregateLen: 2}},
+		{"too deep", strings.Repeat("*1\r\n", 10) + ":1\r\n", Limits{MaxDepth: 5}},
+		{"long line", "+" + strings.Repeat("x", 10000) + "\r\n", Limits{MaxBulkLen: 5000}},
+		{"streamed over limit", "$?\r\n;6\r\nabcdef\r\n;6\r\nabcdef\r\n;0\r\n", Limits{MaxBulkLen: 10}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := decode(t, tt.in, tt.lim)
+			runtime.ReadMemStats(&after)
+			assert.ErrorIs(t, err, ErrLimit)
+			assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "no big allocation before the check")
+		})
+	}
+}
+
+func TestReadHugeDeclaredButShortData(t *testing.T) {
+	// Within limits but the data never comes: memory follows the data.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := decode(t, "$400000000\r\nabc", Limits{})
+	runtime.ReadMemStats(&after)
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20))
+
+	_, err = decode(t, "*10000000\r\n:1\r\n", Limits{})
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+}
+
+func TestReadLargeBulk(t *testing.T) {
+	payload := strings.Repeat("0123456789", 100000) // 1 MB, read in chunks
+	got, err := decode(t, "$1000000\r\n"+payload+"\r\n", Limits{})
+	require.NoError(t, err)
+	assert.Equal(t, payload, got.Str)
+}
+
+func TestReadSequence(t *testing.T) {
+	r := NewReader(bufio.NewReader(strings.NewReader("+a\r\n:1\r\n$1\r\nb\r\n")), Limits{})
+	var got []string
+	for {
+		v, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		got = append(got, v.String())
+	}
+	assert.Equal(t, []string{`"a"`, "1", `"b"`}, got)
+}
+
+func TestValueErr(t *testing.T) {
+	v, err := decode(t, "-READONLY You can't write against a read only replica.\r\n", Limits{})
+	require.NoError(t, err)
+	rerr := v.Err()
+	assert.ErrorIs(t, rerr, ErrReadOnly)
+	assert.NotErrorIs(t, rerr, ErrNoScript)
+	var re *RedisError
+	require.ErrorAs(t, rerr, &re)
+	assert.Equal(t, "READONLY", re.Prefix)
+	assert.Contains(t, re.Error(), "read only replica")
+	assert.Nil(t, Value{Kind: KindBulkString}.Err())
+}
+
+func TestRedisErrorKinds(t *testing.T) {
+	tests := []struct {
+		msg  string
+		want error
+	}{
+		{"NOSCRIPT No matching script", ErrNoScript},
+		{"WRONGTYPE Operation against a key holding the wrong kind of value", ErrWrongType},
+		{"NOAUTH Authentication required.", ErrAuth},
+		{"WRONGPASS invalid username-password pair or user is disabled.", ErrWrongPass},
+		{"WRONGPASS invalid username-password pair or user is disabled.", ErrAuth},
+		{"ERR invalid password", ErrAuth},
+		{"LOADING Redis is loading the dataset in memory", ErrLoading},
+		{"MASTERDOWN Link with MASTER is down", ErrMasterDown},
+		{"NOREPLICAS Not enough good replicas to write.", ErrNoReplicas},
+		{"BUSY Redis is busy running a script.", ErrBusy},
+		{"EXECABORT Transaction discarded because of previous errors.", ErrExecAbort},
+		{"MOVED 3999 127.0.0.1:6381", ErrMoved},
+		{"ASK 3999 127.0.0.1:6381", ErrAsk},
+	}
+	for _, tt := range tests {
+		t.Run(tt.msg, func(t *testing.T) {
+			assert.ErrorIs(t, ParseError(tt.msg), tt.want)
+		})
+	}
+	slot, addr, ok := ParseError("MOVED 3999 127.0.0.1:6381").Redirect()
+	assert.True(t, ok)
+	assert.Equal(t, 3999, slot)
+	assert.Equal(t, "127.0.0.1:6381", addr)
+	assert.NotErrorIs(t, ParseError("ERR unknown command"), ErrAuth)
+}
+
+func FuzzReader(f *testing.F) {
+	for _, s := range []string{
+		"+OK\r\n", "-ERR x\r\n", ":1\r\n", "$3\r\nabc\r\n", "*2\r\n:1\r\n:2\r\n", "%1\r\n+a\r\n+b\r\n",
+		"~1\r\n#t\r\n", ">1\r\n_\r\n", "|1\r\n+a\r\n+b\r\n:1\r\n", "=7\r\ntxt:abc\r\n", "(123\r\n",
+		",1.5\r\n", "$?\r\n;1\r\na\r\n;0\r\n", "*?\r\n:1\r\n.\r\n", "!3\r\nERR\r\n", "$-1\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := NewReader(bufio.NewReaderSize(strings.NewReader(string(data)), 16), Limits{MaxBulkLen: 1 << 16, MaxAggregateLen: 1 << 12, MaxDepth: 16})
+		for i := 0; i < 64; i++ {
+			v, err := r.Read()
+			if err != nil {
+				var pe *ProtocolError
+				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.As(err, &pe) {
+					t.Fatalf("untyped error %v", err)
+				}
+				return
+			}
+			_ = v.String()
+		}
+	})
+}
