@@ -1,0 +1,141 @@
+package async
+
+import (
+	"context"
+	"sync"
+
+	"github.com/asyncredis/asyncredis/protocol"
+)
+
+// Command is one encoded command on its way to a server. Commands come
+// from a pool; the Executor that accepts one calls Release once it no
+// longer needs the bytes.
+type Command struct {
+	// Buf holds the command as RESP.
+	Buf []byte
+	// Blocking marks commands that may hold a connection for long (BLPOP
+	// and the like); executors run them on a dedicated connection.
+	Blocking bool
+}
+
+var commandPool = sync.Pool{New: func() any { return &Command{Buf: make([]byte, 0, 128)} }}
+
+// NewCommand returns an empty Command from the pool.
+func NewCommand() *Command { return commandPool.Get().(*Command) }
+
+// Release returns the command to the pool. The caller must not touch it
+// afterwards.
+func (c *Command) Release() {
+	if cap(c.Buf) > 64<<10 {
+		return // let large buffers go rather than pin them
+	}
+	c.Buf, c.Blocking = c.Buf[:0], false
+	commandPool.Put(c)
+}
+
+// Executor sends commands to a server. Exec takes ownership of cmd and
+// calls sink.Complete exactly once, with the reply or an error, from any
+// goroutine. It must not block for long: waiting for the reply is the
+// sink's business. ctx is the caller's: an Executor must not write a
+// command whose context has already ended.
+type Executor interface {
+	Exec(ctx context.Context, cmd *Command, sink Sink)
+}
+
+// Client turns typed command methods into futures over an Executor.
+// Methods never block; each returns a future that resolves with the reply
+// or with ctx.Err() as soon as ctx ends. A Client is safe for concurrent
+// use.
+type Client struct {
+	ex Executor
+}
+
+// NewClient returns a client sending through ex.
+func NewClient(ex Executor) *Client { return &Client{ex: ex} }
+
+// Executor returns the executor the client sends through.
+func (c *Client) Executor() Executor { return c.ex }
+
+// send watches ctx on f and hands cmd to the executor, unless ctx already
+// ended.
+func send[T any](c *Client, ctx context.Context, cmd *Command, f *Future[T]) *Future[T] {
+	if !f.watch(ctx) {
+		cmd.Release()
+		return f
+	}
+	c.ex.Exec(ctx, cmd, f)
+	return f
+}
+
+// Cmd sends any command and converts its reply with conv: the way to read
+// a reply as the type the caller chooses, e.g. Cmd(ctx, c, ToBytes, "GET",
+// "k"). Arguments take protocol.AppendArg's types.
+func Cmd[T any](ctx context.Context, c *Client, conv func(protocol.Value) (T, error), args ...any) *Future[T] {
+	return command(c, ctx, conv, false, args...)
+}
+
+func command[T any](c *Client, ctx context.Context, conv func(protocol.Value) (T, error), blocking bool, args ...any) *Future[T] {
+	f := newFuture(conv)
+	cmd := NewCommand()
+	buf, err := protocol.AppendCommand(cmd.Buf, args...)
+	cmd.Buf = buf
+	if err != nil {
+		cmd.Release()
+		f.fail(err)
+		return f
+	}
+	cmd.Blocking = blocking
+	return send(c, ctx, cmd, f)
+}
+
+// Do sends any command and returns the raw reply. Error replies become a
+// failed future with a *protocol.RedisError.
+func (c *Client) Do(ctx context.Context, args ...any) *Future[protocol.Value] {
+	return command(c, ctx, ToValue, false, args...)
+}
+
+// DoBlocking is Do for a command that may block the connection (a custom
+// blocking command): it runs on a dedicated connection.
+func (c *Client) DoBlocking(ctx context.Context, args ...any) *Future[protocol.Value] {
+	return command(c, ctx, ToValue, true, args...)
+}
+
+// Get returns the value of key, or ErrNil if it does not exist.
+func (c *Client) Get(ctx context.Context, key string) *Future[string] {
+	f := newFuture(ToString)
+	cmd := NewCommand()
+	b := protocol.AppendArrayHeader(cmd.Buf, 2)
+	b = protocol.AppendString(b, "GET")
+	cmd.Buf = protocol.AppendString(b, key)
+	return send(c, ctx, cmd, f)
+}
+
+// GetBytes is Get returning bytes.
+func (c *Client) GetBytes(ctx context.Context, key string) *Future[[]byte] {
+	return Cmd(ctx, c, ToBytes, "GET", key)
+}
+
+// Set sets key to value (any protocol.AppendArg type) and resolves "OK".
+func (c *Client) Set(ctx context.Context, key string, value any) *Future[string] {
+	f := newFuture(ToStatus)
+	cmd := NewCommand()
+	b := protocol.AppendArrayHeader(cmd.Buf, 3)
+	b = protocol.AppendString(b, "SET")
+	b = protocol.AppendString(b, key)
+	var err error
+	switch v := value.(type) {
+	case string:
+		b = protocol.AppendString(b, v)
+	case []byte:
+		b = protocol.AppendBytes(b, v)
+	default:
+		b, err = protocol.AppendArg(b, v)
+	}
+	cmd.Buf = b
+	if err != nil {
+		cmd.Release()
+		f.fail(err)
+		return f
+	}
+	return send(c, ctx, cmd, f)
+}
