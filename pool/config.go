@@ -1,0 +1,130 @@
+package pool
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/asyncredis/asyncredis/protocol"
+)
+
+// Config configures a Pool, and the connections Dial makes. The zero value
+// of each field means its default; invalid values are reported by New and
+// Dial.
+type Config struct {
+	// Addr is "host:port", or a unix socket path (starting with "/" or
+	// with Network "unix"). Required.
+	Addr string
+	// Network is "tcp" or "unix"; default from Addr.
+	Network string
+	// TLS, if set, wraps TCP connections in TLS. An empty ServerName is
+	// filled in from Addr's host.
+	TLS *tls.Config
+	// Username and Password authenticate each connection (AUTH, or HELLO's
+	// AUTH). An empty Username with a Password authenticates the default
+	// user.
+	Username string
+	Password string
+	// DB is the database each connection SELECTs; default 0.
+	DB int
+	// ClientName is set with CLIENT SETNAME on each connection.
+	ClientName string
+	// Protocol is 2 or 3; default 3, falling back to 2 when the server does
+	// not know HELLO.
+	Protocol int
+	// DialTimeout bounds dialing plus the handshake; default 5s.
+	DialTimeout time.Duration
+	// ReadTimeout is how long a connection may wait for the next reply to
+	// commands it has written before it is declared dead (a hung server);
+	// default 10s; negative disables it. Dedicated connections running
+	// blocking commands are exempt.
+	ReadTimeout time.Duration
+	// HealthCheckInterval is how long a connection may sit idle before it
+	// sends a PING, so a dead or hung server is noticed without traffic;
+	// default 1s; negative disables it.
+	HealthCheckInterval time.Duration
+	// Limits bound the replies a connection accepts.
+	Limits protocol.Limits
+	// MinSize is how many shared connections the pool keeps open; default 1.
+	MinSize int
+	// MaxSize bounds shared connections, and separately the dedicated
+	// connections for blocking commands, transactions and pub/sub;
+	// default 10.
+	MaxSize int
+	// PipelineThreshold is how many commands may wait on one shared
+	// connection before the pool opens another (up to MaxSize); default 512.
+	PipelineThreshold int
+	// ReconnectBackoff is the first wait after a failed dial, doubled per
+	// failure up to MaxReconnectBackoff (default 50ms and 2s), with jitter.
+	ReconnectBackoff    time.Duration
+	MaxReconnectBackoff time.Duration
+	// OnPush, if set, receives RESP3 push frames that arrive on shared
+	// connections (such as client-tracking invalidations). It runs on the
+	// connection's reader goroutine and must not block.
+	OnPush func(protocol.Value)
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Addr == "" {
+		return c, errors.New("pool: Config.Addr is required")
+	}
+	if c.Network == "" {
+		c.Network = "tcp"
+		if strings.HasPrefix(c.Addr, "/") {
+			c.Network = "unix"
+		}
+	}
+	if c.Network != "tcp" && c.Network != "unix" {
+		return c, fmt.Errorf("pool: Config.Network %q: want tcp or unix", c.Network)
+	}
+	if c.Protocol == 0 {
+		c.Protocol = 3
+	}
+	if c.Protocol != 2 && c.Protocol != 3 {
+		return c, fmt.Errorf("pool: Config.Protocol %d: want 2 or 3", c.Protocol)
+	}
+	if c.DB < 0 {
+		return c, fmt.Errorf("pool: Config.DB %d is negative", c.DB)
+	}
+	setDur := func(d *time.Duration, def time.Duration) {
+		if *d == 0 {
+			*d = def
+		}
+	}
+	setDur(&c.DialTimeout, 5*time.Second)
+	setDur(&c.ReadTimeout, 10*time.Second)
+	setDur(&c.HealthCheckInterval, time.Second)
+	setDur(&c.ReconnectBackoff, 50*time.Millisecond)
+	setDur(&c.MaxReconnectBackoff, 2*time.Second)
+	if c.MinSize == 0 {
+		c.MinSize = 1
+	}
+	if c.MaxSize == 0 {
+		c.MaxSize = 10
+	}
+	if c.MinSize < 0 || c.MaxSize < 1 || c.MinSize > c.MaxSize {
+		return c, fmt.Errorf("pool: MinSize %d / MaxSize %d: want 0 <= MinSize <= MaxSize, MaxSize >= 1", c.MinSize, c.MaxSize)
+	}
+	if c.PipelineThreshold == 0 {
+		c.PipelineThreshold = 512
+	}
+	return c, nil
+}
+
+// String describes the configuration with secrets masked.
+func (c Config) String() string {
+	pw := ""
+	if c.Password != "" {
+		pw = " password=***"
+	}
+	tlsOn := ""
+	if c.TLS != nil {
+		tlsOn = " tls"
+	}
+	return fmt.Sprintf("pool.Config{addr=%s db=%d user=%q%s%s min=%d max=%d}", c.Addr, c.DB, c.Username, pw, tlsOn, c.MinSize, c.MaxSize)
+}
+
+// GoString is String, so that %#v does not print the password either.
+func (c Config) GoString() string { return c.String() }
