@@ -51,10 +51,10 @@ func New(cfg Config) (*Pool, error) {
 		cfg:    cfg,
 		ctx:    ctx,
 		cancel: cancel,
-		wake: make(chan struct{}, 1),
-		done: make(chan struct{}),
-		sem:  make(chan struct{}, cfg.MaxSize),
-		lent: map[*Conn]struct{}{},
+		wake:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		sem:    make(chan struct{}, cfg.MaxSize),
+		lent:   map[*Conn]struct{}{},
 	}
 	p.wg.Add(1)
 	go p.maintain()
