@@ -1,0 +1,183 @@
+package async
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asyncredis/asyncredis/protocol"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// manualExec records commands and lets the test complete them.
+type manualExec struct {
+	mu    sync.Mutex
+	cmds  []string
+	sinks []Sink
+	got   chan struct{} // one token per Exec
+}
+
+func newManualExec() *manualExec { return &manualExec{got: make(chan struct{}, 1024)} }
+
+func (m *manualExec) Exec(ctx context.Context, cmd *Command, sink Sink) {
+	m.mu.Lock()
+	m.cmds = append(m.cmds, string(cmd.Buf))
+	m.sinks = append(m.sinks, sink)
+	m.mu.Unlock()
+	cmd.Release()
+	m.got <- struct{}{}
+}
+
+func (m *manualExec) complete(i int, v protocol.Value, err error) {
+	m.mu.Lock()
+	s := m.sinks[i]
+	m.mu.Unlock()
+	s.Complete(v, err)
+}
+
+func bulk(s string) protocol.Value { return protocol.Value{Kind: protocol.KindBulkString, Str: s} }
+
+func TestFutureResolvesOnce(t *testing.T) {
+	ex := newManualExec()
+	c := NewClient(ex)
+	f := c.Get(context.Background(), "k")
+	<-ex.got
+	assert.Equal(t, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", ex.cmds[0])
+	select {
+	case <-f.Done():
+		t.Fatal("resolved before the reply")
+	default:
+	}
+	assert.False(t, f.IsResolved())
+	ex.complete(0, bulk("v1"), nil)
+	ex.complete(0, bulk("v2"), nil) // ignored
+	ex.complete(0, protocol.Value{}, errors.New("late")) // ignored
+	<-f.Done()
+	v, err := f.Result()
+	require.NoError(t, err)
+	assert.Equal(t, "v1", v)
+	assert.True(t, f.IsResolved())
+}
+
+func TestFutureConcurrentResolvers(t *testing.T) {
+	for i := 0; i < 200; i++ {
+		f := newFuture(ToString)
+		var wg sync.WaitGroup
+		var wins atomic.Int32
+		for j := 0; j < 8; j++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if f.resolve("x", nil) {
+					wins.Add(1)
+				}
+			}()
+			wg.Add(1)
+			go func() { defer wg.Done(); <-f.Done() }()
+		}
+		wg.Wait()
+		assert.EqualValues(t, 1, wins.Load())
+	}
+}
+
+func TestFutureContext(t *testing.T) {
+	t.Run("ended before the call: never sent", func(t *testing.T) {
+		ex := newManualExec()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		f := NewClient(ex).Get(ctx, "k")
+		_, err := f.Result()
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.Empty(t, ex.cmds)
+	})
+	t.Run("ended while waiting: resolves at once, late reply discarded", func(t *testing.T) {
+		ex := newManualExec()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		f := NewClient(ex).Get(ctx, "k")
+		_, err := f.Result()
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Less(t, time.Since(start), 70*time.Millisecond, "resolved within 50ms of the deadline")
+		ex.complete(0, bulk("late"), nil)
+		_, err = f.Result()
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+	})
+	t.Run("ResultCtx abandons only the wait", func(t *testing.T) {
+		ex := newManualExec()
+		f := NewClient(ex).Get(context.Background(), "k")
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := f.ResultCtx(ctx)
+		assert.ErrorIs(t, err, context.Canceled)
+		ex.complete(0, bulk("v"), nil)
+		v, err := f.Result()
+		require.NoError(t, err)
+		assert.Equal(t, "v", v)
+	})
+}
+
+func TestFutureErrorsAndNil(t *testing.T) {
+	ex := newManualExec()
+	c := NewClient(ex)
+	ctx := context.Background()
+	missing := c.Get(ctx, "missing")
+	wrong := c.Get(ctx, "list")
+	typed := c.Incr(ctx, "k")
+	for i := 0; i < 3; i++ {
+		<-ex.got
+	}
+	ex.complete(0, protocol.Value{Kind: protocol.KindNull}, nil)
+	ex.complete(1, protocol.Value{Kind: protocol.KindError, Str: "WRONGTYPE Operation against a key holding the wrong kind of value"}, nil)
+	ex.complete(2, bulk("not a number"), nil)
+	assert.ErrorIs(t, missing.Err(), ErrNil)
+	assert.ErrorIs(t, wrong.Err(), protocol.ErrWrongType)
+	var te *TypeError
+	require.ErrorAs(t, typed.Err(), &te)
+	assert.Equal(t, "int64", te.Want)
+}
+
+func TestCombinators(t *testing.T) {
+	ex := newManualExec()
+	c := NewClient(ex)
+	ctx := context.Background()
+	a, b, d := c.Get(ctx, "a"), c.Incr(ctx, "b"), c.Get(ctx, "d")
+	for i := 0; i < 3; i++ {
+		<-ex.got
+	}
+	doubled := Map(b, func(n int64) (int64, error) { return 2 * n, nil })
+
+	ex.complete(1, protocol.Value{Kind: protocol.KindInteger, Int: 21}, nil)
+	i, err := WaitAny(ctx, a, b, d)
+	require.NoError(t, err)
+	assert.Equal(t, 1, i)
+	assert.EqualValues(t, 42, doubled.Val())
+
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, WaitAll(short, a, b, d), context.DeadlineExceeded)
+
+	ex.complete(2, bulk("dv"), nil)
+	ex.complete(0, protocol.Value{}, errors.New("boom"))
+	var order []int
+	for i := range AsCompleted(ctx, a, b, d) {
+		order = append(order, i)
+	}
+	assert.ElementsMatch(t, []int{0, 1, 2}, order)
+	assert.EqualError(t, WaitAll(ctx, b, d, a), "boom")
+	assert.NoError(t, WaitAll(ctx, b, d))
+}
+
+func TestResolvedAndFailed(t *testing.T) {
+	assert.Equal(t, 3, Resolved(3).Val())
+	assert.EqualError(t, Failed[int](errors.New("x")).Err(), "x")
+	select {
+	case <-Resolved("a").Done():
+	default:
+		t.Fatal("Done of a resolved future is closed")
+	}
+}
