@@ -179,7 +179,9 @@ func (c *Client) Role(ctx context.Context) *Future[Role] { return Cmd(ctx, c, Pa
 func (c *Client) DBSize(ctx context.Context) *Future[int64] { return Cmd(ctx, c, ToInt64, "DBSIZE") }
 
 // FlushDB deletes every key of the selected database.
-func (c *Client) FlushDB(ctx context.Context) *Future[string] { return Cmd(ctx, c, ToStatus, "FLUSHDB") }
+func (c *Client) FlushDB(ctx context.Context) *Future[string] {
+	return Cmd(ctx, c, ToStatus, "FLUSHDB")
+}
 
 // Time returns the server's clock.
 func (c *Client) Time(ctx context.Context) *Future[time.Time] {

@@ -54,7 +54,7 @@ func TestFutureResolvesOnce(t *testing.T) {
 	}
 	assert.False(t, f.IsResolved())
 	ex.complete(0, bulk("v1"), nil)
-	ex.complete(0, bulk("v2"), nil) // ignored
+	ex.complete(0, bulk("v2"), nil)                      // ignored
 	ex.complete(0, protocol.Value{}, errors.New("late")) // ignored
 	<-f.Done()
 	v, err := f.Result()

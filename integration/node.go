@@ -57,12 +57,12 @@ type Node struct {
 	IP   string
 	Port int
 
-	c           *cluster
-	id          string // container ID
-	username    string // credentials the harness uses to talk to the node
-	password    string
-	mu          sync.Mutex // guards state
-	state       State
+	c        *cluster
+	id       string // container ID
+	username string // credentials the harness uses to talk to the node
+	password string
+	mu       sync.Mutex // guards state
+	state    State
 }
 
 // Addr is the node's "ip:port", reachable from the host.
