@@ -1,0 +1,303 @@
+package pool_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/integration"
+	"github.com/asyncredis/asyncredis/pool"
+	"github.com/asyncredis/asyncredis/protocol"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func newPool(t *testing.T, cfg pool.Config) *pool.Pool {
+	t.Helper()
+	p, err := pool.New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func TestPoolConnectionKinds(t *testing.T) {
+	t.Parallel()
+	integration.CheckGoroutines(t)
+	ctx := context.Background()
+	r := integration.StartRedisT(t, integration.RedisConfig{Password: "s3cret", Username: "alice", UserPassword: "wonder", TLS: true, UnixSocket: true})
+
+	tests := []struct {
+		name string
+		cfg  pool.Config
+		user string
+	}{
+		{"tcp default user", pool.Config{Addr: r.Addr(), Password: "s3cret"}, "default"},
+		{"tcp acl user", pool.Config{Addr: r.Addr(), Username: "alice", Password: "wonder"}, "alice"},
+		{"tls", pool.Config{Addr: r.TLSAddr, TLS: r.TLSConfig, Username: "alice", Password: "wonder"}, "alice"},
+		{"unix socket", pool.Config{Addr: r.SocketPath, Username: "alice", Password: "wonder"}, "alice"},
+		{"resp2 with db and name", pool.Config{Addr: r.Addr(), Username: "alice", Password: "wonder", Protocol: 2, DB: 2, ClientName: "asyncredis-test"}, "alice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := async.NewClient(newPool(t, tt.cfg))
+			who, err := async.Cmd(ctx, c, async.ToString, "ACL", "WHOAMI").Result()
+			require.NoError(t, err)
+			assert.Equal(t, tt.user, who)
+			require.NoError(t, c.Set(ctx, "kind:"+tt.name, "v").Err())
+			v, err := c.Get(ctx, "kind:"+tt.name).Result()
+			require.NoError(t, err)
+			assert.Equal(t, "v", v)
+		})
+	}
+
+	t.Run("db and client name applied", func(t *testing.T) {
+		c := async.NewClient(newPool(t, pool.Config{Addr: r.Addr(), Password: "s3cret", DB: 2, ClientName: "named"}))
+		name, err := c.ClientGetName(ctx).Result()
+		require.NoError(t, err)
+		assert.Equal(t, "named", name)
+		info, err := c.Info(ctx, "keyspace").Result()
+		require.NoError(t, err)
+		assert.Contains(t, info["keyspace"], "db2", "the resp2 subtest wrote into db 2")
+	})
+
+	t.Run("wrong password is a typed auth error", func(t *testing.T) {
+		for _, proto := range []int{2, 3} {
+			p := newPool(t, pool.Config{Addr: r.Addr(), Username: "alice", Password: "wrong-pw", Protocol: proto})
+			err := async.NewClient(p).Ping(ctx).Err()
+			assert.ErrorIs(t, err, protocol.ErrAuth, "protocol %d", proto)
+			assert.ErrorIs(t, err, pool.ErrNotSent)
+			var de *pool.DialError
+			require.ErrorAs(t, err, &de)
+			assert.NotContains(t, err.Error(), "wrong-pw")
+		}
+	})
+	t.Run("no password is a typed auth error", func(t *testing.T) {
+		err := async.NewClient(newPool(t, pool.Config{Addr: r.Addr()})).Ping(ctx).Err()
+		assert.ErrorIs(t, err, protocol.ErrAuth)
+	})
+}
+
+// countingExec checks the Executor contract: Complete exactly once per Exec.
+type countingExec struct {
+	ex    async.Executor
+	execs atomic.Int64
+	twice atomic.Int64
+	calls atomic.Int64
+}
+
+type countingSink struct {
+	async.Sink
+	e    *countingExec
+	seen atomic.Bool
+}
+
+func (s *countingSink) Complete(v protocol.Value, err error) {
+	s.e.calls.Add(1)
+	if s.seen.Swap(true) {
+		s.e.twice.Add(1)
+	}
+	s.Sink.Complete(v, err)
+}
+
+func (e *countingExec) Exec(ctx context.Context, cmd *async.Command, sink async.Sink) {
+	e.execs.Add(1)
+	e.ex.Exec(ctx, cmd, &countingSink{Sink: sink, e: e})
+}
+
+func TestPoolManyGoroutinesRandomCancellation(t *testing.T) {
+	t.Parallel()
+	integration.CheckGoroutines(t)
+	r := integration.StartRedisT(t, integration.RedisConfig{})
+	p := newPool(t, pool.Config{Addr: r.Addr(), MaxSize: 4})
+	ce := &countingExec{ex: p}
+	c := async.NewClient(ce)
+	ctx := context.Background()
+
+	const goroutines, perG = 1000, 10
+	var wrong, cancelled, ok atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < perG; i++ {
+				key := fmt.Sprintf("k:%d:%d", g, i)
+				cctx, cancel := context.WithCancel(ctx)
+				var f *async.Future[string]
+				if i%2 == 0 {
+					f = c.SetWith(cctx, key, key, async.SetArgs{Get: false})
+				} else {
+					f = async.Cmd(cctx, c, async.ToString, "ECHO", key)
+				}
+				if rand.IntN(3) == 0 {
+					cancel() // at a random moment: before, during or after the write
+				}
+				v, err := f.Result()
+				cancel()
+				switch {
+				case errors.Is(err, context.Canceled):
+					cancelled.Add(1)
+				case err != nil:
+					wrong.Add(1)
+					t.Errorf("%s: %v", key, err)
+				case (i%2 == 0 && v != "OK") || (i%2 == 1 && v != key):
+					wrong.Add(1)
+					t.Errorf("%s: got %q", key, v)
+				default:
+					ok.Add(1)
+				}
+				select {
+				case <-f.Done():
+				default:
+					t.Errorf("%s: Done not closed after Result", key)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	total := int64(goroutines * perG)
+	assert.Equal(t, total, ok.Load()+cancelled.Load()+wrong.Load())
+	assert.Zero(t, wrong.Load())
+	assert.Positive(t, cancelled.Load())
+	assert.Positive(t, ok.Load())
+	t.Logf("%d ok, %d cancelled", ok.Load(), cancelled.Load())
+
+	// Each command handed to the executor completes exactly once; wait
+	// for the replies of commands abandoned by their callers.
+	require.Eventually(t, func() bool { return ce.calls.Load() == ce.execs.Load() }, 5*time.Second, 5*time.Millisecond)
+	assert.Zero(t, ce.twice.Load())
+
+	// The connections stayed in sync and usable.
+	for i := 0; i < 20; i++ {
+		key := fmt.Sprintf("after:%d", i)
+		require.NoError(t, c.Set(ctx, key, key).Err())
+		v, err := c.Get(ctx, key).Result()
+		require.NoError(t, err)
+		require.Equal(t, key, v)
+	}
+	st := p.Stats()
+	assert.LessOrEqual(t, st.Conns, 4)
+	assert.GreaterOrEqual(t, st.Conns, 1)
+}
+
+func TestPoolServerKilledMidLoad(t *testing.T) {
+	t.Parallel()
+	integration.CheckGoroutines(t)
+	ctx := context.Background()
+	r := integration.StartRedisT(t, integration.RedisConfig{})
+	p := newPool(t, pool.Config{Addr: r.Addr(), MaxSize: 4, DialTimeout: time.Second})
+	c := async.NewClient(p)
+	require.NoError(t, c.Ping(ctx).Err())
+
+	stop := make(chan struct{})
+	var sent, failed, late atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < 32; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				start := time.Now()
+				err := c.Set(cctx, fmt.Sprintf("load:%d:%d", g, i), i).Err()
+				cancel()
+				sent.Add(1)
+				if time.Since(start) > 2*time.Second+50*time.Millisecond {
+					late.Add(1)
+				}
+				if err != nil {
+					failed.Add(1)
+					var connErr *pool.ConnError
+					var dialErr *pool.DialError
+					if !errors.As(err, &connErr) && !errors.As(err, &dialErr) && !errors.Is(err, context.DeadlineExceeded) {
+						t.Errorf("untyped error: %v", err)
+					}
+				}
+			}
+		}()
+	}
+	// Let load build up: wait until a good number of writes succeeded.
+	require.Eventually(t, func() bool { return sent.Load() > 2000 }, 10*time.Second, time.Millisecond)
+	require.NoError(t, r.Kill(ctx))
+	require.Eventually(t, func() bool { return failed.Load() > 0 }, 5*time.Second, time.Millisecond, "commands fail once the server is gone")
+	require.NoError(t, r.Start(ctx))
+	// The pool reconnects on its own, within its bounded backoff.
+	require.Eventually(t, func() bool {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return c.Ping(cctx).Err() == nil
+	}, 15*time.Second, 10*time.Millisecond)
+	before := sent.Load()
+	require.Eventually(t, func() bool { return sent.Load() > before+500 }, 10*time.Second, time.Millisecond)
+	close(stop)
+	wg.Wait()
+	assert.Zero(t, late.Load(), "no future outlived its deadline by more than 50ms")
+	assert.GreaterOrEqual(t, p.Stats().Conns, 1)
+	t.Logf("%d commands, %d failed around the kill", sent.Load(), failed.Load())
+}
+
+func TestPoolBlockingCommandsUseDedicatedConnections(t *testing.T) {
+	t.Parallel()
+	integration.CheckGoroutines(t)
+	ctx := context.Background()
+	r := integration.StartRedisT(t, integration.RedisConfig{})
+	p := newPool(t, pool.Config{Addr: r.Addr(), MaxSize: 2})
+	c := async.NewClient(p)
+
+	pop := c.BLPop(ctx, 0, "queue")
+	// Shared traffic is not stuck behind the blocked pop.
+	for i := 0; i < 10; i++ {
+		require.NoError(t, c.Ping(ctx).Err())
+	}
+	require.NoError(t, c.RPush(ctx, "queue", "job").Err())
+	kv, err := pop.Result()
+	require.NoError(t, err)
+	assert.Equal(t, async.KeyValue{Key: "queue", Value: "job"}, kv)
+
+	_, err = c.BRPop(ctx, 100*time.Millisecond, "empty").Result()
+	assert.ErrorIs(t, err, async.ErrNil, "time-out is a nil reply")
+
+	// A blocking command abandoned by its context frees the server-side
+	// block by closing its connection; the next one works.
+	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	_, err = c.BLPop(cctx, 0, "never").Result()
+	cancel()
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NoError(t, c.RPush(ctx, "never", "x").Err())
+	v, err := c.LPop(ctx, "never").Result()
+	require.NoError(t, err)
+	assert.Equal(t, "x", v, "the abandoned BLPOP did not steal the element")
+}
+
+func TestPoolCloseFailsEverything(t *testing.T) {
+	t.Parallel()
+	integration.CheckGoroutines(t)
+	ctx := context.Background()
+	r := integration.StartRedisT(t, integration.RedisConfig{})
+	p, err := pool.New(pool.Config{Addr: r.Addr()})
+	require.NoError(t, err)
+	c := async.NewClient(p)
+	require.NoError(t, c.Ping(ctx).Err())
+	blocked := c.BLPop(ctx, 0, "nothing")
+	conn, err := p.Acquire(ctx)
+	require.NoError(t, err)
+	require.NoError(t, p.Close())
+	require.NoError(t, p.Close())
+	assert.True(t, p.Closed())
+	assert.Error(t, blocked.Err())
+	assert.ErrorIs(t, c.Ping(ctx).Err(), pool.ErrClosed)
+	p.Release(conn)
+	_, err = p.Acquire(ctx)
+	assert.ErrorIs(t, err, pool.ErrClosed)
+}
