@@ -16,6 +16,16 @@ import (
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
+// TB is the part of testing.TB the server needs; *testing.T and
+// *testing.B satisfy it.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Fatalf(format string, args ...any)
+}
+
+var _ TB = (testing.TB)(nil)
+
 // Server accepts connections on 127.0.0.1 and runs a handler for each.
 type Server struct {
 	Addr string
@@ -30,7 +40,7 @@ type Server struct {
 
 // NewServer starts a server running handler on every accepted connection;
 // it is closed when tb ends. The handler's return closes the connection.
-func NewServer(tb testing.TB, handler func(*Conn)) *Server {
+func NewServer(tb TB, handler func(*Conn)) *Server {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

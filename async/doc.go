@@ -1,0 +1,42 @@
+// Package async holds futures and the typed command client.
+//
+// Every command method of [Client] returns at once with a *[Future]; the
+// reply arrives later. A future resolves exactly once, with a value or an
+// error. Its Done channel is closed on resolution, so it can sit in a
+// select beside pub/sub channels and timers; Result blocks until then.
+//
+//	f := c.Get(ctx, "user:1")        // sent now, in a pipeline
+//	g := c.Incr(ctx, "visits")
+//	name, err := f.Result()          // wait for one
+//	err = async.WaitAll(ctx, f, g)   // or for many
+//
+// The client sends through an [Executor]: pool.Pool, pool.Conn and, later,
+// the managed pools of the sentinel package.
+//
+// # Contexts
+//
+// The context given at call time governs the command. Ended before the
+// command is written, the command is never sent. Ended after, the future
+// fails with ctx.Err() at once; the reply is still read and discarded, so
+// the connection stays in step.
+//
+// # Values
+//
+// Keys are strings; values are any type protocol.AppendArg accepts. Replies
+// come as the method's type; [Cmd] sends any command and reads its reply
+// with a converter of the caller's choice ([ToString], [ToBytes],
+// [ToInt64], [ToFloat64], [ToBool], [ToDuration], [ToStringMap], ...), and
+// [Client.Do] returns the raw protocol.Value.
+//
+// # Concurrency
+//
+// A Client and its futures are safe for concurrent use. [Map] callbacks
+// run on the resolving goroutine and must not block.
+//
+// # Errors
+//
+// A null reply (missing key, blocking pop time-out) is [ErrNil]. A reply of
+// the wrong shape is a *[TypeError]. Server error replies are
+// *protocol.RedisError, matched with errors.Is (protocol.ErrWrongType, ...).
+// Connection failures are the executor's typed errors (pool.ConnError).
+package async
