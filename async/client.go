@@ -33,6 +33,26 @@ func (c *Command) Release() {
 	commandPool.Put(c)
 }
 
+// Requeuer is implemented by sinks that can take back a command that was
+// never written, to send it elsewhere (a managed pool sends it to the new
+// master after a failover). An executor about to fail a command it did not
+// write calls Requeue first; true means the requeuer now owns cmd and will
+// complete the sink itself.
+type Requeuer interface {
+	Requeue(cmd *Command, err error) bool
+}
+
+// FailNotSent is how executors fail a command they never wrote: the sink
+// may take it back through Requeuer; otherwise cmd is released and the
+// sink completed with err.
+func FailNotSent(cmd *Command, sink Sink, err error) {
+	if rq, ok := sink.(Requeuer); ok && rq.Requeue(cmd, err) {
+		return
+	}
+	cmd.Release()
+	sink.Complete(protocol.Value{}, err)
+}
+
 // Executor sends commands to a server. Exec takes ownership of cmd and
 // calls sink.Complete exactly once, with the reply or an error, from any
 // goroutine. It must not block for long: waiting for the reply is the

@@ -206,8 +206,7 @@ func (c *Conn) Exec(ctx context.Context, cmd *async.Command, sink async.Sink) {
 	if c.err != nil {
 		err := c.err
 		c.mu.Unlock()
-		cmd.Release()
-		sink.Complete(protocol.Value{}, &ConnError{Addr: c.addr, Err: err})
+		async.FailNotSent(cmd, sink, &ConnError{Addr: c.addr, Err: err})
 		return
 	}
 	c.queue = append(c.queue, request{ctx: ctx, cmd: cmd, sink: sink})
@@ -248,8 +247,7 @@ func (c *Conn) die(cause error) {
 	c.nc.Close()
 	notSent := &ConnError{Addr: c.addr, Err: cause}
 	for _, r := range queue {
-		r.cmd.Release()
-		r.sink.Complete(protocol.Value{}, notSent)
+		async.FailNotSent(r.cmd, r.sink, notSent)
 	}
 	sent := &ConnError{Addr: c.addr, Sent: true, Err: cause}
 	for _, s := range inflight {
@@ -277,6 +275,7 @@ func (c *Conn) writeLoop() {
 	}
 	buf := make([]byte, 0, 16<<10)
 	var sinks []async.Sink
+	var cmds []*async.Command // released once written
 	for {
 		select {
 		case <-c.dead:
@@ -291,25 +290,26 @@ func (c *Conn) writeLoop() {
 		c.queue, c.spare = c.spare[:0], nil
 		c.mu.Unlock()
 
-		buf, sinks = buf[:0], sinks[:0]
+		buf, sinks, cmds = buf[:0], sinks[:0], cmds[:0]
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {
+				r.cmd.Release()
 				r.sink.Complete(protocol.Value{}, err) // never sent
 				c.load.Add(-1)
 			} else {
 				buf = append(buf, r.cmd.Buf...)
 				sinks = append(sinks, r.sink)
+				cmds = append(cmds, r.cmd)
 			}
-			r.cmd.Release()
 			batch[i] = request{}
 		}
 		if len(sinks) > 0 {
 			c.mu.Lock()
 			if c.err != nil { // died while the batch was in hand
-				err := c.err
+				err := &ConnError{Addr: c.addr, Err: c.err}
 				c.mu.Unlock()
-				for _, s := range sinks {
-					s.Complete(protocol.Value{}, &ConnError{Addr: c.addr, Err: err})
+				for i, s := range sinks {
+					async.FailNotSent(cmds[i], s, err)
 				}
 				return
 			}
@@ -319,7 +319,12 @@ func (c *Conn) writeLoop() {
 			c.pending.push(sinks...)
 			c.mu.Unlock()
 			c.lastUsed.Store(time.Now().UnixNano())
-			if _, err := c.nc.Write(buf); err != nil {
+			_, err := c.nc.Write(buf)
+			for i, cmd := range cmds {
+				cmd.Release()
+				cmds[i] = nil
+			}
+			if err != nil {
 				c.die(err)
 				return
 			}

@@ -74,8 +74,7 @@ func (p *Pool) Exec(ctx context.Context, cmd *async.Command, sink async.Sink) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		cmd.Release()
-		sink.Complete(protocol.Value{}, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
+		async.FailNotSent(cmd, sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
 		return
 	}
 	c := p.pickLocked()
@@ -83,8 +82,7 @@ func (p *Pool) Exec(ctx context.Context, cmd *async.Command, sink async.Sink) {
 		if p.dialErr != nil && time.Now().Before(p.retryAt) {
 			err := p.dialErr
 			p.mu.Unlock()
-			cmd.Release()
-			sink.Complete(protocol.Value{}, err) // fail fast while backing off
+			async.FailNotSent(cmd, sink, err) // fail fast while backing off
 			return
 		}
 		p.waiters = append(p.waiters, request{ctx: ctx, cmd: cmd, sink: sink})
@@ -161,8 +159,11 @@ func (p *Pool) startDialLocked() {
 		p.mu.Lock()
 		p.dialing--
 		if err != nil {
-			p.dialFailedLocked(err)
+			waiters := p.dialFailedLocked(err)
 			p.mu.Unlock()
+			for _, w := range waiters {
+				async.FailNotSent(w.cmd, w.sink, err)
+			}
 			p.poke()
 			return
 		}
@@ -182,9 +183,10 @@ func (p *Pool) startDialLocked() {
 	}()
 }
 
-// dialFailedLocked records a failed dial, fails the commands waiting for
-// a connection with it, and schedules the next attempt.
-func (p *Pool) dialFailedLocked(err error) {
+// dialFailedLocked records a failed dial, schedules the next attempt and
+// returns the commands waiting for a connection, for the caller to fail
+// once the lock is released.
+func (p *Pool) dialFailedLocked(err error) []request {
 	if p.backoff == 0 {
 		p.backoff = p.cfg.ReconnectBackoff
 	} else {
@@ -195,10 +197,7 @@ func (p *Pool) dialFailedLocked(err error) {
 	p.dialErr = err
 	waiters := p.waiters
 	p.waiters = nil
-	for _, w := range waiters {
-		w.cmd.Release()
-		w.sink.Complete(protocol.Value{}, err)
-	}
+	return waiters
 }
 
 func (p *Pool) dialConn(dedicated bool) (*Conn, error) {
@@ -298,8 +297,7 @@ func (p *Pool) execBlocking(ctx context.Context, cmd *async.Command, sink async.
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		cmd.Release()
-		sink.Complete(protocol.Value{}, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
+		async.FailNotSent(cmd, sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
 		return
 	}
 	p.wg.Add(1)
@@ -308,8 +306,7 @@ func (p *Pool) execBlocking(ctx context.Context, cmd *async.Command, sink async.
 		defer p.wg.Done()
 		c, err := p.Acquire(ctx)
 		if err != nil {
-			cmd.Release()
-			sink.Complete(protocol.Value{}, err)
+			async.FailNotSent(cmd, sink, err)
 			return
 		}
 		w := &watched{sink: sink, done: make(chan struct{})}
@@ -389,8 +386,7 @@ func (p *Pool) Close() error {
 		close(p.done)
 		p.cancel()
 		for _, w := range waiters {
-			w.cmd.Release()
-			w.sink.Complete(protocol.Value{}, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
+			async.FailNotSent(w.cmd, w.sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
 		}
 		for _, c := range conns {
 			c.Close()
