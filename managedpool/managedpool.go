@@ -1,0 +1,328 @@
+package managedpool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/pool"
+	"github.com/asyncredis/asyncredis/protocol"
+)
+
+var (
+	// ErrNoAddress is the default error of commands that cannot wait for
+	// a verified address (FailFast), unless Config.NotFound says otherwise.
+	ErrNoAddress = errors.New("managedpool: no verified address")
+	// ErrQueueFull fails a command at once when QueueSize commands already
+	// wait for an address.
+	ErrQueueFull = errors.New("managedpool: queue of commands waiting for an address is full")
+	// ErrClosed fails commands on a closed managed pool.
+	ErrClosed = errors.New("managedpool: closed")
+)
+
+// Config configures a managed pool.
+type Config struct {
+	// Pool is the template for the pool made per address; its Addr is
+	// replaced.
+	Pool pool.Config
+	// QueueSize bounds the commands waiting for a verified address;
+	// default 4096.
+	QueueSize int
+	// FailFast fails commands at once while no verified address is known,
+	// instead of queueing them.
+	FailFast bool
+	// NotFound makes the error of a command that finds no address with
+	// FailFast (default ErrNoAddress).
+	NotFound func() error
+	// OnTrouble is called, on its own goroutine's time, when a connection
+	// to addr fails or a reply says the node changed role (READONLY), so
+	// the controller can rediscover. It must not block.
+	OnTrouble func(addr string, err error)
+}
+
+// Pool is an async.Executor whose target addresses are set by a
+// controller. With one address it is a master's pool; with several, a
+// replicas' pool that spreads commands round-robin.
+//
+// A command that finds no verified address waits (bounded by QueueSize and
+// its context) until SetAddrs provides one. A command that was never
+// written when its connection failed or its address was replaced is
+// requeued and sent to the next verified address; a command that was in
+// flight fails with pool.ErrInFlight. After SetAddrs replaces an address,
+// nothing more is written to it.
+type Pool struct {
+	cfg Config
+
+	mu      sync.Mutex // guards the fields below
+	addrs   []string
+	pools   []*pool.Pool // one per addr, same order
+	next    int
+	waiting []*entry // commands waiting for an address
+	closed  bool
+
+	gen atomic.Uint64 // bumped by every SetAddrs and Invalidate
+
+	wg sync.WaitGroup // closes of dropped pools
+}
+
+// entry is a command routed through the managed pool.
+type entry struct {
+	p    *Pool
+	ctx  context.Context
+	sink async.Sink
+	gen  uint64 // generation it was last sent in
+	to   *pool.Pool
+	cmd  *async.Command // only while waiting
+}
+
+// New returns a managed pool with no address yet.
+func New(cfg Config) *Pool {
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 4096
+	}
+	if cfg.NotFound == nil {
+		cfg.NotFound = func() error { return ErrNoAddress }
+	}
+	return &Pool{cfg: cfg}
+}
+
+// Addrs returns the current verified addresses.
+func (p *Pool) Addrs() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.addrs)
+}
+
+// Exec implements async.Executor.
+func (p *Pool) Exec(ctx context.Context, cmd *async.Command, sink async.Sink) {
+	p.route(&entry{p: p, ctx: ctx, sink: sink}, cmd)
+}
+
+// route sends e to the next address, or queues it when there is none.
+func (p *Pool) route(e *entry, cmd *async.Command) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		cmd.Release()
+		e.sink.Complete(protocol.Value{}, ErrClosed)
+		return
+	}
+	if len(p.pools) == 0 {
+		if p.cfg.FailFast {
+			p.mu.Unlock()
+			cmd.Release()
+			e.sink.Complete(protocol.Value{}, p.cfg.NotFound())
+			return
+		}
+		if len(p.waiting) >= p.cfg.QueueSize {
+			p.purgeLocked()
+		}
+		if len(p.waiting) >= p.cfg.QueueSize {
+			p.mu.Unlock()
+			cmd.Release()
+			e.sink.Complete(protocol.Value{}, ErrQueueFull)
+			return
+		}
+		e.cmd = cmd
+		p.waiting = append(p.waiting, e)
+		p.mu.Unlock()
+		return
+	}
+	p.next = (p.next + 1) % len(p.pools)
+	e.to, e.gen = p.pools[p.next], p.gen.Load()
+	p.mu.Unlock()
+	e.to.Exec(e.ctx, cmd, e)
+}
+
+// purgeLocked drops waiting commands whose context has ended (their
+// futures have already failed).
+func (p *Pool) purgeLocked() {
+	kept := p.waiting[:0]
+	for _, e := range p.waiting {
+		if e.ctx.Err() != nil {
+			e.cmd.Release()
+			e.sink.Complete(protocol.Value{}, e.ctx.Err())
+			continue
+		}
+		kept = append(kept, e)
+	}
+	clear(p.waiting[len(kept):])
+	p.waiting = kept
+}
+
+// Complete forwards the reply; a READONLY reply or a lost connection is
+// reported to the controller.
+func (e *entry) Complete(v protocol.Value, err error) {
+	if err != nil || v.Kind == protocol.KindError {
+		trouble := err
+		if trouble == nil {
+			if rerr := v.Err(); errors.Is(rerr, protocol.ErrReadOnly) {
+				trouble = rerr
+			}
+		}
+		if trouble != nil && !errors.Is(trouble, context.Canceled) && !errors.Is(trouble, context.DeadlineExceeded) {
+			e.p.trouble(e.to, trouble)
+		}
+	}
+	e.sink.Complete(v, err)
+}
+
+// Requeue takes back a command its pool never wrote. If the addresses are
+// unchanged since it was sent, the failure says the address is in doubt:
+// it is dropped until the controller verifies it again, and the command
+// waits for that.
+func (e *entry) Requeue(cmd *async.Command, err error) bool {
+	if e.ctx.Err() != nil {
+		return false
+	}
+	p := e.p
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return false
+	}
+	if e.gen == p.gen.Load() && e.to != nil {
+		p.dropLocked(e.to)
+	}
+	p.mu.Unlock()
+	p.trouble(e.to, err)
+	p.route(e, cmd)
+	return true
+}
+
+func (p *Pool) trouble(to *pool.Pool, err error) {
+	if p.cfg.OnTrouble == nil || to == nil {
+		return
+	}
+	p.cfg.OnTrouble(to.Config().Addr, err)
+}
+
+// dropLocked removes one address's pool until the controller verifies it
+// again; its commands in flight finish or fail on their own.
+func (p *Pool) dropLocked(pl *pool.Pool) {
+	i := slices.Index(p.pools, pl)
+	if i < 0 {
+		return
+	}
+	p.pools = slices.Delete(p.pools, i, i+1)
+	p.addrs = slices.Delete(p.addrs, i, i+1)
+	p.gen.Add(1)
+	p.wg.Add(1)
+	go func() { // not under the lock: Close fails queued commands, which requeue
+		defer p.wg.Done()
+		pl.Close()
+	}()
+}
+
+// Invalidate forgets every address: new commands wait (or fail fast) until
+// SetAddrs. Use it when the controller learns the address is wrong but does
+// not yet know the right one.
+func (p *Pool) Invalidate() { p.SetAddrs(nil) }
+
+// SetAddrs makes addrs, verified by the controller, the targets. Pools for
+// addresses no longer listed are closed at once: their commands in flight
+// fail as pool.ErrInFlight, and those not yet written move to the new
+// addresses. Waiting commands are sent.
+func (p *Pool) SetAddrs(addrs []string) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	var keep, drop, created []*pool.Pool
+	var newAddrs []string
+	for _, a := range addrs {
+		if slices.Contains(newAddrs, a) {
+			continue
+		}
+		if i := slices.Index(p.addrs, a); i >= 0 {
+			keep = append(keep, p.pools[i])
+		} else {
+			cfg := p.cfg.Pool
+			cfg.Addr = a
+			pl, err := pool.New(cfg)
+			if err != nil {
+				p.mu.Unlock()
+				for _, c := range created {
+					c.Close()
+				}
+				return fmt.Errorf("managedpool: %w", err)
+			}
+			keep = append(keep, pl)
+			created = append(created, pl)
+		}
+		newAddrs = append(newAddrs, a)
+	}
+	for i, pl := range p.pools {
+		if !slices.Contains(newAddrs, p.addrs[i]) {
+			drop = append(drop, pl)
+		}
+	}
+	changed := !slices.Equal(newAddrs, p.addrs)
+	p.addrs, p.pools = newAddrs, keep
+	if changed {
+		p.gen.Add(1)
+	}
+	var waiting []*entry
+	if len(p.pools) > 0 {
+		waiting = p.waiting
+		p.waiting = nil
+	}
+	p.mu.Unlock()
+
+	for _, pl := range drop {
+		pl.Close()
+	}
+	for _, e := range waiting {
+		cmd := e.cmd
+		e.cmd = nil
+		p.route(e, cmd)
+	}
+	return nil
+}
+
+// Stats sums the underlying pools' statistics and counts waiting commands.
+func (p *Pool) Stats() pool.Stats {
+	p.mu.Lock()
+	pools := slices.Clone(p.pools)
+	waiting := len(p.waiting)
+	p.mu.Unlock()
+	var s pool.Stats
+	for _, pl := range pools {
+		ps := pl.Stats()
+		s.Conns += ps.Conns
+		s.Dedicated += ps.Dedicated
+		s.Idle += ps.Idle
+		s.InFlight += ps.InFlight
+		s.Waiting += ps.Waiting
+	}
+	s.Waiting += waiting
+	return s
+}
+
+// Close closes every pool and fails waiting commands. Idempotent; waits
+// for the pools' goroutines.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	pools, waiting := p.pools, p.waiting
+	p.pools, p.addrs, p.waiting = nil, nil, nil
+	p.mu.Unlock()
+	for _, e := range waiting {
+		e.cmd.Release()
+		e.sink.Complete(protocol.Value{}, ErrClosed)
+	}
+	for _, pl := range pools {
+		pl.Close()
+	}
+	p.wg.Wait()
+	return nil
+}
