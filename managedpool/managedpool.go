@@ -285,6 +285,20 @@ func (p *Pool) SetAddrs(addrs []string) error {
 	return nil
 }
 
+// FailWaiting fails every command waiting for an address with err, for a
+// controller that has learned no address is coming (an unknown name, bad
+// credentials). Commands issued later wait again.
+func (p *Pool) FailWaiting(err error) {
+	p.mu.Lock()
+	waiting := p.waiting
+	p.waiting = nil
+	p.mu.Unlock()
+	for _, e := range waiting {
+		e.cmd.Release()
+		e.sink.Complete(protocol.Value{}, err)
+	}
+}
+
 // Stats sums the underlying pools' statistics and counts waiting commands.
 func (p *Pool) Stats() pool.Stats {
 	p.mu.Lock()

@@ -128,3 +128,10 @@ func (c Config) String() string {
 
 // GoString is String, so that %#v does not print the password either.
 func (c Config) GoString() string { return c.String() }
+
+// Validate reports the error New or Dial would return for this
+// configuration, without connecting.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}

@@ -1,0 +1,91 @@
+package sentinel
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrNoSentinel: no sentinel could be reached.
+	ErrNoSentinel = errors.New("sentinel: no sentinel reachable")
+	// ErrUnknownName: sentinels answered, but none monitors this name.
+	ErrUnknownName = errors.New("sentinel: no sentinel knows this name")
+	// ErrNotUsable: a sentinel named the node, but it is down or its ROLE
+	// is not the one asked for.
+	ErrNotUsable = errors.New("sentinel: node found but not usable")
+	// ErrClosed: the SentinelPool is closed.
+	ErrClosed = errors.New("sentinel: closed")
+)
+
+// MasterNotFoundError says no usable master is known for Name. Err is one
+// of ErrNoSentinel, ErrUnknownName or ErrNotUsable, wrapping the cause.
+type MasterNotFoundError struct {
+	Name string
+	Err  error
+}
+
+func (e *MasterNotFoundError) Error() string {
+	return fmt.Sprintf("sentinel: master %q not found: %v", e.Name, e.Err)
+}
+
+// Unwrap returns the reason.
+func (e *MasterNotFoundError) Unwrap() error { return e.Err }
+
+// SlaveNotFoundError says no usable replica is known for Name.
+type SlaveNotFoundError struct {
+	Name string
+	Err  error
+}
+
+func (e *SlaveNotFoundError) Error() string {
+	return fmt.Sprintf("sentinel: no replica of %q found: %v", e.Name, e.Err)
+}
+
+// Unwrap returns the reason.
+func (e *SlaveNotFoundError) Unwrap() error { return e.Err }
+
+// MasterReplyError reports a server error (authentication, ACL, ...) from
+// a sentinel or the master during master discovery.
+type MasterReplyError struct {
+	Name string
+	Addr string
+	Err  error
+}
+
+func (e *MasterReplyError) Error() string {
+	return fmt.Sprintf("sentinel: discovering master %q: %s replied: %v", e.Name, e.Addr, e.Err)
+}
+
+// Unwrap returns the server's error.
+func (e *MasterReplyError) Unwrap() error { return e.Err }
+
+// SlaveReplyError is MasterReplyError for replica discovery.
+type SlaveReplyError struct {
+	Name string
+	Addr string
+	Err  error
+}
+
+func (e *SlaveReplyError) Error() string {
+	return fmt.Sprintf("sentinel: discovering replicas of %q: %s replied: %v", e.Name, e.Addr, e.Err)
+}
+
+// Unwrap returns the server's error.
+func (e *SlaveReplyError) Unwrap() error { return e.Err }
+
+// partial is joined with a reason to keep the cause of each sentinel.
+type reasons struct {
+	kind  error
+	cause error
+}
+
+func (r *reasons) Error() string {
+	if r.cause == nil {
+		return r.kind.Error()
+	}
+	return r.kind.Error() + ": " + r.cause.Error()
+}
+
+func (r *reasons) Unwrap() []error { return []error{r.kind, r.cause} }
+
+func because(kind, cause error) error { return &reasons{kind: kind, cause: cause} }
