@@ -58,10 +58,11 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return dial(ctx, cfg)
+	return dial(ctx, cfg, false, nil)
 }
 
-func dial(ctx context.Context, cfg Config) (*Conn, error) {
+// dial connects; noDeadline and onDead are set before the loops start.
+func dial(ctx context.Context, cfg Config, noDeadline bool, onDead func(*Conn)) (*Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
 	var d net.Dialer
@@ -87,8 +88,10 @@ func dial(ctx context.Context, cfg Config) (*Conn, error) {
 		addr: cfg.Addr,
 		nc:   nc,
 		rd:   protocol.NewReader(bufio.NewReaderSize(nc, 32<<10), cfg.Limits),
-		wake: make(chan struct{}, 1),
-		dead: make(chan struct{}),
+		wake:       make(chan struct{}, 1),
+		dead:       make(chan struct{}),
+		noDeadline: noDeadline,
+		onDead:     onDead,
 	}
 	if err := c.handshake(ctx); err != nil {
 		nc.Close()

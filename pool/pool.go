@@ -201,15 +201,11 @@ func (p *Pool) dialFailedLocked(err error) []request {
 }
 
 func (p *Pool) dialConn(dedicated bool) (*Conn, error) {
-	c, err := dial(p.ctx, p.cfg)
-	if err != nil {
-		return nil, err
-	}
-	c.noDeadline = dedicated
+	var onDead func(*Conn)
 	if !dedicated {
-		c.onDead = p.removeShared
+		onDead = p.removeShared
 	}
-	return c, nil
+	return dial(p.ctx, p.cfg, dedicated, onDead)
 }
 
 // removeShared drops a dead shared connection and asks for a new one.

@@ -62,6 +62,7 @@ type service struct {
 	epoch       int64 // highest config epoch accepted
 
 	replicaAddrs []string
+	replicaGen   uint64 // bumped when a replica is dropped; older results are stale
 	replicaBusy  bool
 	replicaAgain bool // refresh once more when the running one ends
 	everReplica  bool
@@ -319,19 +320,23 @@ func (p *SentinelPool) refreshReplicas(s *service) {
 		return
 	}
 	s.replicaBusy = true
-	name, master := s.name, s.masterAddr
+	name, master, gen := s.name, s.masterAddr, s.replicaGen
 	p.goWorker(func() {
 		addrs, err := p.discoverReplicas(p.ctx, name, master)
-		p.report(func() { p.applyReplicas(s, addrs, err) })
+		p.report(func() { p.applyReplicas(s, gen, addrs, err) })
 	})
 }
 
-func (p *SentinelPool) applyReplicas(s *service, addrs []string, err error) {
+func (p *SentinelPool) applyReplicas(s *service, gen uint64, addrs []string, err error) {
 	s.replicaBusy = false
 	if s.replicaAgain {
 		s.replicaAgain = false
 		defer p.refreshReplicas(s)
 	}
+	if gen != s.replicaGen {
+		return // started before a replica was dropped: it may list it again
+	}
+	addrs = slices.DeleteFunc(addrs, func(a string) bool { return a == s.masterAddr })
 	if err == nil && len(addrs) == 0 {
 		err = &SlaveNotFoundError{Name: s.name, Err: ErrNotUsable}
 	}
@@ -364,6 +369,7 @@ func (p *SentinelPool) applyReplicas(s *service, addrs []string, err error) {
 
 // dropReplica stops reading from addr at once (it is being promoted).
 func (p *SentinelPool) dropReplica(s *service, addr string) {
+	s.replicaGen++
 	if i := slices.Index(s.replicaAddrs, addr); i >= 0 {
 		s.replicaAddrs = slices.Delete(slices.Clone(s.replicaAddrs), i, i+1)
 		s.replicas.SetAddrs(s.replicaAddrs)

@@ -1,0 +1,276 @@
+package integration_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/integration"
+	"github.com/asyncredis/asyncredis/pool"
+	"github.com/asyncredis/asyncredis/sentinel"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	writers  = 64
+	deadline = 10 * time.Second
+)
+
+type write struct {
+	key        string
+	start, end time.Time
+	err        error
+}
+
+// load runs writers that SET unique keys through c until stop is closed.
+type load struct {
+	acks    atomic.Int64
+	mu      sync.Mutex
+	results []write
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+func startLoad(c *async.Client, prefix string) *load {
+	l := &load{stop: make(chan struct{})}
+	for g := 0; g < writers; g++ {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			var mine []write
+			defer func() {
+				l.mu.Lock()
+				l.results = append(l.results, mine...)
+				l.mu.Unlock()
+			}()
+			for i := 0; ; i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				w := write{key: fmt.Sprintf("%s:%d:%d", prefix, g, i), start: time.Now()}
+				ctx, cancel := context.WithTimeout(context.Background(), deadline)
+				w.err = c.Set(ctx, w.key, i).Err()
+				cancel()
+				w.end = time.Now()
+				if w.err == nil {
+					l.acks.Add(1)
+				}
+				mine = append(mine, w)
+			}
+		}()
+	}
+	return l
+}
+
+func (l *load) finish() []write {
+	close(l.stop)
+	l.wg.Wait()
+	sort.Slice(l.results, func(i, j int) bool { return l.results[i].end.Before(l.results[j].end) })
+	return l.results
+}
+
+func (l *load) waitAcks(t *testing.T, more int64) {
+	t.Helper()
+	target := l.acks.Load() + more
+	require.Eventually(t, func() bool { return l.acks.Load() >= target }, 30*time.Second, time.Millisecond)
+}
+
+func firstSwitch(t *testing.T, msgs <-chan integration.SentinelMessage) integration.SentinelMessage {
+	t.Helper()
+	select {
+	case m := <-msgs:
+		return m
+	case <-time.After(30 * time.Second):
+		t.Fatal("no +switch-master within 30s")
+	}
+	return integration.SentinelMessage{}
+}
+
+// checkOutcomes asserts the failover contract on a finished load: every
+// command resolved within its deadline (+50ms), errors only as ambiguous
+// in-flight failures and at most one per writer, and the first write
+// acknowledged after the fault came at most 50ms after the first switch.
+func checkOutcomes(t *testing.T, results []write, fault time.Time, sw integration.SentinelMessage) time.Duration {
+	t.Helper()
+	var errs int
+	var firstAfter time.Time
+	for _, w := range results {
+		assert.LessOrEqual(t, w.end.Sub(w.start), deadline+50*time.Millisecond, "future outlived its deadline: %s", w.key)
+		if w.err != nil {
+			errs++
+			assert.True(t, errors.Is(w.err, pool.ErrInFlight), "%s: only in-flight commands may fail, got %v", w.key, w.err)
+			assert.True(t, w.start.Before(sw.At), "%s failed but was issued after the switch", w.key)
+			continue
+		}
+		if w.end.After(sw.At) && firstAfter.IsZero() {
+			firstAfter = w.end
+		}
+	}
+	assert.LessOrEqual(t, errs, writers, "errors only for commands in flight at the fault")
+	require.False(t, firstAfter.IsZero(), "writes succeed after the fault")
+	gap := firstAfter.Sub(sw.At)
+	assert.LessOrEqual(t, gap, 50*time.Millisecond, "first acknowledged write after the first +switch-master")
+	t.Logf("%d writes, %d errors (in flight), first +switch-master from %s %v after the fault, first ack on the new master %v after it",
+		len(results), errs, sw.Sentinel, sw.At.Sub(fault).Round(time.Millisecond), gap.Round(100*time.Microsecond))
+	return gap
+}
+
+func followFailover(t *testing.T, fault func(d *integration.Deployment) error) {
+	integration.CheckGoroutines(t)
+	ctx := context.Background()
+	d := integration.StartSentinelT(t, integration.SentinelConfig{})
+	s := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs()})
+	m := s.MasterFor(d.Config.MasterName)
+	require.NoError(t, m.Ping(ctx).Err())
+	msgs, stopWatch, err := d.Watch(ctx, "+switch-master")
+	require.NoError(t, err)
+	defer stopWatch()
+
+	l := startLoad(m, t.Name())
+	l.waitAcks(t, 2000)
+	require.NoError(t, fault(d))
+	at := time.Now()
+	sw := firstSwitch(t, msgs)
+	l.waitAcks(t, 2000)
+	results := l.finish()
+	checkOutcomes(t, results, at, sw)
+
+	nm, err := d.WaitForNewMaster(ctx, d.Master.Addr(), 30*time.Second)
+	require.NoError(t, err)
+	role, err := m.Role(ctx).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "master", role.Role)
+	addr, err := s.MasterAddress(ctx, d.Config.MasterName).Result()
+	require.NoError(t, err)
+	assert.Equal(t, nm.Addr(), addr)
+}
+
+func TestFailoverMasterKilled(t *testing.T) {
+	followFailover(t, func(d *integration.Deployment) error { return d.Master.Kill(context.Background()) })
+}
+
+func TestFailoverMasterPaused(t *testing.T) {
+	followFailover(t, func(d *integration.Deployment) error { return d.Master.Pause(context.Background()) })
+}
+
+func TestManualFailoverLosesAtMostInFlight(t *testing.T) {
+	integration.CheckGoroutines(t)
+	ctx := context.Background()
+	d := integration.StartSentinelT(t, integration.SentinelConfig{})
+	s := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs()})
+	name := d.Config.MasterName
+	m := s.MasterFor(name)
+	r := s.SlaveFor(name)
+	require.NoError(t, m.Ping(ctx).Err())
+	msgs, stopWatch, err := d.Watch(ctx, "+switch-master")
+	require.NoError(t, err)
+	defer stopWatch()
+
+	// Replica reads run beside the writes and must only ever reach replicas.
+	var wrongRole, readErrs, reads atomic.Int64
+	stopReads := make(chan struct{})
+	var readers sync.WaitGroup
+	readers.Add(1)
+	go func() {
+		defer readers.Done()
+		for {
+			select {
+			case <-stopReads:
+				return
+			default:
+			}
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			role, err := r.Role(cctx).Result()
+			cancel()
+			switch {
+			case err != nil:
+				readErrs.Add(1)
+			case role.Role != "slave":
+				wrongRole.Add(1)
+			default:
+				reads.Add(1)
+			}
+		}
+	}()
+
+	l := startLoad(m, t.Name())
+	l.waitAcks(t, 2000)
+	require.NoError(t, d.Failover(ctx))
+	at := time.Now()
+	sw := firstSwitch(t, msgs)
+	l.waitAcks(t, 2000)
+	results := l.finish()
+	checkOutcomes(t, results, at, sw)
+
+	nm, err := d.WaitForNewMaster(ctx, d.Master.Addr(), 30*time.Second)
+	require.NoError(t, err)
+	require.NoError(t, d.WaitSettled(ctx, nm))
+	readsBefore := reads.Load()
+	require.Eventually(t, func() bool { return reads.Load() > readsBefore+50 }, 10*time.Second, time.Millisecond, "replica reads work after the failover")
+	close(stopReads)
+	readers.Wait()
+	assert.Zero(t, wrongRole.Load(), "a SlaveFor read reached a master")
+	t.Logf("replica reads: %d ok, %d errors, %d on a master", reads.Load(), readErrs.Load(), wrongRole.Load())
+
+	// Which acknowledged writes does the new master have?
+	futs := make([]*async.Future[int64], len(results))
+	for i, w := range results {
+		if w.err == nil {
+			futs[i] = m.Exists(ctx, w.key)
+		}
+	}
+	var lostAfter, lost int
+	for i, w := range results {
+		if futs[i] == nil {
+			continue
+		}
+		n, err := futs[i].Result()
+		require.NoError(t, err)
+		if n == 0 {
+			lost++
+			if w.end.After(sw.At) {
+				lostAfter++
+			}
+		}
+	}
+	t.Logf("acknowledged writes missing on the new master: %d in all, %d acknowledged after the first +switch-master", lost, lostAfter)
+	assert.LessOrEqual(t, lostAfter, writers)
+}
+
+func TestFailoverListenedSentinelKilledFirst(t *testing.T) {
+	integration.CheckGoroutines(t)
+	ctx := context.Background()
+	d := integration.StartSentinelT(t, integration.SentinelConfig{})
+	s := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs(), Listeners: 1})
+	m := s.MasterFor(d.Config.MasterName)
+	require.NoError(t, m.Set(ctx, "before", 1).Err())
+
+	require.NoError(t, d.Sentinels[0].Kill(ctx)) // the only one the client listens to
+	require.NoError(t, d.Master.Kill(ctx))
+	nm, err := d.WaitForNewMaster(ctx, d.Master.Addr(), 30*time.Second)
+	require.NoError(t, err)
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	require.NoError(t, m.Set(cctx, "after", 1).Err(), "the switch is followed without events")
+	role, err := m.Role(ctx).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "master", role.Role)
+	addr, err := s.DiscoverMaster(ctx, d.Config.MasterName)
+	if err != nil {
+		for a, f := range s.ExecuteAll(ctx, "MASTER", d.Config.MasterName) {
+			v, err := f.Result()
+			t.Logf("%s: %v %v", a, v, err)
+		}
+	}
+	require.NoError(t, err)
+	assert.Equal(t, nm.Addr(), addr)
+}
