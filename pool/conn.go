@@ -84,10 +84,10 @@ func dial(ctx context.Context, cfg Config, noDeadline bool, onDead func(*Conn)) 
 		nc = tlsConn
 	}
 	c := &Conn{
-		cfg:  cfg,
-		addr: cfg.Addr,
-		nc:   nc,
-		rd:   protocol.NewReader(bufio.NewReaderSize(nc, 32<<10), cfg.Limits),
+		cfg:        cfg,
+		addr:       cfg.Addr,
+		nc:         nc,
+		rd:         protocol.NewReader(bufio.NewReaderSize(nc, 32<<10), cfg.Limits),
 		wake:       make(chan struct{}, 1),
 		dead:       make(chan struct{}),
 		noDeadline: noDeadline,

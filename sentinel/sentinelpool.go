@@ -194,7 +194,9 @@ func (p *SentinelPool) serviceFor(name string) *service {
 	})
 	s.replicas = managedpool.New(managedpool.Config{
 		Pool: base, QueueSize: p.cfg.QueueSize,
-		OnTrouble: func(addr string, err error) { p.noteTrouble(troubleReport{name: name, replica: true, addr: addr, err: err}) },
+		OnTrouble: func(addr string, err error) {
+			p.noteTrouble(troubleReport{name: name, replica: true, addr: addr, err: err})
+		},
 	})
 	p.services[name] = s
 	p.startMasterDiscovery(s)

@@ -1,0 +1,26 @@
+// Package managedpool provides a pool whose target addresses are set by a
+// controller — the sentinel package's SentinelPool — rather than by
+// configuration.
+//
+// While no verified address is known, commands wait in a bounded queue
+// (Config.QueueSize) until SetAddrs gives one or their context ends; with
+// Config.FailFast they fail at once instead. When SetAddrs replaces an
+// address, the old address's pool is closed at once: nothing more is
+// written there, its commands in flight fail with pool.ErrInFlight, and its
+// commands not yet written are requeued to the new address (they surely did
+// not run, so sending them later keeps at-most-once). A connection failure
+// or a READONLY reply is reported through Config.OnTrouble; a command that
+// was never written because its address failed takes that address out of
+// use until the controller verifies it again.
+//
+// # Concurrency
+//
+// A Pool is safe for concurrent use; Close closes every underlying pool and
+// waits for their goroutines.
+//
+// # Errors
+//
+// ErrQueueFull when the waiting queue is full, ErrClosed after Close, and
+// Config.NotFound's error (default ErrNoAddress) under FailFast. Other
+// errors are those of package pool.
+package managedpool

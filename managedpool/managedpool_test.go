@@ -1,0 +1,115 @@
+package managedpool_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/integration"
+	"github.com/asyncredis/asyncredis/managedpool"
+	"github.com/asyncredis/asyncredis/pool"
+	"github.com/asyncredis/asyncredis/protocol/resptest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// named answers GET with the server's own name, so a test sees which
+// address served a command.
+func named(name string) func(*resptest.Conn) {
+	return resptest.Handler(func(args []string) string {
+		if strings.EqualFold(args[0], "GET") {
+			return "$" + string(rune('0'+len(name))) + "\r\n" + name + "\r\n"
+		}
+		return ""
+	})
+}
+
+func TestWaitsForAddressThenSends(t *testing.T) {
+	integration.CheckGoroutines(t)
+	a := resptest.NewServer(t, named("a"))
+	p := managedpool.New(managedpool.Config{})
+	t.Cleanup(func() { p.Close() })
+	c := async.NewClient(p)
+	f := c.Get(context.Background(), "k")
+	assert.Equal(t, 1, p.Stats().Waiting, "no address yet: the command waits")
+	require.NoError(t, p.SetAddrs([]string{a.Addr}))
+	v, err := f.Result()
+	require.NoError(t, err)
+	assert.Equal(t, "a", v)
+}
+
+func TestSwitchMovesTraffic(t *testing.T) {
+	integration.CheckGoroutines(t)
+	a := resptest.NewServer(t, named("a"))
+	b := resptest.NewServer(t, named("b"))
+	var troubles atomic.Int32
+	p := managedpool.New(managedpool.Config{OnTrouble: func(string, error) { troubles.Add(1) }})
+	t.Cleanup(func() { p.Close() })
+	c := async.NewClient(p)
+	ctx := context.Background()
+	require.NoError(t, p.SetAddrs([]string{a.Addr}))
+	assert.Equal(t, "a", c.Get(ctx, "k").Val())
+	require.NoError(t, p.SetAddrs([]string{b.Addr}))
+	for i := 0; i < 10; i++ {
+		assert.Equal(t, "b", c.Get(ctx, "k").Val(), "nothing goes to the replaced address")
+	}
+	require.NoError(t, p.SetAddrs([]string{a.Addr, b.Addr}))
+	seen := map[string]bool{}
+	for i := 0; i < 10; i++ {
+		seen[c.Get(ctx, "k").Val()] = true
+	}
+	assert.Equal(t, map[string]bool{"a": true, "b": true}, seen, "round robin over several addresses")
+}
+
+func TestFailFastQueueFullAndClose(t *testing.T) {
+	integration.CheckGoroutines(t)
+	ctx := context.Background()
+	sentinel := errors.New("no master")
+	ff := managedpool.New(managedpool.Config{FailFast: true, NotFound: func() error { return sentinel }})
+	assert.ErrorIs(t, async.NewClient(ff).Ping(ctx).Err(), sentinel)
+	ff.Close()
+
+	q := managedpool.New(managedpool.Config{QueueSize: 2})
+	c := async.NewClient(q)
+	f1, f2 := c.Ping(ctx), c.Ping(ctx)
+	assert.ErrorIs(t, c.Ping(ctx).Err(), managedpool.ErrQueueFull)
+	q.FailWaiting(sentinel)
+	assert.ErrorIs(t, f1.Err(), sentinel)
+	assert.ErrorIs(t, f2.Err(), sentinel)
+
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, c.Ping(short).Err(), context.DeadlineExceeded, "a waiting command is bounded by its context")
+	waiting := c.Ping(ctx)
+	require.NoError(t, q.Close())
+	assert.ErrorIs(t, waiting.Err(), managedpool.ErrClosed)
+	assert.ErrorIs(t, c.Ping(ctx).Err(), managedpool.ErrClosed)
+	assert.ErrorIs(t, q.SetAddrs([]string{"x:1"}), managedpool.ErrClosed)
+}
+
+func TestNeverWrittenCommandsAreRequeued(t *testing.T) {
+	integration.CheckGoroutines(t)
+	ctx := context.Background()
+	dead := resptest.NewServer(t, named("dead"))
+	deadAddr := dead.Addr
+	dead.Close() // nothing listens: dials fail, nothing is written
+	b := resptest.NewServer(t, named("b"))
+	var troubled atomic.Int32
+	p := managedpool.New(managedpool.Config{
+		Pool:      pool.Config{DialTimeout: time.Second},
+		OnTrouble: func(string, error) { troubled.Add(1) },
+	})
+	t.Cleanup(func() { p.Close() })
+	require.NoError(t, p.SetAddrs([]string{deadAddr}))
+	f := async.NewClient(p).Get(ctx, "k")
+	require.Eventually(t, func() bool { return troubled.Load() > 0 && len(p.Addrs()) == 0 }, 5*time.Second, time.Millisecond,
+		"the failing address is dropped and reported")
+	require.NoError(t, p.SetAddrs([]string{b.Addr}))
+	v, err := f.Result()
+	require.NoError(t, err, "the never-written command ran on the new address")
+	assert.Equal(t, "b", v)
+}
