@@ -63,6 +63,10 @@ type service struct {
 
 	replicaAddrs []string
 	replicaGen   uint64 // bumped when a replica is dropped; older results are stale
+	// promoting holds replicas announced for promotion (+selected-slave,
+	// +promoted-slave, +switch-master), kept out of the replica set until
+	// they are our master or the hold expires (an aborted failover).
+	promoting    map[string]time.Time
 	replicaBusy  bool
 	replicaAgain bool // refresh once more when the running one ends
 	everReplica  bool
@@ -338,7 +342,14 @@ func (p *SentinelPool) applyReplicas(s *service, gen uint64, addrs []string, err
 	if gen != s.replicaGen {
 		return // started before a replica was dropped: it may list it again
 	}
-	addrs = slices.DeleteFunc(addrs, func(a string) bool { return a == s.masterAddr })
+	addrs = slices.DeleteFunc(addrs, func(a string) bool {
+		held, ok := s.promoting[a]
+		if ok && (a == s.masterAddr || time.Since(held) > promotionHold) {
+			delete(s.promoting, a)
+			ok = false
+		}
+		return ok || a == s.masterAddr
+	})
 	if err == nil && len(addrs) == 0 {
 		err = &SlaveNotFoundError{Name: s.name, Err: ErrNotUsable}
 	}
@@ -369,9 +380,17 @@ func (p *SentinelPool) applyReplicas(s *service, gen uint64, addrs []string, err
 	}
 }
 
+// promotionHold bounds how long a replica announced for promotion stays
+// out of the replica set when the promotion never completes.
+const promotionHold = 30 * time.Second
+
 // dropReplica stops reading from addr at once (it is being promoted).
 func (p *SentinelPool) dropReplica(s *service, addr string) {
 	s.replicaGen++
+	if s.promoting == nil {
+		s.promoting = map[string]time.Time{}
+	}
+	s.promoting[addr] = time.Now()
 	if i := slices.Index(s.replicaAddrs, addr); i >= 0 {
 		s.replicaAddrs = slices.Delete(slices.Clone(s.replicaAddrs), i, i+1)
 		s.replicas.SetAddrs(s.replicaAddrs)
