@@ -212,3 +212,5 @@ func runCommands(t *testing.T, c *async.Client) {
 		assert.EqualValues(t, 1, must(t, c.ZRem(ctx, "z", "a")))
 	})
 }
+
+func errWrongType() error { return protocol.ErrWrongType }
