@@ -102,6 +102,45 @@ func (p *Pool) Exec(ctx context.Context, cmd *async.Command, sink async.Sink) {
 	p.route(&entry{p: p, ctx: ctx, sink: sink}, cmd)
 }
 
+// ExecBatch sends several commands in order to one address
+// (async.BatchExecutor).
+func (p *Pool) ExecBatch(ctx context.Context, cmds []*async.Command, sinks []async.Sink) {
+	p.mu.Lock()
+	if p.closed || len(p.pools) == 0 {
+		p.mu.Unlock()
+		for i := range cmds {
+			p.Exec(ctx, cmds[i], sinks[i])
+		}
+		return
+	}
+	p.next = (p.next + 1) % len(p.pools)
+	to, gen := p.pools[p.next], p.gen.Load()
+	p.mu.Unlock()
+	wrapped := make([]async.Sink, len(sinks))
+	for i, s := range sinks {
+		wrapped[i] = &entry{p: p, ctx: ctx, sink: s, to: to, gen: gen}
+	}
+	to.ExecBatch(ctx, cmds, wrapped)
+}
+
+// AcquireExecutor lends a dedicated connection to the current address
+// (async.Acquirer); without one it fails like a FailFast command.
+func (p *Pool) AcquireExecutor(ctx context.Context) (async.Executor, func(discard bool), error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, nil, ErrClosed
+	}
+	if len(p.pools) == 0 {
+		p.mu.Unlock()
+		return nil, nil, p.cfg.NotFound()
+	}
+	p.next = (p.next + 1) % len(p.pools)
+	to := p.pools[p.next]
+	p.mu.Unlock()
+	return to.AcquireExecutor(ctx)
+}
+
 // route sends e to the next address, or queues it when there is none.
 func (p *Pool) route(e *entry, cmd *async.Command) {
 	p.mu.Lock()
@@ -310,6 +349,7 @@ func (p *Pool) Stats() pool.Stats {
 		ps := pl.Stats()
 		s.Conns += ps.Conns
 		s.Dedicated += ps.Dedicated
+		s.Lent += ps.Lent
 		s.Idle += ps.Idle
 		s.InFlight += ps.InFlight
 		s.Waiting += ps.Waiting

@@ -224,6 +224,32 @@ func (c *Conn) Exec(ctx context.Context, cmd *async.Command, sink async.Sink) {
 	}
 }
 
+// ExecBatch queues several commands at once, in order, so that they are
+// written together (async.BatchExecutor).
+func (c *Conn) ExecBatch(ctx context.Context, cmds []*async.Command, sinks []async.Sink) {
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		for i := range cmds {
+			async.FailNotSent(cmds[i], sinks[i], &ConnError{Addr: c.addr, Err: err})
+		}
+		return
+	}
+	first := len(c.queue) == 0
+	for i := range cmds {
+		c.queue = append(c.queue, request{ctx: ctx, cmd: cmds[i], sink: sinks[i]})
+	}
+	c.mu.Unlock()
+	c.load.Add(int64(len(cmds)))
+	if first {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // Close closes the connection: commands awaiting replies fail as in
 // flight, queued ones as not sent. It waits for the connection's
 // goroutines and is idempotent.

@@ -94,6 +94,36 @@ func (p *Pool) Exec(ctx context.Context, cmd *async.Command, sink async.Sink) {
 	c.Exec(ctx, cmd, sink)
 }
 
+// ExecBatch sends several commands in order on one shared connection
+// (async.BatchExecutor).
+func (p *Pool) ExecBatch(ctx context.Context, cmds []*async.Command, sinks []async.Sink) {
+	p.mu.Lock()
+	c := p.pickLocked()
+	closed := p.closed
+	p.mu.Unlock()
+	if c == nil || closed {
+		for i := range cmds { // wait for a connection one by one, order kept
+			p.Exec(ctx, cmds[i], sinks[i])
+		}
+		return
+	}
+	c.ExecBatch(ctx, cmds, sinks)
+}
+
+// AcquireExecutor lends a dedicated connection (async.Acquirer).
+func (p *Pool) AcquireExecutor(ctx context.Context) (async.Executor, func(discard bool), error) {
+	c, err := p.Acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, func(discard bool) {
+		if discard {
+			c.Close()
+		}
+		p.Release(c)
+	}, nil
+}
+
 // pickLocked returns the next live shared connection, asking for another
 // when every one is busier than PipelineThreshold.
 func (p *Pool) pickLocked() *Conn {
@@ -335,6 +365,7 @@ func (w *watched) Complete(v protocol.Value, err error) {
 type Stats struct {
 	Conns     int   // live shared connections
 	Dedicated int   // dedicated connections, lent out or idle
+	Lent      int   // dedicated connections lent out
 	Idle      int   // connections with nothing queued or in flight
 	InFlight  int64 // commands queued or awaiting replies on shared connections
 	Waiting   int   // commands waiting for a first connection
@@ -344,7 +375,7 @@ type Stats struct {
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Stats{Conns: len(p.conns), Dedicated: len(p.idle) + len(p.lent), Idle: len(p.idle), Waiting: len(p.waiters)}
+	s := Stats{Conns: len(p.conns), Dedicated: len(p.idle) + len(p.lent), Lent: len(p.lent), Idle: len(p.idle), Waiting: len(p.waiters)}
 	for _, c := range p.conns {
 		l := c.Load()
 		s.InFlight += l

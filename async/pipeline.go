@@ -1,0 +1,317 @@
+package async
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/asyncredis/asyncredis/protocol"
+)
+
+// BatchExecutor is an Executor that can send several commands together,
+// in order, on one connection, in one write. Pipelines use it when the
+// executor has it.
+type BatchExecutor interface {
+	Executor
+	ExecBatch(ctx context.Context, cmds []*Command, sinks []Sink)
+}
+
+// Acquirer is an Executor that can lend a dedicated connection, for
+// transactions and WATCH. release(true) closes the connection instead of
+// returning it, for a connection left in an unknown state.
+type Acquirer interface {
+	AcquireExecutor(ctx context.Context) (ex Executor, release func(discard bool), err error)
+}
+
+// ErrTxFailed fails the commands of a transaction that EXEC aborted
+// because a watched key changed.
+var ErrTxFailed = errors.New("async: transaction aborted: a watched key changed")
+
+// ErrTxNotSupported is returned when the client's executor cannot lend a
+// dedicated connection.
+var ErrTxNotSupported = errors.New("async: executor cannot lend a dedicated connection for a transaction")
+
+// Pipeline queues commands and sends them together. Commands are queued
+// through Client(); each gets its own future, which resolves after Exec.
+// In transaction mode (TxPipeline) Exec wraps them in MULTI/EXEC on one
+// dedicated connection. A Pipeline is safe for concurrent queueing; it is
+// sent once.
+type Pipeline struct {
+	c  *Client
+	tx bool
+	q  *Client // queues into the pipeline
+
+	mu    sync.Mutex // guards the fields below
+	cmds  []*Command
+	sinks []Sink
+	sent  bool
+}
+
+// Pipeline returns an empty pipeline sending through c.
+func (c *Client) Pipeline() *Pipeline { return c.newPipeline(false) }
+
+// TxPipeline returns an empty pipeline that runs as one MULTI/EXEC
+// transaction.
+func (c *Client) TxPipeline() *Pipeline { return c.newPipeline(true) }
+
+func (c *Client) newPipeline(tx bool) *Pipeline {
+	p := &Pipeline{c: c, tx: tx}
+	p.q = NewClient(pipelineQueue{p})
+	return p
+}
+
+// Client returns the client whose commands are queued in the pipeline.
+func (p *Pipeline) Client() *Client { return p.q }
+
+// Len is the number of queued commands.
+func (p *Pipeline) Len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.cmds)
+}
+
+type pipelineQueue struct{ p *Pipeline }
+
+func (q pipelineQueue) Exec(ctx context.Context, cmd *Command, sink Sink) {
+	q.p.mu.Lock()
+	defer q.p.mu.Unlock()
+	if q.p.sent {
+		cmd.Release()
+		sink.Complete(protocol.Value{}, errors.New("async: pipeline already sent"))
+		return
+	}
+	q.p.cmds = append(q.p.cmds, cmd)
+	q.p.sinks = append(q.p.sinks, sink)
+}
+
+func (p *Pipeline) take() ([]*Command, []Sink) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sent = true
+	cmds, sinks := p.cmds, p.sinks
+	p.cmds, p.sinks = nil, nil
+	return cmds, sinks
+}
+
+// Exec sends the queued commands and waits for all their futures (or
+// ctx). It returns the first command error in queue order, or ctx.Err().
+func (p *Pipeline) Exec(ctx context.Context) error {
+	cmds, sinks := p.take()
+	if len(cmds) == 0 {
+		return nil
+	}
+	if p.tx {
+		if err := p.c.sendTx(ctx, p.c.ex, nil, cmds, sinks); err != nil {
+			return err
+		}
+	} else {
+		sendBatch(ctx, p.c.ex, cmds, sinks)
+	}
+	return waitSinks(ctx, sinks)
+}
+
+func waitSinks(ctx context.Context, sinks []Sink) error {
+	aw := make([]Awaitable, 0, len(sinks))
+	for _, s := range sinks {
+		if a, ok := s.(Awaitable); ok {
+			aw = append(aw, a)
+		}
+	}
+	return WaitAll(ctx, aw...)
+}
+
+func sendBatch(ctx context.Context, ex Executor, cmds []*Command, sinks []Sink) {
+	if be, ok := ex.(BatchExecutor); ok {
+		be.ExecBatch(ctx, cmds, sinks)
+		return
+	}
+	for i := range cmds {
+		ex.Exec(ctx, cmds[i], sinks[i])
+	}
+}
+
+// sendTx runs cmds as MULTI ... EXEC. On a dedicated executor (inside
+// Watch) it uses that; otherwise it acquires one from ex and releases it
+// when EXEC's reply has come.
+func (c *Client) sendTx(ctx context.Context, ex Executor, release func(bool), cmds []*Command, sinks []Sink) error {
+	if release == nil {
+		acq, ok := ex.(Acquirer)
+		if !ok {
+			for i := range cmds {
+				cmds[i].Release()
+				sinks[i].Complete(protocol.Value{}, ErrTxNotSupported)
+			}
+			return ErrTxNotSupported
+		}
+		dex, rel, err := acq.AcquireExecutor(ctx)
+		if err != nil {
+			for i := range cmds {
+				FailNotSent(cmds[i], sinks[i], err)
+			}
+			return err
+		}
+		ex, release = dex, rel
+	}
+	multi := NewCommand()
+	multi.Buf = protocol.AppendString(protocol.AppendArrayHeader(multi.Buf, 1), "MULTI")
+	exec := NewCommand()
+	exec.Buf = protocol.AppendString(protocol.AppendArrayHeader(exec.Buf, 1), "EXEC")
+
+	tx := &txState{sinks: sinks, queueErrs: make([]error, len(sinks)), release: release}
+	all := make([]*Command, 0, len(cmds)+2)
+	allSinks := make([]Sink, 0, len(cmds)+2)
+	all = append(append(append(all, multi), cmds...), exec)
+	allSinks = append(allSinks, txQueued{tx, -1})
+	for i := range cmds {
+		allSinks = append(allSinks, txQueued{tx, i})
+	}
+	allSinks = append(allSinks, txExec{tx})
+	sendBatch(context.WithoutCancel(ctx), ex, all, allSinks) // a transaction is sent whole or not at all
+	return nil
+}
+
+// txState is one MULTI/EXEC exchange.
+type txState struct {
+	sinks     []Sink
+	queueErrs []error // per command: its error when queued, if any
+	release   func(bool)
+	mu        sync.Mutex // guards multiErr
+	multiErr  error
+}
+
+// txQueued receives MULTI's "OK" (i == -1) and each command's "QUEUED".
+type txQueued struct {
+	tx *txState
+	i  int
+}
+
+func (q txQueued) Complete(v protocol.Value, err error) {
+	if err == nil {
+		err = v.Err()
+	}
+	if err == nil {
+		return
+	}
+	q.tx.mu.Lock()
+	defer q.tx.mu.Unlock()
+	if q.i < 0 {
+		q.tx.multiErr = err
+	} else {
+		q.tx.queueErrs[q.i] = err
+	}
+}
+
+// txExec receives EXEC's reply and resolves every command of the
+// transaction from it.
+type txExec struct{ tx *txState }
+
+func (e txExec) Complete(v protocol.Value, err error) {
+	tx := e.tx
+	discard := err != nil
+	if err == nil {
+		err = v.Err()
+		if err == nil && v.IsNull() {
+			err = ErrTxFailed
+		}
+	}
+	tx.mu.Lock()
+	if tx.multiErr != nil && err == nil {
+		err = tx.multiErr
+	}
+	tx.mu.Unlock()
+	switch {
+	case err != nil:
+		for i, s := range tx.sinks {
+			if qe := tx.queueErrs[i]; qe != nil && errors.Is(err, protocol.ErrExecAbort) {
+				s.Complete(protocol.Value{}, qe) // the command that made EXEC abort
+			} else {
+				s.Complete(protocol.Value{}, err)
+			}
+		}
+	case len(v.Elems) != len(tx.sinks):
+		err = &TypeError{Want: "EXEC reply for each command", Got: v.Kind}
+		for _, s := range tx.sinks {
+			s.Complete(protocol.Value{}, err)
+		}
+		discard = true
+	default:
+		for i, s := range tx.sinks {
+			s.Complete(v.Elems[i], nil)
+		}
+	}
+	if tx.release != nil {
+		tx.release(discard)
+	}
+}
+
+// Tx is the scope of a Watch function: its Client reads on the dedicated
+// connection holding the WATCH; Queue returns the client whose commands
+// run in the MULTI/EXEC block when the function returns.
+type Tx struct {
+	*Client
+	pipe *Pipeline
+}
+
+// Queue returns the client whose commands are queued for the transaction.
+func (tx *Tx) Queue() *Client { return tx.pipe.q }
+
+// Watch runs fn with keys watched on a dedicated connection, then runs the
+// commands fn queued as one transaction. It returns ErrTxFailed when a
+// watched key changed, fn's error if it fails (nothing is sent), or the
+// first command error. The connection goes back to the pool in every path,
+// panics included (closed when its state is unknown).
+func (c *Client) Watch(ctx context.Context, fn func(tx *Tx) error, keys ...string) (err error) {
+	acq, ok := c.ex.(Acquirer)
+	if !ok {
+		return ErrTxNotSupported
+	}
+	ex, release, err := acq.AcquireExecutor(ctx)
+	if err != nil {
+		return err
+	}
+	handed := false // the EXEC sink releases the connection once sent
+	defer func() {
+		if !handed {
+			release(true) // WATCH state or a half-read reply may remain: do not reuse
+		}
+	}()
+	dc := NewClient(ex)
+	if len(keys) > 0 {
+		if err := Cmd(ctx, dc, ToStatus, withKeys("WATCH", keys)...).Err(); err != nil {
+			return err
+		}
+	}
+	tx := &Tx{Client: dc, pipe: dc.newPipeline(true)}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	cmds, sinks := tx.pipe.take()
+	if len(cmds) == 0 {
+		err := Cmd(ctx, dc, ToStatus, "UNWATCH").Err()
+		handed = true
+		release(err != nil)
+		return err
+	}
+	handed = true
+	c.sendTx(ctx, ex, release, cmds, sinks)
+	return waitSinks(ctx, sinks)
+}
+
+// WatchRetry is Watch retried up to maxAttempts times while it fails with
+// ErrTxFailed, with a short jittered pause between attempts.
+func (c *Client) WatchRetry(ctx context.Context, maxAttempts int, fn func(tx *Tx) error, keys ...string) error {
+	var err error
+	for attempt := 0; attempt < max(1, maxAttempts); attempt++ {
+		if err = c.Watch(ctx, fn, keys...); !errors.Is(err, ErrTxFailed) {
+			return err
+		}
+		pause := time.Duration(attempt+1) * time.Millisecond
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return err
+}
