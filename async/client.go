@@ -16,6 +16,10 @@ type Command struct {
 	// Blocking marks commands that may hold a connection for long (BLPOP
 	// and the like); executors run them on a dedicated connection.
 	Blocking bool
+	// NoReply marks commands whose answer comes as push frames rather
+	// than a reply (SUBSCRIBE and friends under RESP3): the sink completes
+	// once the command is written.
+	NoReply bool
 }
 
 var commandPool = sync.Pool{New: func() any { return &Command{Buf: make([]byte, 0, 128)} }}
@@ -29,7 +33,7 @@ func (c *Command) Release() {
 	if cap(c.Buf) > 64<<10 {
 		return // let large buffers go rather than pin them
 	}
-	c.Buf, c.Blocking = c.Buf[:0], false
+	c.Buf, c.Blocking, c.NoReply = c.Buf[:0], false, false
 	commandPool.Put(c)
 }
 

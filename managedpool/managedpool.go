@@ -141,6 +141,24 @@ func (p *Pool) AcquireExecutor(ctx context.Context) (async.Executor, func(discar
 	return to.AcquireExecutor(ctx)
 }
 
+// Subscriber dials a pub/sub connection to the current address
+// (async.SubscriberSource); without one it fails like a FailFast command.
+func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (async.SubConn, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if len(p.pools) == 0 {
+		p.mu.Unlock()
+		return nil, p.cfg.NotFound()
+	}
+	p.next = (p.next + 1) % len(p.pools)
+	to := p.pools[p.next]
+	p.mu.Unlock()
+	return to.Subscriber(ctx, onPush)
+}
+
 // route sends e to the next address, or queues it when there is none.
 func (p *Pool) route(e *entry, cmd *async.Command) {
 	p.mu.Lock()

@@ -305,6 +305,7 @@ func (c *Conn) writeLoop() {
 	buf := make([]byte, 0, 16<<10)
 	var sinks []async.Sink
 	var cmds []*async.Command // released once written
+	var noReply []async.Sink  // completed once written
 	for {
 		select {
 		case <-c.dead:
@@ -319,11 +320,16 @@ func (c *Conn) writeLoop() {
 		c.queue, c.spare = c.spare[:0], nil
 		c.mu.Unlock()
 
-		buf, sinks, cmds = buf[:0], sinks[:0], cmds[:0]
+		buf, sinks, cmds, noReply = buf[:0], sinks[:0], cmds[:0], noReply[:0]
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {
 				r.cmd.Release()
 				r.sink.Complete(protocol.Value{}, err) // never sent
+				c.load.Add(-1)
+			} else if r.cmd.NoReply {
+				buf = append(buf, r.cmd.Buf...)
+				noReply = append(noReply, r.sink)
+				r.cmd.Release()
 				c.load.Add(-1)
 			} else {
 				buf = append(buf, r.cmd.Buf...)
@@ -332,7 +338,7 @@ func (c *Conn) writeLoop() {
 			}
 			batch[i] = request{}
 		}
-		if len(sinks) > 0 {
+		if len(sinks) > 0 || len(noReply) > 0 {
 			c.mu.Lock()
 			if c.err != nil { // died while the batch was in hand
 				err := &ConnError{Addr: c.addr, Err: c.err}
@@ -340,9 +346,12 @@ func (c *Conn) writeLoop() {
 				for i, s := range sinks {
 					async.FailNotSent(cmds[i], s, err)
 				}
+				for _, s := range noReply {
+					s.Complete(protocol.Value{}, err)
+				}
 				return
 			}
-			if c.pending.len() == 0 {
+			if c.pending.len() == 0 && len(sinks) > 0 {
 				c.since = time.Now()
 			}
 			c.pending.push(sinks...)
@@ -354,8 +363,14 @@ func (c *Conn) writeLoop() {
 				cmds[i] = nil
 			}
 			if err != nil {
+				for _, s := range noReply {
+					s.Complete(protocol.Value{}, &ConnError{Addr: c.addr, Sent: true, Err: err})
+				}
 				c.die(err)
 				return
+			}
+			for _, s := range noReply {
+				s.Complete(protocol.Value{Kind: protocol.KindSimpleString, Str: "OK"}, nil)
 			}
 		}
 		c.mu.Lock()

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -30,8 +31,9 @@ type Pool struct {
 	waiters   []request  // commands waiting for a first connection
 	idle      []*Conn    // dedicated connections not lent out
 	lent      map[*Conn]struct{}
-	dialErr   error     // the last failed dial, while backing off
-	retryAt   time.Time // no dial before this after failures
+	subs      map[*Conn]struct{} // subscriber connections, closed with the pool
+	dialErr   error              // the last failed dial, while backing off
+	retryAt   time.Time          // no dial before this after failures
 	backoff   time.Duration
 	closed    bool
 	closeOnce sync.Once
@@ -55,6 +57,7 @@ func New(cfg Config) (*Pool, error) {
 		done:   make(chan struct{}),
 		sem:    make(chan struct{}, cfg.MaxSize),
 		lent:   map[*Conn]struct{}{},
+		subs:   map[*Conn]struct{}{},
 	}
 	p.wg.Add(1)
 	go p.maintain()
@@ -92,6 +95,40 @@ func (p *Pool) Exec(ctx context.Context, cmd *async.Command, sink async.Sink) {
 	}
 	p.mu.Unlock()
 	c.Exec(ctx, cmd, sink)
+}
+
+// ErrNeedsRESP3 is returned for a subscriber connection to a server that
+// does not speak RESP3 (Redis 6 or newer does).
+var ErrNeedsRESP3 = errors.New("pool: pub/sub needs RESP3")
+
+// Subscriber dials a connection for pub/sub whose push frames go to
+// onPush (on the connection's reader goroutine; it must not block). It is
+// the caller's to Close; the pool closes it too when it closes.
+func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (async.SubConn, error) {
+	cfg := p.cfg
+	cfg.Protocol, cfg.OnPush = 3, onPush
+	var c *Conn
+	c, err := dial(ctx, cfg, true, func(c *Conn) {
+		p.mu.Lock()
+		delete(p.subs, c)
+		p.mu.Unlock()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.Protocol() != 3 {
+		c.Close()
+		return nil, ErrNeedsRESP3
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		c.Close()
+		return nil, ErrClosed
+	}
+	p.subs[c] = struct{}{}
+	p.mu.Unlock()
+	return c, nil
 }
 
 // ExecBatch sends several commands in order on one shared connection
@@ -404,6 +441,9 @@ func (p *Pool) Close() error {
 		p.closed = true
 		conns := append(append([]*Conn{}, p.conns...), p.idle...)
 		for c := range p.lent {
+			conns = append(conns, c)
+		}
+		for c := range p.subs {
 			conns = append(conns, c)
 		}
 		p.conns, p.idle = nil, nil

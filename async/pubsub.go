@@ -1,0 +1,355 @@
+package async
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asyncredis/asyncredis/protocol"
+)
+
+// SubConn is a connection in pub/sub mode.
+type SubConn interface {
+	Executor
+	Dead() <-chan struct{}
+	Close() error
+}
+
+// SubscriberSource is an Executor that can open pub/sub connections
+// (pool.Pool, and the managed pools of the sentinel package, which open
+// them on the current master).
+type SubscriberSource interface {
+	Subscriber(ctx context.Context, onPush func(protocol.Value)) (SubConn, error)
+}
+
+// Message kinds besides Redis' own ("message", "pmessage", "smessage",
+// "subscribe", "psubscribe", "ssubscribe", "unsubscribe", ...).
+const (
+	// KindDisconnected reports that the subscription connection was lost;
+	// messages published until KindResubscribed are missed. Err says why.
+	KindDisconnected = "disconnected"
+	// KindResubscribed reports that every subscription was restored on a
+	// new connection (after a reconnect or a failover).
+	KindResubscribed = "resubscribed"
+)
+
+// Message is one pub/sub delivery or event.
+type Message struct {
+	Kind    string
+	Channel string // the channel (for confirmations: the channel or pattern)
+	Pattern string // for "pmessage"
+	Payload string
+	Err     error // for KindDisconnected
+}
+
+// PubSubConfig configures Client.PubSub.
+type PubSubConfig struct {
+	// Buffer is the capacity of the Messages channel; default 1024. When
+	// the reader falls behind and it is full, new messages are dropped
+	// (counted by Dropped): the connection's reader never waits for a slow
+	// consumer and memory stays bounded.
+	Buffer int
+	// ShowConfirmations delivers (un)subscribe confirmations on Messages.
+	ShowConfirmations bool
+}
+
+// PubSub is a subscriber: Subscribe, PSubscribe and SSubscribe add
+// subscriptions on a dedicated RESP3 connection, and messages arrive on
+// Messages and on per-channel handlers. When the connection is lost it
+// reconnects with backoff (to the new master, through a sentinel client)
+// and subscribes to everything again, reporting the gap as
+// KindDisconnected and KindResubscribed messages. Close releases
+// everything and closes Messages.
+type PubSub struct {
+	src  SubscriberSource
+	cfg  PubSubConfig
+	msgs chan Message // written by the connection's reader (never blocking) and the owner; closed by the owner on Close
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the owner goroutine
+
+	mu       sync.Mutex                 // guards the fields below
+	subs     map[string]map[string]bool // command -> names: SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE
+	handlers map[string]func(Message)
+	waiters  map[string][]chan struct{} // "kind name" -> confirmations awaited
+	conn     SubConn
+	up       chan struct{} // closed when conn is set; replaced when lost
+
+	dropped atomic.Int64
+}
+
+// ErrNoPubSub is returned when the client's executor cannot open pub/sub
+// connections.
+var ErrNoPubSub = errors.New("async: executor cannot open pub/sub connections")
+
+// PubSub starts a subscriber with no subscriptions. It connects in the
+// background.
+func (c *Client) PubSub(cfg PubSubConfig) (*PubSub, error) {
+	src, ok := c.ex.(SubscriberSource)
+	if !ok {
+		return nil, ErrNoPubSub
+	}
+	if cfg.Buffer <= 0 {
+		cfg.Buffer = 1024
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ps := &PubSub{
+		src: src, cfg: cfg, msgs: make(chan Message, cfg.Buffer), ctx: ctx, cancel: cancel,
+		subs:     map[string]map[string]bool{"SUBSCRIBE": {}, "PSUBSCRIBE": {}, "SSUBSCRIBE": {}},
+		handlers: map[string]func(Message){},
+		waiters:  map[string][]chan struct{}{},
+		up:       make(chan struct{}),
+	}
+	ps.wg.Add(1)
+	go ps.own()
+	return ps, nil
+}
+
+// Messages delivers messages (and, if configured, confirmations and the
+// connection events). It is closed by Close.
+func (ps *PubSub) Messages() <-chan Message { return ps.msgs }
+
+// Dropped counts messages dropped because Messages was full.
+func (ps *PubSub) Dropped() int64 { return ps.dropped.Load() }
+
+// Handle calls fn, on the connection's reader goroutine, for every message
+// on channel (or matching pattern); fn must not block. Such messages are
+// not sent to Messages.
+func (ps *PubSub) Handle(channelOrPattern string, fn func(Message)) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.handlers[channelOrPattern] = fn
+}
+
+func (ps *PubSub) deliver(m Message) {
+	select {
+	case ps.msgs <- m:
+	default:
+		ps.dropped.Add(1)
+	}
+}
+
+// onPush runs on the connection's reader goroutine.
+func (ps *PubSub) onPush(v protocol.Value) {
+	if len(v.Elems) < 2 {
+		return
+	}
+	kind := strings.ToLower(v.Elems[0].Str)
+	m := Message{Kind: kind, Channel: v.Elems[1].Str}
+	switch kind {
+	case "message", "smessage":
+		if len(v.Elems) >= 3 {
+			m.Payload = v.Elems[2].Str
+		}
+	case "pmessage":
+		if len(v.Elems) >= 4 {
+			m.Pattern, m.Channel, m.Payload = v.Elems[1].Str, v.Elems[2].Str, v.Elems[3].Str
+		}
+	default: // confirmations
+		key := kind + " " + m.Channel
+		ps.mu.Lock()
+		ws := ps.waiters[key]
+		delete(ps.waiters, key)
+		ps.mu.Unlock()
+		for _, w := range ws {
+			close(w)
+		}
+		if ps.cfg.ShowConfirmations {
+			ps.deliver(m)
+		}
+		return
+	}
+	ps.mu.Lock()
+	h := ps.handlers[m.Channel]
+	if m.Pattern != "" {
+		h = ps.handlers[m.Pattern]
+	}
+	ps.mu.Unlock()
+	if h != nil {
+		h(m)
+		return
+	}
+	ps.deliver(m)
+}
+
+// own keeps a connection with every subscription, until Close.
+func (ps *PubSub) own() {
+	defer ps.wg.Done()
+	defer close(ps.msgs)
+	backoff, lost := 25*time.Millisecond, false
+	for ps.ctx.Err() == nil {
+		conn, err := ps.src.Subscriber(ps.ctx, ps.onPush)
+		if err == nil {
+			err = ps.attach(conn, lost)
+		}
+		if err != nil {
+			if ps.ctx.Err() != nil {
+				return
+			}
+			wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
+			backoff = min(2*backoff, time.Second)
+			select {
+			case <-time.After(wait):
+			case <-ps.ctx.Done():
+			}
+			continue
+		}
+		backoff = 25 * time.Millisecond
+		select {
+		case <-conn.Dead():
+			conn.Close() // waits for its reader: no onPush after this
+			lost = true
+			ps.mu.Lock()
+			ps.conn, ps.up = nil, make(chan struct{})
+			ps.mu.Unlock()
+			ps.deliver(Message{Kind: KindDisconnected, Err: errors.New("async: pub/sub connection lost")})
+		case <-ps.ctx.Done():
+			conn.Close()
+			return
+		}
+	}
+}
+
+// attach subscribes conn to everything wanted and makes it current.
+func (ps *PubSub) attach(conn SubConn, again bool) error {
+	ps.mu.Lock()
+	var futs []*Future[string]
+	for cmd, names := range ps.subs {
+		if len(names) == 0 {
+			continue
+		}
+		args := []any{cmd}
+		for n := range names {
+			args = append(args, n)
+		}
+		futs = append(futs, sendNoReply(ps.ctx, conn, args))
+	}
+	ps.conn = conn
+	close(ps.up)
+	ps.mu.Unlock()
+	for _, f := range futs {
+		if err := f.Err(); err != nil {
+			conn.Close()
+			ps.mu.Lock()
+			ps.conn, ps.up = nil, make(chan struct{})
+			ps.mu.Unlock()
+			return err
+		}
+	}
+	if again {
+		ps.deliver(Message{Kind: KindResubscribed})
+	}
+	return nil
+}
+
+func sendNoReply(ctx context.Context, ex Executor, args []any) *Future[string] {
+	f := newFuture(ToStatus)
+	cmd := NewCommand()
+	buf, err := protocol.AppendCommand(cmd.Buf, args...)
+	cmd.Buf, cmd.NoReply = buf, true
+	if err != nil {
+		cmd.Release()
+		f.fail(err)
+		return f
+	}
+	if !f.watch(ctx) {
+		cmd.Release()
+		return f
+	}
+	ex.Exec(ctx, cmd, f)
+	return f
+}
+
+// change adds or removes subscriptions and, when subscribing, waits until
+// the server confirms each one (or ctx ends). Without a connection the
+// change is recorded and applied on connect; Subscribe then waits for it.
+func (ps *PubSub) change(ctx context.Context, cmd string, add bool, names []string) error {
+	if ps.ctx.Err() != nil {
+		return errors.New("async: pub/sub closed")
+	}
+	var set string
+	switch cmd {
+	case "SUBSCRIBE", "UNSUBSCRIBE":
+		set = "SUBSCRIBE"
+	case "PSUBSCRIBE", "PUNSUBSCRIBE":
+		set = "PSUBSCRIBE"
+	case "SSUBSCRIBE", "SUNSUBSCRIBE":
+		set = "SSUBSCRIBE"
+	}
+	confirm := strings.ToLower(cmd)
+	var waits []chan struct{}
+	ps.mu.Lock()
+	for _, n := range names {
+		if add {
+			ps.subs[set][n] = true
+			w := make(chan struct{})
+			ps.waiters[confirm+" "+n] = append(ps.waiters[confirm+" "+n], w)
+			waits = append(waits, w)
+		} else {
+			delete(ps.subs[set], n)
+		}
+	}
+	conn := ps.conn
+	ps.mu.Unlock()
+	if conn != nil {
+		args := []any{cmd}
+		for _, n := range names {
+			args = append(args, n)
+		}
+		// An error means the connection is going; the owner subscribes
+		// again on the next one, and the confirmation wait covers that.
+		_ = sendNoReply(ctx, conn, args).Err()
+	}
+	for _, w := range waits {
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Subscribe subscribes to channels and returns once the server confirmed
+// them.
+func (ps *PubSub) Subscribe(ctx context.Context, channels ...string) error {
+	return ps.change(ctx, "SUBSCRIBE", true, channels)
+}
+
+// PSubscribe subscribes to patterns.
+func (ps *PubSub) PSubscribe(ctx context.Context, patterns ...string) error {
+	return ps.change(ctx, "PSUBSCRIBE", true, patterns)
+}
+
+// SSubscribe subscribes to shard channels.
+func (ps *PubSub) SSubscribe(ctx context.Context, channels ...string) error {
+	return ps.change(ctx, "SSUBSCRIBE", true, channels)
+}
+
+// Unsubscribe drops channel subscriptions.
+func (ps *PubSub) Unsubscribe(ctx context.Context, channels ...string) error {
+	return ps.change(ctx, "UNSUBSCRIBE", false, channels)
+}
+
+// PUnsubscribe drops pattern subscriptions.
+func (ps *PubSub) PUnsubscribe(ctx context.Context, patterns ...string) error {
+	return ps.change(ctx, "PUNSUBSCRIBE", false, patterns)
+}
+
+// SUnsubscribe drops shard channel subscriptions.
+func (ps *PubSub) SUnsubscribe(ctx context.Context, channels ...string) error {
+	return ps.change(ctx, "SUNSUBSCRIBE", false, channels)
+}
+
+// Close unsubscribes by closing the connection, stops reconnecting, waits
+// for the owner goroutine and closes Messages. Idempotent.
+func (ps *PubSub) Close() error {
+	ps.cancel()
+	ps.wg.Wait()
+	return nil
+}

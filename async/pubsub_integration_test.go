@@ -1,0 +1,99 @@
+package async_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/integration"
+	"github.com/asyncredis/asyncredis/pool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func next(t *testing.T, ps *async.PubSub, kind string) async.Message {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case m, ok := <-ps.Messages():
+			require.True(t, ok, "Messages closed")
+			if m.Kind == kind {
+				return m
+			}
+		case <-timeout:
+			t.Fatalf("no %q message within 10s", kind)
+		}
+	}
+}
+
+func TestPubSub(t *testing.T) {
+	t.Parallel()
+	integration.CheckGoroutines(t)
+	ctx := context.Background()
+	r := integration.StartRedisT(t, integration.RedisConfig{})
+	p, err := pool.New(pool.Config{Addr: r.Addr()})
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	c := async.NewClient(p)
+
+	ps, err := c.PubSub(async.PubSubConfig{Buffer: 16})
+	require.NoError(t, err)
+	defer ps.Close()
+	require.NoError(t, ps.Subscribe(ctx, "news", "sport"))
+	require.NoError(t, ps.PSubscribe(ctx, "log.*"))
+	require.NoError(t, ps.SSubscribe(ctx, "shard"))
+	handled := make(chan async.Message, 1)
+	ps.Handle("sport", func(m async.Message) { handled <- m })
+
+	// Plain commands on the shared connection meanwhile are undisturbed.
+	assert.EqualValues(t, 1, must(t, c.Publish(ctx, "news", "hello")))
+	m := next(t, ps, "message")
+	assert.Equal(t, async.Message{Kind: "message", Channel: "news", Payload: "hello"}, m)
+	must(t, c.Publish(ctx, "log.web", "line"))
+	m = next(t, ps, "pmessage")
+	assert.Equal(t, async.Message{Kind: "pmessage", Channel: "log.web", Pattern: "log.*", Payload: "line"}, m)
+	must(t, c.Do(ctx, "SPUBLISH", "shard", "s1"))
+	assert.Equal(t, "s1", next(t, ps, "smessage").Payload)
+	must(t, c.Publish(ctx, "sport", "goal"))
+	select {
+	case m := <-handled:
+		assert.Equal(t, "goal", m.Payload)
+	case <-time.After(10 * time.Second):
+		t.Fatal("handler not called")
+	}
+
+	require.NoError(t, ps.Unsubscribe(ctx, "news"))
+	require.Eventually(t, func() bool { return must(t, c.Publish(ctx, "news", "x")) == 0 }, 5*time.Second, 5*time.Millisecond)
+
+	t.Run("slow consumer: bounded buffer, drops counted", func(t *testing.T) {
+		for i := 0; i < 100; i++ {
+			must(t, c.Publish(ctx, "log.flood", fmt.Sprint(i)))
+		}
+		require.Eventually(t, func() bool { return ps.Dropped() > 0 }, 5*time.Second, time.Millisecond)
+		assert.LessOrEqual(t, len(ps.Messages()), 16)
+		for len(ps.Messages()) > 0 {
+			<-ps.Messages()
+		}
+		assert.Equal(t, "PONG", must(t, c.Ping(ctx)), "the server and pool are unaffected")
+	})
+
+	t.Run("killed subscriber connection resubscribes", func(t *testing.T) {
+		n := must(t, c.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub"))
+		assert.EqualValues(t, 1, n.Int)
+		next(t, ps, async.KindDisconnected)
+		next(t, ps, async.KindResubscribed)
+		must(t, c.Publish(ctx, "log.after", "back"))
+		m := next(t, ps, "pmessage")
+		assert.Equal(t, "back", m.Payload)
+	})
+
+	require.NoError(t, ps.Close())
+	require.NoError(t, ps.Close())
+	_, open := <-ps.Messages()
+	for open {
+		_, open = <-ps.Messages()
+	}
+}
