@@ -13,6 +13,20 @@
 // The client sends through an [Executor]: pool.Pool, pool.Conn and, later,
 // the managed pools of the sentinel package.
 //
+// # Pipelines, transactions, scripts, scans, pub/sub
+//
+// [Client.Pipeline] queues commands, each with its own future, and sends
+// them in one write; [Client.TxPipeline] wraps them in MULTI/EXEC on a
+// dedicated connection, resolving each future from EXEC's reply (EXECABORT
+// and aborted transactions fail them with typed errors). [Client.Watch]
+// and [Client.WatchRetry] run a function with keys watched on a dedicated
+// connection and retry on [ErrTxFailed]; the connection is released on
+// every path, panics included. [Script] runs EVALSHA and falls back to
+// EVAL on NOSCRIPT. [Client.Scan], SScan, HScan and ZScan are iter.Seq2
+// iterators that fetch pages lazily; ScanPage and friends give one page at
+// a time. [Client.PubSub] subscribes on a dedicated RESP3 connection and
+// resubscribes after reconnects and failovers.
+//
 // # Contexts
 //
 // The context given at call time governs the command. Ended before the

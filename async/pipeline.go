@@ -95,7 +95,9 @@ func (p *Pipeline) take() ([]*Command, []Sink) {
 }
 
 // Exec sends the queued commands and waits for all their futures (or
-// ctx). It returns the first command error in queue order, or ctx.Err().
+// ctx). It returns the first command error in queue order, or ctx.Err();
+// NOSCRIPT is left out, because a Script answers it with EVAL on its own
+// (each future still holds its own error).
 func (p *Pipeline) Exec(ctx context.Context) error {
 	cmds, sinks := p.take()
 	if len(cmds) == 0 {
@@ -118,7 +120,15 @@ func waitSinks(ctx context.Context, sinks []Sink) error {
 			aw = append(aw, a)
 		}
 	}
-	return WaitAll(ctx, aw...)
+	if err := WaitAll(ctx, aw...); !errors.Is(err, protocol.ErrNoScript) {
+		return err
+	}
+	for _, a := range aw {
+		if err := a.Err(); err != nil && !errors.Is(err, protocol.ErrNoScript) {
+			return err
+		}
+	}
+	return nil
 }
 
 func sendBatch(ctx context.Context, ex Executor, cmds []*Command, sinks []Sink) {

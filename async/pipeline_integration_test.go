@@ -42,6 +42,17 @@ func TestPipelinesAndTransactions(t *testing.T) {
 		assert.Error(t, pl.Client().Ping(ctx).Err(), "a pipeline is sent once")
 	})
 
+	t.Run("script in a pipeline falls back to EVAL", func(t *testing.T) {
+		must(t, c.Do(ctx, "SCRIPT", "FLUSH"))
+		s := async.NewScript("return ARGV[1]")
+		pl := c.Pipeline()
+		f := s.Run(ctx, pl.Client(), nil, "piped")
+		g := pl.Client().Ping(ctx)
+		require.NoError(t, pl.Exec(ctx))
+		assert.Equal(t, "piped", must(t, f).Str)
+		assert.Equal(t, "PONG", must(t, g))
+	})
+
 	t.Run("transaction", func(t *testing.T) {
 		tx := c.TxPipeline()
 		q := tx.Client()

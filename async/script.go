@@ -30,7 +30,10 @@ func (s *Script) Hash() string { return s.sha }
 // Source returns the script's Lua source.
 func (s *Script) Source() string { return s.src }
 
-// Run runs the script with keys and args and returns its raw reply.
+// Run runs the script with keys and args and returns its raw reply. In a
+// plain pipeline the EVAL fallback is sent on its own after the pipeline;
+// in a transaction (TxPipeline, Watch) the fallback would run outside the
+// transaction, so Load the script first there.
 func (s *Script) Run(ctx context.Context, c *Client, keys []string, args ...any) *Future[protocol.Value] {
 	return s.run(ctx, c, "EVALSHA", "EVAL", keys, args)
 }
@@ -67,7 +70,13 @@ func (s *Script) run(ctx context.Context, c *Client, bySHA, bySource string, key
 			out.resolve(v, err)
 			return
 		}
-		second := Cmd(ctx, c, ToValue, append([]any{bySource, s.src}, tail...)...)
+		fc := c
+		if q, ok := c.ex.(pipelineQueue); ok {
+			// Queued in a pipeline that has been sent: EVAL goes straight
+			// to the pipeline's own executor.
+			fc = q.p.c
+		}
+		second := Cmd(ctx, fc, ToValue, append([]any{bySource, s.src}, tail...)...)
 		second.whenDone(func() { out.resolve(second.Result()) })
 	})
 	return out
