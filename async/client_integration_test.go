@@ -24,7 +24,6 @@ func must[T any](t *testing.T, f *async.Future[T]) T {
 // and RESP2, so that both reply shapes are parsed.
 func TestCommands(t *testing.T) {
 	t.Parallel()
-	integration.CheckGoroutines(t)
 	r := integration.StartRedisT(t, integration.RedisConfig{})
 	for _, proto := range []int{3, 2} {
 		t.Run("resp"+string(rune('0'+proto)), func(t *testing.T) {

@@ -31,7 +31,6 @@ func next(t *testing.T, ps *async.PubSub, kind string) async.Message {
 
 func TestPubSub(t *testing.T) {
 	t.Parallel()
-	integration.CheckGoroutines(t)
 	ctx := context.Background()
 	r := integration.StartRedisT(t, integration.RedisConfig{})
 	p, err := pool.New(pool.Config{Addr: r.Addr()})

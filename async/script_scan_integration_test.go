@@ -16,7 +16,6 @@ import (
 
 func TestScriptsAndScan(t *testing.T) {
 	t.Parallel()
-	integration.CheckGoroutines(t)
 	ctx := context.Background()
 	r := integration.StartRedisT(t, integration.RedisConfig{})
 	p, err := pool.New(pool.Config{Addr: r.Addr()})

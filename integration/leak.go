@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -67,4 +68,30 @@ func ownGoroutines() []string {
 		}
 	}
 	return out
+}
+
+// LeakCheckMain runs a package's tests and then fails the run if
+// goroutines of the project's packages are still running. It is for
+// packages with parallel tests, where a per-test check would see the other
+// tests' goroutines:
+//
+//	func TestMain(m *testing.M) { integration.LeakCheckMain(m) }
+func LeakCheckMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			leaked := ownGoroutines()
+			if len(leaked) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				fmt.Fprintf(os.Stderr, "FAIL: %d goroutine(s) leaked after all tests:\n%s\n", len(leaked), strings.Join(leaked, "\n\n"))
+				code = 1
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	os.Exit(code)
 }

@@ -16,7 +16,6 @@ import (
 // and after a failover.
 func TestMasterForFeaturesAcrossFailover(t *testing.T) {
 	t.Parallel()
-	integration.CheckGoroutines(t)
 	ctx := context.Background()
 	d := integration.StartSentinelT(t, integration.SentinelConfig{})
 	s := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs()})

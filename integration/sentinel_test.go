@@ -24,7 +24,6 @@ func newSentinel(t *testing.T, cfg sentinel.Config) *sentinel.RedisSentinel {
 
 func TestSentinelBasics(t *testing.T) {
 	t.Parallel()
-	integration.CheckGoroutines(t)
 	ctx := context.Background()
 	d := integration.StartSentinelT(t, integration.SentinelConfig{Password: "datapw", SentinelPassword: "sentpw"})
 	s := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs(), Password: "datapw", SentinelPassword: "sentpw"})
@@ -128,7 +127,6 @@ func deadAddr(d *integration.Deployment, last byte) string {
 
 func TestSentinelDiscoveryErrors(t *testing.T) {
 	t.Parallel()
-	integration.CheckGoroutines(t)
 	ctx := context.Background()
 	d := integration.StartSentinelT(t, integration.SentinelConfig{SentinelPassword: "sentpw"})
 	name := d.Config.MasterName

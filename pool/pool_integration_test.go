@@ -28,7 +28,6 @@ func newPool(t *testing.T, cfg pool.Config) *pool.Pool {
 
 func TestPoolConnectionKinds(t *testing.T) {
 	t.Parallel()
-	integration.CheckGoroutines(t)
 	ctx := context.Background()
 	r := integration.StartRedisT(t, integration.RedisConfig{Password: "s3cret", Username: "alice", UserPassword: "wonder", TLS: true, UnixSocket: true})
 
@@ -112,7 +111,6 @@ func (e *countingExec) Exec(ctx context.Context, cmd *async.Command, sink async.
 
 func TestPoolManyGoroutinesRandomCancellation(t *testing.T) {
 	t.Parallel()
-	integration.CheckGoroutines(t)
 	r := integration.StartRedisT(t, integration.RedisConfig{})
 	p := newPool(t, pool.Config{Addr: r.Addr(), MaxSize: 4})
 	ce := &countingExec{ex: p}
@@ -188,7 +186,6 @@ func TestPoolManyGoroutinesRandomCancellation(t *testing.T) {
 
 func TestPoolServerKilledMidLoad(t *testing.T) {
 	t.Parallel()
-	integration.CheckGoroutines(t)
 	ctx := context.Background()
 	r := integration.StartRedisT(t, integration.RedisConfig{})
 	p := newPool(t, pool.Config{Addr: r.Addr(), MaxSize: 4, DialTimeout: time.Second})
@@ -249,7 +246,6 @@ func TestPoolServerKilledMidLoad(t *testing.T) {
 
 func TestPoolBlockingCommandsUseDedicatedConnections(t *testing.T) {
 	t.Parallel()
-	integration.CheckGoroutines(t)
 	ctx := context.Background()
 	r := integration.StartRedisT(t, integration.RedisConfig{})
 	p := newPool(t, pool.Config{Addr: r.Addr(), MaxSize: 2})
@@ -282,7 +278,6 @@ func TestPoolBlockingCommandsUseDedicatedConnections(t *testing.T) {
 
 func TestPoolCloseFailsEverything(t *testing.T) {
 	t.Parallel()
-	integration.CheckGoroutines(t)
 	ctx := context.Background()
 	r := integration.StartRedisT(t, integration.RedisConfig{})
 	p, err := pool.New(pool.Config{Addr: r.Addr()})

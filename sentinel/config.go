@@ -120,6 +120,6 @@ func (c Config) dataConfig(addr string) pool.Config {
 func (c Config) sentinelConfig(addr string) pool.Config {
 	return pool.Config{
 		Addr: addr, TLS: c.SentinelTLS, Username: c.SentinelUsername, Password: c.SentinelPassword,
-		DialTimeout: c.SentinelTimeout, HealthCheckInterval: -1, ReadTimeout: -1,
+		DialTimeout: c.SentinelTimeout, HealthCheckInterval: -1, ReadTimeout: 4 * c.SentinelTimeout,
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -527,43 +528,89 @@ func unknownName(err error) error {
 // askMaster asks every sentinel for name's master and returns the answer
 // with the highest config epoch among those that come within a short
 // grace after the first, so that one lagging sentinel cannot lead the
-// client back to a demoted master.
+// client back to a demoted master. The address comes from
+// get-master-addr-by-name, which a failover leader already points at the
+// promoted replica while its SENTINEL MASTER still shows the old one; the
+// epoch comes from SENTINEL MASTER, asked in the same round trip.
 func (p *SentinelPool) askMaster(ctx context.Context, name string) (Instance, error) {
-	ch, n := p.askAll(ctx, "SENTINEL", "MASTER", name)
+	sentinels := p.KnownSentinels()
+	type reply struct {
+		addr string
+		in   Instance
+		err  error
+	}
+	ch := make(chan reply, len(sentinels))
+	for _, addr := range sentinels {
+		p.goWorker(func() {
+			in, err := p.askOne(ctx, addr, name)
+			ch <- reply{addr: addr, in: in, err: err}
+		})
+	}
 	errs := map[string]error{}
 	var best Instance
 	found := false
 	var grace <-chan time.Time
-	for i := 0; i < n; i++ {
-		var a answer
+	for range sentinels {
+		var r reply
 		select {
-		case a = <-ch:
+		case r = <-ch:
 		case <-grace:
 			return best, nil
 		case <-ctx.Done():
 			return Instance{}, ctx.Err()
 		}
-		if a.err != nil {
-			errs[a.addr] = unknownName(a.err)
-			continue
-		}
-		in, err := parseInstance(a.v)
-		if err != nil || in.IP == "" {
-			errs[a.addr] = errors.Join(errors.New("bad SENTINEL MASTER reply"), err)
+		if r.err != nil {
+			errs[r.addr] = r.err
 			continue
 		}
 		if !found {
-			p.promote(a.addr)
+			p.promote(r.addr)
 			grace = time.After(20 * time.Millisecond)
 		}
-		if !found || in.ConfigEpoch > best.ConfigEpoch {
-			best, found = in, true
+		if !found || r.in.ConfigEpoch > best.ConfigEpoch {
+			best, found = r.in, true
 		}
 	}
 	if found {
 		return best, nil
 	}
 	return Instance{}, classify(name, false, errs)
+}
+
+// askOne asks one sentinel for name's master: SENTINEL MASTER for the
+// details and epoch, GET-MASTER-ADDR-BY-NAME for the address.
+func (p *SentinelPool) askOne(ctx context.Context, addr, name string) (Instance, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.SentinelTimeout)
+	defer cancel()
+	c, err := p.sentinelConn(ctx, addr)
+	if err != nil {
+		return Instance{}, err
+	}
+	cl := async.NewClient(c)
+	masterF := cl.Do(ctx, "SENTINEL", "MASTER", name)
+	addrF := async.Cmd(ctx, cl, async.ToStrings, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)
+	v, err := masterF.Result()
+	if err != nil {
+		return Instance{}, unknownName(err)
+	}
+	in, err := parseInstance(v)
+	if err != nil {
+		return Instance{}, errors.Join(errors.New("bad SENTINEL MASTER reply"), err)
+	}
+	hp, err := addrF.Result()
+	if errors.Is(err, async.ErrNil) {
+		return Instance{}, because(ErrUnknownName, err)
+	}
+	if err != nil || len(hp) != 2 {
+		return Instance{}, errors.Join(errors.New("bad GET-MASTER-ADDR-BY-NAME reply"), err)
+	}
+	in.IP = hp[0]
+	port, err := strconv.Atoi(hp[1])
+	if err != nil {
+		return Instance{}, err
+	}
+	in.Port = port
+	return in, nil
 }
 
 // discoverReplicas asks the sentinels for name's replicas and returns the

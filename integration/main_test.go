@@ -1,0 +1,9 @@
+package integration_test
+
+import (
+	"testing"
+
+	"github.com/asyncredis/asyncredis/integration"
+)
+
+func TestMain(m *testing.M) { integration.LeakCheckMain(m) }
