@@ -286,7 +286,9 @@ func (c *cluster) createNetwork(ctx context.Context) error {
 			return fmt.Errorf("integration: create network: %w", err)
 		}
 		ins, err := c.cli.NetworkInspect(ctx, probe.ID, dnetwork.InspectOptions{})
-		probe.Remove(context.WithoutCancel(ctx))
+		if rerr := removeNetwork(ctx, probe); rerr != nil {
+			return fmt.Errorf("integration: remove probe network: %w", rerr)
+		}
 		if err != nil {
 			return fmt.Errorf("integration: inspect network: %w", err)
 		}
@@ -313,6 +315,20 @@ func (c *cluster) createNetwork(ctx context.Context) error {
 		return nil
 	}
 	return fmt.Errorf("integration: create network: %w", lastErr)
+}
+
+// removeNetwork removes a network, retrying briefly: right after its
+// containers are removed, Docker may still count them as attached.
+func removeNetwork(ctx context.Context, nw *testcontainers.DockerNetwork) error {
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = nw.Remove(ctx); err == nil {
+			return nil
+		}
+		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+	}
+	return err
 }
 
 // nodeSpec describes one container to start.
@@ -443,7 +459,7 @@ func (c *cluster) close(ctx context.Context) error {
 		}
 	}
 	if c.net != nil {
-		if err := c.net.Remove(ctx); err != nil {
+		if err := removeNetwork(ctx, c.net); err != nil {
 			errs = append(errs, fmt.Errorf("remove network: %w", err))
 		}
 	}
