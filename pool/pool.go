@@ -377,8 +377,10 @@ func (p *Pool) execBlocking(ctx context.Context, cmd *async.Command, sink async.
 		select {
 		case <-w.done:
 		case <-ctx.Done():
-			// The server is still blocked on our behalf: only closing the
-			// connection frees it.
+			// The caller gets ctx.Err(), not the closing below. The server
+			// is still blocked on our behalf: only closing the connection
+			// frees it.
+			sink.Complete(protocol.Value{}, ctx.Err())
 			c.Close()
 		case <-p.done:
 			c.Close()
