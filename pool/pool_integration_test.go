@@ -270,6 +270,12 @@ func TestPoolBlockingCommandsUseDedicatedConnections(t *testing.T) {
 	_, err = c.BLPop(cctx, 0, "never").Result()
 	cancel()
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	// The server notices the closed connection on its own time; until then
+	// it could still hand it an element, which would be lost.
+	require.Eventually(t, func() bool {
+		info, err := c.Info(ctx, "clients").Result()
+		return err == nil && info.Get("blocked_clients") == "0"
+	}, 5*time.Second, 5*time.Millisecond)
 	require.NoError(t, c.RPush(ctx, "never", "x").Err())
 	v, err := c.LPop(ctx, "never").Result()
 	require.NoError(t, err)
