@@ -209,6 +209,21 @@ func (c *Client) Publish(ctx context.Context, channel string, msg any) *Future[i
 
 // ---- strings ----
 
+// expiryArgs appends the first expiry option that is set.
+func expiryArgs(args []any, ex, px time.Duration, exat, pxat time.Time) []any {
+	switch {
+	case ex > 0:
+		return append(args, "EX", int64(ex/time.Second))
+	case px > 0:
+		return append(args, "PX", px.Milliseconds())
+	case !exat.IsZero():
+		return append(args, "EXAT", exat.Unix())
+	case !pxat.IsZero():
+		return append(args, "PXAT", pxat.UnixMilli())
+	}
+	return args
+}
+
 // SetArgs are SET's options; the zero value sets unconditionally with no
 // expiry. At most one of EX, PX, EXAT, PXAT and KeepTTL may be set.
 type SetArgs struct {
@@ -226,17 +241,8 @@ type SetArgs struct {
 // Get is set; ErrNil when NX/XX prevented the write (or, with Get, when
 // there was no old value).
 func (c *Client) SetWith(ctx context.Context, key string, value any, a SetArgs) *Future[string] {
-	args := []any{"SET", key, value}
-	switch {
-	case a.EX > 0:
-		args = append(args, "EX", int64(a.EX/time.Second))
-	case a.PX > 0:
-		args = append(args, "PX", a.PX.Milliseconds())
-	case !a.EXAT.IsZero():
-		args = append(args, "EXAT", a.EXAT.Unix())
-	case !a.PXAT.IsZero():
-		args = append(args, "PXAT", a.PXAT.UnixMilli())
-	case a.KeepTTL:
+	args := expiryArgs([]any{"SET", key, value}, a.EX, a.PX, a.EXAT, a.PXAT)
+	if a.KeepTTL && len(args) == 3 {
 		args = append(args, "KEEPTTL")
 	}
 	if a.NX {
@@ -278,17 +284,8 @@ type GetExArgs struct {
 
 // GetEx returns key's value and changes its expiry.
 func (c *Client) GetEx(ctx context.Context, key string, a GetExArgs) *Future[string] {
-	args := []any{"GETEX", key}
-	switch {
-	case a.EX > 0:
-		args = append(args, "EX", int64(a.EX/time.Second))
-	case a.PX > 0:
-		args = append(args, "PX", a.PX.Milliseconds())
-	case !a.EXAT.IsZero():
-		args = append(args, "EXAT", a.EXAT.Unix())
-	case !a.PXAT.IsZero():
-		args = append(args, "PXAT", a.PXAT.UnixMilli())
-	case a.Persist:
+	args := expiryArgs([]any{"GETEX", key}, a.EX, a.PX, a.EXAT, a.PXAT)
+	if a.Persist && len(args) == 2 {
 		args = append(args, "PERSIST")
 	}
 	return Cmd(ctx, c, ToString, args...)

@@ -11,22 +11,9 @@ import (
 	"github.com/asyncredis/asyncredis/protocol/resptest"
 )
 
-type exampleT struct{ cleanups []func() }
-
-func (e *exampleT) Helper()                   {}
-func (e *exampleT) Cleanup(f func())          { e.cleanups = append(e.cleanups, f) }
-func (e *exampleT) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
-func (e *exampleT) close() {
-	for i := len(e.cleanups) - 1; i >= 0; i-- {
-		e.cleanups[i]()
-	}
-}
-
 func Example() {
 	// A scripted stand-in for Redis, so the example runs anywhere.
-	t := &exampleT{}
-	defer t.close()
-	srv := resptest.NewServer(t, resptest.Handler(func(args []string) string {
+	srv, err := resptest.Start(resptest.Handler(func(args []string) string {
 		switch strings.ToUpper(args[0]) {
 		case "GET":
 			if args[1] == "greeting" {
@@ -38,6 +25,10 @@ func Example() {
 		}
 		return ""
 	}))
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
 
 	p, err := pool.New(pool.Config{Addr: srv.Addr})
 	if err != nil {

@@ -9,21 +9,13 @@ import (
 	"github.com/asyncredis/asyncredis/protocol/resptest"
 )
 
-type exampleT struct{ cleanups []func() }
-
-func (e *exampleT) Helper()                   {}
-func (e *exampleT) Cleanup(f func())          { e.cleanups = append(e.cleanups, f) }
-func (e *exampleT) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
-
 func Example() {
-	t := &exampleT{}
-	defer func() {
-		for _, f := range t.cleanups {
-			f()
-		}
-	}()
 	// A stand-in for a Redis server that answers everything with PONG.
-	srv := resptest.NewServer(t, resptest.Handler(func([]string) string { return "+PONG\r\n" }))
+	srv, err := resptest.Start(resptest.Handler(func([]string) string { return "+PONG\r\n" }))
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
 
 	p, err := pool.New(pool.Config{Addr: srv.Addr, MinSize: 1, MaxSize: 4})
 	if err != nil {

@@ -7,6 +7,7 @@ package resptest
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -42,15 +43,25 @@ type Server struct {
 // it is closed when tb ends. The handler's return closes the connection.
 func NewServer(tb TB, handler func(*Conn)) *Server {
 	tb.Helper()
+	s, err := Start(handler)
+	if err != nil {
+		tb.Fatalf("%v", err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Start is NewServer for code without a testing.TB, such as examples; the
+// caller closes the server.
+func Start(handler func(*Conn)) (*Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatalf("resptest: listen: %v", err)
+		return nil, fmt.Errorf("resptest: listen: %w", err)
 	}
 	s := &Server{Addr: ln.Addr().String(), ln: ln, handler: handler, conns: map[*Conn]struct{}{}}
 	s.wg.Add(1)
 	go s.accept()
-	tb.Cleanup(s.Close)
-	return s
+	return s, nil
 }
 
 func (s *Server) accept() {
