@@ -3,6 +3,7 @@ package async
 import (
 	"context"
 	"iter"
+	"sync/atomic"
 )
 
 // Awaitable is any Future, whatever its value type, for the helpers that
@@ -87,4 +88,32 @@ func AsCompleted(ctx context.Context, fs ...Awaitable) iter.Seq[int] {
 			}
 		}
 	}
+}
+
+// Join returns a future that resolves when every one of fs has resolved:
+// with the error of the first failed one in argument order, else nil. It
+// blocks nobody, so it can sit in a select beside other channels.
+func Join(fs ...Awaitable) *Future[struct{}] {
+	out := newFuture[struct{}](nil)
+	if len(fs) == 0 {
+		out.resolve(struct{}{}, nil)
+		return out
+	}
+	var left atomic.Int64
+	left.Store(int64(len(fs)))
+	for _, f := range fs {
+		f.whenDone(func() {
+			if left.Add(-1) != 0 {
+				return
+			}
+			for _, g := range fs {
+				if err := g.Err(); err != nil {
+					out.fail(err)
+					return
+				}
+			}
+			out.resolve(struct{}{}, nil)
+		})
+	}
+	return out
 }

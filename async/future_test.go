@@ -172,6 +172,23 @@ func TestCombinators(t *testing.T) {
 	assert.NoError(t, WaitAll(ctx, b, d))
 }
 
+func TestJoin(t *testing.T) {
+	ex := newManualExec()
+	c := NewClient(ex)
+	ctx := context.Background()
+	a, b := c.Get(ctx, "a"), c.Incr(ctx, "b")
+	<-ex.got
+	<-ex.got
+	j := Join(a, b)
+	ex.complete(0, bulk("x"), nil)
+	assert.False(t, j.IsResolved())
+	ex.complete(1, protocol.Value{Kind: protocol.KindInteger, Int: 1}, nil)
+	<-j.Done()
+	assert.NoError(t, j.Err())
+	assert.ErrorIs(t, Join(Failed[int](ErrNil), Resolved(1)).Err(), ErrNil)
+	assert.NoError(t, Join().Err())
+}
+
 func TestResolvedAndFailed(t *testing.T) {
 	assert.Equal(t, 3, Resolved(3).Val())
 	assert.EqualError(t, Failed[int](errors.New("x")).Err(), "x")

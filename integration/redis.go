@@ -142,7 +142,7 @@ func StartRedisT(tb testing.TB, cfg RedisConfig) *Redis {
 func dataNodeConfig(password string) string {
 	var b strings.Builder
 	b.WriteString("port 6379\nbind * -::*\nprotected-mode no\ndir /data\n")
-	b.WriteString("save \"\"\nappendonly no\n")
+	b.WriteString("save \"\"\nappendonly no\nenable-debug-command yes\n")
 	b.WriteString("repl-diskless-sync yes\nrepl-diskless-sync-delay 0\nrepl-diskless-load disabled\n")
 	if password != "" {
 		fmt.Fprintf(&b, "requirepass %s\nmasterauth %s\n", password, password)
