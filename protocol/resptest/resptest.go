@@ -1,7 +1,3 @@
-// Package resptest provides a scripted in-process RESP server for unit tests
-// of protocol edge cases a real Redis does not produce: partial frames,
-// garbage, slow replies, connections reset mid-reply. Like net/http/httptest,
-// it listens on a loopback port and is closed by the test.
 package resptest
 
 import (
