@@ -119,7 +119,17 @@ func (r result) opsPerSec() float64 { return float64(r.ops) / r.elapsed.Seconds(
 
 const keys = 10000
 
-func keyName(i int) string { return "bench:" + strconv.Itoa(i) }
+// keyNames are built once, so that the benchmark loop itself allocates
+// nothing and allocs/op is the client's own.
+var keyNames = func() []string {
+	k := make([]string, keys)
+	for i := range k {
+		k[i] = "bench:" + strconv.Itoa(i)
+	}
+	return k
+}()
+
+func keyName(i int) string { return keyNames[i] }
 
 // run drives c with conc goroutines for d and measures it.
 func run(c *client, w workload, conc int, d time.Duration) result {
@@ -127,6 +137,9 @@ func run(c *client, w workload, conc int, d time.Duration) result {
 	val := strings.Repeat("v", w.valSize)
 	var ops, errs atomic.Int64
 	lat := make([][]time.Duration, conc)
+	for g := range lat { // before measuring: these are the benchmark's, not the client's
+		lat[g] = make([]time.Duration, 0, max(512, 400000/conc))
+	}
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	runtime.GC()
@@ -138,7 +151,7 @@ func run(c *client, w workload, conc int, d time.Duration) result {
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(g), 7))
-			mine := make([]time.Duration, 0, 4096)
+			mine := lat[g]
 			mkeys := make([]string, 10)
 			for i := 0; ; i++ {
 				if i%64 == 0 {
@@ -166,7 +179,7 @@ func run(c *client, w workload, conc int, d time.Duration) result {
 					errs.Add(1)
 				}
 				ops.Add(1)
-				if i%8 == 0 { // sample latencies to bound memory
+				if i%8 == 0 && len(mine) < cap(mine) { // sampled, into preallocated memory
 					mine = append(mine, time.Since(t0))
 				}
 			}
