@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -48,7 +49,11 @@ func run(ctx context.Context) error {
 	start := time.Now()
 	_, err = c.Do(reqCtx, "DEBUG", "SLEEP", "0.5").Result()
 	cancel()
-	fmt.Printf("slow command: %v after %v\n", err, time.Since(start).Round(time.Millisecond))
+	took := time.Since(start)
+	fmt.Printf("slow command: %v after %v\n", err, took.Round(time.Millisecond))
+	if !errors.Is(err, context.DeadlineExceeded) || took > 150*time.Millisecond {
+		return fmt.Errorf("slow command: want the deadline's error at the deadline, got %v after %v", err, took)
+	}
 
 	// Cancelled before it could be written: never sent at all.
 	gone, cancel := context.WithCancel(ctx)
@@ -57,6 +62,9 @@ func run(ctx context.Context) error {
 	fmt.Printf("cancelled before sending: %v\n", err)
 	n, err := c.Exists(ctx, "never").Result()
 	fmt.Printf("key 'never' exists: %d (%v)\n", n, err)
+	if n != 0 || err != nil {
+		return fmt.Errorf("a command cancelled before sending reached the server (%d, %v)", n, err)
+	}
 
 	// The same connection answers the next command correctly.
 	if err := c.Set(ctx, "after", "fine").Err(); err != nil {

@@ -106,6 +106,9 @@ func run(ctx context.Context, maxJobs int) error {
 			inflight = inflight[1:]
 			err := r.done.Err()
 			fmt.Printf("job %s: handled (jobs so far %d, err %v)\n", r.job, r.count.Val(), err)
+			if err != nil {
+				return fmt.Errorf("job %s: %w", r.job, err)
+			}
 			if handled++; maxJobs > 0 && handled >= maxJobs {
 				return nil
 			}
