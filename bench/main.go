@@ -73,8 +73,12 @@ func newRueidis(addr string) (*client, error) {
 			}
 			return err
 		},
-		set:   func(ctx context.Context, k, v string) error { return c.Do(ctx, c.B().Set().Key(k).Value(v).Build()).Error() },
-		mget:  func(ctx context.Context, ks []string) error { return c.Do(ctx, c.B().Mget().Key(ks...).Build()).Error() },
+		set: func(ctx context.Context, k, v string) error {
+			return c.Do(ctx, c.B().Set().Key(k).Value(v).Build()).Error()
+		},
+		mget: func(ctx context.Context, ks []string) error {
+			return c.Do(ctx, c.B().Mget().Key(ks...).Build()).Error()
+		},
 		close: c.Close,
 	}, nil
 }
