@@ -219,7 +219,16 @@ func main() {
 	rounds := flag.Int("rounds", 3, "rounds; the clients alternate within each")
 	addr := flag.String("addr", "", "redis-server address (default: start one in Docker)")
 	conc := flag.String("concurrency", "1,16,256,1024", "goroutine counts")
+	failover := flag.Bool("failover", false, "run the failover benchmark instead")
+	failoverRuns := flag.Int("failover-runs", 1, "runs of the failover benchmark")
 	flag.Parse()
+	if *failover {
+		if err := runFailover(*failoverRuns); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := mainErr(*addr, *duration, *rounds, *conc); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/asyncredis/asyncredis/protocol"
@@ -154,6 +155,11 @@ func (p *SentinelPool) listenOnce(addr string) error {
 			continue
 		}
 		ev := rawEvent{from: addr, channel: v.Elems[1].Str, payload: v.Elems[2].Str, at: time.Now()}
+		if ev.channel == "+switch-master" {
+			if f := strings.Fields(ev.payload); len(f) == 5 {
+				p.switchNow(f[0], p.cfg.AddrMapper(net.JoinHostPort(f[3], f[4])))
+			}
+		}
 		select {
 		case p.events <- ev:
 		case <-p.ctx.Done():

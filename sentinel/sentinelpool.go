@@ -39,6 +39,10 @@ type SentinelPool struct {
 	sentinels []string   // known sentinels, the last one to answer first
 	conns     map[string]*pool.Conn
 
+	// fast is read by listeners to stop writes to an old master the moment
+	// a +switch-master arrives, before the loop gets to the event.
+	fast sync.Map // service name -> *service
+
 	// owned by the loop goroutine
 	services  map[string]*service
 	listening map[string]bool
@@ -55,9 +59,10 @@ type service struct {
 	master   *managedpool.Pool
 	replicas *managedpool.Pool
 
-	masterAddr  string // verified; "" while unknown
-	everMaster  bool   // a master was verified once
-	masterBusy  bool   // a master discovery is running
+	masterAddr  string                 // verified; "" while unknown
+	following   atomic.Pointer[string] // masterAddr, for listeners' fast path
+	everMaster  bool                   // a master was verified once
+	masterBusy  bool                   // a master discovery is running
 	masterRetry time.Time
 	backoff     time.Duration
 	epoch       int64 // highest config epoch accepted
@@ -204,6 +209,7 @@ func (p *SentinelPool) serviceFor(name string) *service {
 		},
 	})
 	p.services[name] = s
+	p.fast.Store(name, s)
 	p.startMasterDiscovery(s)
 	p.refreshReplicas(s)
 	p.ensureListeners()
@@ -251,6 +257,26 @@ func (p *SentinelPool) goWorker(fn func()) {
 	}()
 }
 
+// switchNow runs on a listener goroutine when a +switch-master arrives:
+// if it names a master other than the one followed, the old master's pool
+// is invalidated at once, so that not one more write reaches it while the
+// event waits for the loop. The loop then verifies and sets the new one.
+func (p *SentinelPool) switchNow(name, newAddr string) {
+	v, ok := p.fast.Load(name)
+	if !ok {
+		return
+	}
+	s := v.(*service)
+	cur := s.following.Load()
+	if cur == nil || *cur == newAddr || *cur == "" {
+		return // nothing followed yet, or an echo of a switch already made
+	}
+	empty := ""
+	if s.following.CompareAndSwap(cur, &empty) {
+		s.master.Invalidate()
+	}
+}
+
 // startMasterDiscovery asks the sentinels for name's master and verifies
 // it; the result is applied on the loop.
 func (p *SentinelPool) startMasterDiscovery(s *service) {
@@ -288,6 +314,8 @@ func (p *SentinelPool) applyMaster(s *service, addr string, epoch int64, err err
 			p.log.Info("sentinel: master not usable", "name", s.name, "addr", s.masterAddr, "err", err)
 			s.master.Invalidate()
 			s.masterAddr = ""
+			empty := ""
+			s.following.Store(&empty)
 		}
 		if s.masterAddr == "" {
 			s.backoff = min(max(2*s.backoff, 25*time.Millisecond), 500*time.Millisecond)
@@ -311,6 +339,7 @@ func (p *SentinelPool) applyMaster(s *service, addr string, epoch int64, err err
 	}
 	old := s.masterAddr
 	s.masterAddr, s.everMaster = addr, true
+	s.following.Store(&addr)
 	if err := s.master.SetAddrs([]string{addr}); err != nil {
 		p.log.Error("sentinel: set master", "name", s.name, "err", err)
 		return
@@ -722,9 +751,11 @@ func (p *SentinelPool) handleEvent(ev rawEvent) {
 		}
 		if s.masterAddr != "" {
 			// Nothing more is written to the old master from here on.
-			s.master.Invalidate()
+			s.master.Invalidate() // a no-op when a listener already did it
 			p.log.Info("sentinel: +switch-master", "name", s.name, "old", s.masterAddr, "new", addr, "from", ev.from)
 			s.masterAddr = ""
+			empty := ""
+			s.following.Store(&empty)
 		}
 		p.dropReplica(s, addr)
 		p.startSwitch(s, addr)

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/integration"
+	"github.com/asyncredis/asyncredis/pool"
+	"github.com/asyncredis/asyncredis/sentinel"
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
+)
+
+// Sentinel-aware clients for the failover benchmark.
+func sentinelClients(addrs []string, name string) ([]*client, error) {
+	s, err := sentinel.New(context.Background(), sentinel.Config{Sentinels: addrs})
+	if err != nil {
+		return nil, err
+	}
+	m := s.MasterFor(name)
+	ours := &client{name: "asyncredis", set: func(ctx context.Context, k, v string) error { return m.Set(ctx, k, v).Err() },
+		close: func() { s.Close() }}
+	ru, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, DisableCache: true,
+		Sentinel: rueidis.SentinelOption{MasterSet: name}})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	rc := &client{name: "rueidis", set: func(ctx context.Context, k, v string) error {
+		return ru.Do(ctx, ru.B().Set().Key(k).Value(v).Build()).Error()
+	}, close: ru.Close}
+	gr := goredis.NewFailoverClient(&goredis.FailoverOptions{MasterName: name, SentinelAddrs: addrs})
+	gc := &client{name: "go-redis", set: func(ctx context.Context, k, v string) error { return gr.Set(ctx, k, v, 0).Err() },
+		close: func() { gr.Close() }}
+	return []*client{ours, rc, gc}, nil
+}
+
+type failoverResult struct {
+	client, scenario   string
+	writes, errs       int64
+	switchAfterFault   time.Duration
+	firstAckAfterSwith time.Duration // first acknowledged write after the first +switch-master (kill only)
+	lostAfterSwitch    int           // acknowledged after the first +switch-master, missing on the new master
+	lostTotal          int
+}
+
+type ack struct {
+	key        string
+	start, end time.Time
+	err        error
+}
+
+// failoverOnce runs 64 writers through c on a fresh deployment, injects
+// the fault and measures what the writers saw.
+func failoverOnce(ctx context.Context, which int, scenario string) (failoverResult, error) {
+	d, err := integration.StartSentinel(ctx, integration.SentinelConfig{})
+	if err != nil {
+		return failoverResult{}, err
+	}
+	defer d.Close(ctx)
+	clients, err := sentinelClients(d.SentinelAddrs(), d.Config.MasterName)
+	if err != nil {
+		return failoverResult{}, err
+	}
+	for _, c := range clients {
+		defer c.close()
+	}
+	c := clients[which]
+	msgs, stopWatch, err := d.Watch(ctx, "+switch-master")
+	if err != nil {
+		return failoverResult{}, err
+	}
+	defer stopWatch()
+
+	var acks atomic.Int64
+	var mu sync.Mutex
+	var all []ack
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := 0; g < 64; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []ack
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					mu.Lock()
+					all = append(all, mine...)
+					mu.Unlock()
+					return
+				default:
+				}
+				a := ack{key: fmt.Sprintf("fo:%d:%d", g, i), start: time.Now()}
+				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				a.err = c.set(cctx, a.key, "v")
+				cancel()
+				a.end = time.Now()
+				if a.err == nil {
+					acks.Add(1)
+				}
+				mine = append(mine, a)
+			}
+		}()
+	}
+	waitAcks := func(n int64, limit time.Duration) {
+		target := acks.Load() + n
+		deadline := time.Now().Add(limit)
+		for acks.Load() < target && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitAcks(2000, 10*time.Second)
+	old := d.Master
+	if scenario == "kill" {
+		err = old.Kill(ctx)
+	} else {
+		err = d.Failover(ctx)
+	}
+	fault := time.Now()
+	if err != nil {
+		close(stop)
+		wg.Wait()
+		return failoverResult{}, err
+	}
+	var sw integration.SentinelMessage
+	select {
+	case sw = <-msgs:
+	case <-time.After(30 * time.Second):
+		close(stop)
+		wg.Wait()
+		return failoverResult{}, fmt.Errorf("no +switch-master")
+	}
+	waitAcks(2000, 20*time.Second)
+	close(stop)
+	wg.Wait()
+	sort.Slice(all, func(i, j int) bool { return all[i].end.Before(all[j].end) })
+
+	r := failoverResult{client: c.name, scenario: scenario, switchAfterFault: sw.At.Sub(fault)}
+	r.firstAckAfterSwith = -1
+	for _, a := range all {
+		r.writes++
+		if a.err != nil {
+			r.errs++
+			continue
+		}
+		if r.firstAckAfterSwith < 0 && a.end.After(sw.At) {
+			r.firstAckAfterSwith = a.end.Sub(sw.At)
+		}
+	}
+	if scenario == "failover" {
+		nm, err := d.WaitForNewMaster(ctx, old.Addr(), 30*time.Second)
+		if err != nil {
+			return r, err
+		}
+		p, err := pool.New(pool.Config{Addr: nm.Addr()})
+		if err != nil {
+			return r, err
+		}
+		defer p.Close()
+		check := async.NewClient(p)
+		futs := make([]*async.Future[int64], len(all))
+		for i, a := range all {
+			if a.err == nil {
+				futs[i] = check.Exists(ctx, a.key)
+			}
+		}
+		for i, a := range all {
+			if futs[i] == nil {
+				continue
+			}
+			if n, err := futs[i].Result(); err == nil && n == 0 {
+				r.lostTotal++
+				if a.end.After(sw.At) {
+					r.lostAfterSwitch++
+				}
+			}
+		}
+	}
+	return r, nil
+}
+
+func runFailover(runs int) error {
+	ctx := context.Background()
+	var results []failoverResult
+	names := []string{"asyncredis", "rueidis", "go-redis"}
+	for run := 0; run < runs; run++ {
+		for _, scenario := range []string{"kill", "failover"} {
+			for which := range names { // A B C per scenario and run
+				r, err := failoverOnce(ctx, which, scenario)
+				if err != nil {
+					return fmt.Errorf("%s %s: %w", names[which], scenario, err)
+				}
+				fmt.Fprintf(os.Stderr, "%-8s %-10s writes %6d errors %5d switch %v after fault, first ack %v after switch, lost after switch %d (total %d)\n",
+					scenario, r.client, r.writes, r.errs, r.switchAfterFault.Round(time.Millisecond), r.firstAckAfterSwith.Round(100*time.Microsecond), r.lostAfterSwitch, r.lostTotal)
+				results = append(results, r)
+			}
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Failover benchmark\n\nReproduce: `cd bench && go run . -failover -failover-runs %d`\n\n", runs)
+	b.WriteString("Each row: a fresh deployment (1 master, 2 replicas, 3 sentinels, down-after 1 s), 64 writers doing SET with 10 s deadlines through the client's sentinel support (asyncredis `MasterFor`, rueidis `SentinelOption`, go-redis `NewFailoverClient`, all defaults). `kill`: master SIGKILLed; `failover`: `SENTINEL FAILOVER` with the old master alive. The first `+switch-master` is taken from the benchmark's own subscription to every sentinel. *Lost after switch*: writes acknowledged after the first `+switch-master` that the new master does not have.\n\n")
+	b.WriteString("| scenario | client | run | writes | errors seen by callers | first ack after first +switch-master | lost after switch | lost in all |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for i, r := range results {
+		ack := "—"
+		if r.scenario == "kill" {
+			ack = r.firstAckAfterSwith.Round(100 * time.Microsecond).String()
+		}
+		lost := "—"
+		lostAll := "—"
+		if r.scenario == "failover" {
+			lost, lostAll = fmt.Sprint(r.lostAfterSwitch), fmt.Sprint(r.lostTotal)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %s | %s | %s |\n", r.scenario, r.client, i/6+1, r.writes, r.errs, ack, lost, lostAll)
+	}
+	if err := os.MkdirAll("results", 0o755); err != nil {
+		return err
+	}
+	fmt.Print(b.String())
+	return os.WriteFile(filepath.Join("results", "failover.md"), []byte(b.String()), 0o644)
+}
