@@ -13,6 +13,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// newClient returns a client over a pool to cfg.Addr, closed with the test.
+func newClient(t *testing.T, cfg pool.Config) (*async.Client, *pool.Pool) {
+	t.Helper()
+	p, err := pool.New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	return async.NewClient(p), p
+}
+
 func must[T any](t *testing.T, f *async.Future[T]) T {
 	t.Helper()
 	v, err := f.Result()
@@ -27,10 +36,8 @@ func TestCommands(t *testing.T) {
 	r := integration.StartRedisT(t, integration.RedisConfig{})
 	for _, proto := range []int{3, 2} {
 		t.Run("resp"+string(rune('0'+proto)), func(t *testing.T) {
-			p, err := pool.New(pool.Config{Addr: r.Addr(), Protocol: proto, DB: proto})
-			require.NoError(t, err)
-			t.Cleanup(func() { p.Close() })
-			runCommands(t, async.NewClient(p))
+			c, _ := newClient(t, pool.Config{Addr: r.Addr(), Protocol: proto, DB: proto})
+			runCommands(t, c)
 		})
 	}
 }

@@ -18,10 +18,7 @@ func TestPipelinesAndTransactions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	r := integration.StartRedisT(t, integration.RedisConfig{})
-	p, err := pool.New(pool.Config{Addr: r.Addr(), MinSize: 1, MaxSize: 1})
-	require.NoError(t, err)
-	t.Cleanup(func() { p.Close() })
-	c := async.NewClient(p)
+	c, p := newClient(t, pool.Config{Addr: r.Addr(), MinSize: 1, MaxSize: 1})
 
 	t.Run("pipeline", func(t *testing.T) {
 		pl := c.Pipeline()

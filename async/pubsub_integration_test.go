@@ -33,10 +33,7 @@ func TestPubSub(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	r := integration.StartRedisT(t, integration.RedisConfig{})
-	p, err := pool.New(pool.Config{Addr: r.Addr()})
-	require.NoError(t, err)
-	t.Cleanup(func() { p.Close() })
-	c := async.NewClient(p)
+	c, _ := newClient(t, pool.Config{Addr: r.Addr()})
 
 	ps, err := c.PubSub(async.PubSubConfig{Buffer: 16})
 	require.NoError(t, err)

@@ -18,10 +18,7 @@ func TestScriptsAndScan(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	r := integration.StartRedisT(t, integration.RedisConfig{})
-	p, err := pool.New(pool.Config{Addr: r.Addr()})
-	require.NoError(t, err)
-	t.Cleanup(func() { p.Close() })
-	c := async.NewClient(p)
+	c, _ := newClient(t, pool.Config{Addr: r.Addr()})
 
 	t.Run("script with NOSCRIPT fallback", func(t *testing.T) {
 		s := async.NewScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")

@@ -39,38 +39,22 @@ func step(format string, args ...any) {
 }
 
 func run(ctx context.Context) error {
-	sentinels, name := os.Getenv("REDIS_SENTINELS"), os.Getenv("REDIS_MASTER_NAME")
-	var sandbox *integration.Deployment
-	if sentinels == "" {
-		step("REDIS_SENTINELS not set: starting a sandbox (1 master, 2 replicas, 3 sentinels) in Docker...")
-		if err := integration.DockerAvailable(ctx); err != nil {
-			return err
-		}
-		img, err := integration.Image(ctx)
-		if err != nil {
-			return err
-		}
-		step("image %s ready; starting containers and waiting until every sentinel sees everything...", img)
-		start := time.Now()
-		d, err := integration.StartSentinel(ctx, integration.SentinelConfig{})
-		if err != nil {
-			return err
-		}
-		sandbox = d
+	start := time.Now()
+	sentinels, name, sandbox, err := integration.SentinelsFromEnv(ctx, func(msg string) { step("%s", msg) })
+	if err != nil {
+		return err
+	}
+	if sandbox != nil {
 		defer func() {
 			step("removing the sandbox...")
-			if err := d.Close(context.WithoutCancel(ctx)); err != nil {
+			if err := sandbox.Close(context.WithoutCancel(ctx)); err != nil {
 				fmt.Fprintln(os.Stderr, "quickstart:", err)
 			}
 		}()
-		step("sandbox up in %v: sentinels %s", time.Since(start).Round(time.Millisecond), strings.Join(d.SentinelAddrs(), ", "))
-		sentinels, name = strings.Join(d.SentinelAddrs(), ","), d.Config.MasterName
-	}
-	if name == "" {
-		name = "mymaster"
+		step("sandbox up in %v: sentinels %s", time.Since(start).Round(time.Millisecond), strings.Join(sentinels, ", "))
 	}
 
-	s, err := sentinel.New(ctx, sentinel.Config{Sentinels: strings.Split(sentinels, ",")})
+	s, err := sentinel.New(ctx, sentinel.Config{Sentinels: sentinels})
 	if err != nil {
 		return err
 	}

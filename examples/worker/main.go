@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -36,20 +35,14 @@ func main() {
 }
 
 func run(ctx context.Context, maxJobs int) error {
-	sentinels, name := os.Getenv("REDIS_SENTINELS"), os.Getenv("REDIS_MASTER_NAME")
-	if sentinels == "" {
-		fmt.Println("starting a sandbox deployment in Docker...")
-		d, err := integration.StartSentinel(ctx, integration.SentinelConfig{})
-		if err != nil {
-			return err
-		}
-		defer d.Close(context.WithoutCancel(ctx))
-		sentinels, name = strings.Join(d.SentinelAddrs(), ","), d.Config.MasterName
+	sentinels, name, sandbox, err := integration.SentinelsFromEnv(ctx, func(msg string) { fmt.Println(msg) })
+	if err != nil {
+		return err
 	}
-	if name == "" {
-		name = "mymaster"
+	if sandbox != nil {
+		defer sandbox.Close(context.WithoutCancel(ctx))
 	}
-	s, err := sentinel.New(ctx, sentinel.Config{Sentinels: strings.Split(sentinels, ",")})
+	s, err := sentinel.New(ctx, sentinel.Config{Sentinels: sentinels})
 	if err != nil {
 		return err
 	}
