@@ -48,7 +48,7 @@ func ToString(v protocol.Value) (string, error) {
 	case protocol.KindInteger:
 		return strconv.FormatInt(v.Int, 10), nil
 	case protocol.KindDouble:
-		return strconv.FormatFloat(v.Float, 'f', -1, 64), nil
+		return strconv.FormatFloat(v.Float(), 'f', -1, 64), nil
 	case protocol.KindNull:
 		return "", ErrNil
 	}
@@ -85,7 +85,7 @@ func ToInt64(v protocol.Value) (int64, error) {
 func ToFloat64(v protocol.Value) (float64, error) {
 	switch v.Kind {
 	case protocol.KindDouble:
-		return v.Float, nil
+		return v.Float(), nil
 	case protocol.KindInteger:
 		return float64(v.Int), nil
 	case protocol.KindBulkString, protocol.KindSimpleString:

@@ -45,7 +45,7 @@ func TestConverters(t *testing.T) {
 	zs, err := ToZs(arr(bulk("m"), bulk("1.5")))
 	require.NoError(t, err)
 	assert.Equal(t, []Z{{Member: "m", Score: 1.5}}, zs)
-	zs, err = ToZs(arr(arr(bulk("m"), protocol.Value{Kind: protocol.KindDouble, Float: 2})))
+	zs, err = ToZs(arr(arr(bulk("m"), protocol.Double(2))))
 	require.NoError(t, err)
 	assert.Equal(t, []Z{{Member: "m", Score: 2}}, zs)
 

@@ -20,8 +20,18 @@ type Limits struct {
 	// MaxAggregateLen is the most elements in one array, set or push, or
 	// pairs in one map; default 1<<24.
 	MaxAggregateLen int64
-	// MaxDepth is the deepest nesting of aggregates; default 64.
+	// MaxDepth is the deepest nesting of aggregates and attributes;
+	// default 64.
 	MaxDepth int
+	// MemoryFactor and MemorySlack bound the memory one decoded reply may
+	// take: at most MemoryFactor times the bytes it has taken on the wire
+	// plus MemorySlack, counting each decoded value (protocol.ValueSize),
+	// each string's bytes and each array grown on the way. Defaults 8 and
+	// 64 MiB. A reply over the budget fails with ErrLimit; raise
+	// MemorySlack for legitimately huge replies of tiny elements (a
+	// million-element LRANGE of one-byte strings needs about 64 MiB).
+	MemoryFactor int64
+	MemorySlack  int64
 }
 
 func (l Limits) withDefaults() Limits {
@@ -34,6 +44,12 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = 64
 	}
+	if l.MemoryFactor <= 0 {
+		l.MemoryFactor = 8
+	}
+	if l.MemorySlack <= 0 {
+		l.MemorySlack = 64 << 20
+	}
 	return l
 }
 
@@ -43,8 +59,10 @@ func (l Limits) withDefaults() Limits {
 // the limits and then filled in chunks, never allocated up front in full.
 // After any error the stream position is undefined; discard the Reader.
 type Reader struct {
-	br  *bufio.Reader
-	lim Limits
+	br   *bufio.Reader
+	lim  Limits
+	wire int64 // bytes the current reply has taken from br so far
+	used int64 // bytes of memory the current reply has been charged
 }
 
 // NewReader returns a Reader over br with the given limits.
@@ -59,6 +77,7 @@ func (r *Reader) Buffered() int { return r.br.Buffered() }
 // follows them. An io.EOF before the first byte is returned as is; a
 // stream cut inside a value gives io.ErrUnexpectedEOF.
 func (r *Reader) Read() (Value, error) {
+	r.wire, r.used = 0, 0
 	v, err := r.read(0)
 	if err == io.EOF {
 		return Value{}, io.EOF
@@ -77,15 +96,58 @@ func eofInside(err error) error {
 const chunk = 64 << 10 // read large payloads in pieces of this size
 
 func (r *Reader) read(depth int) (Value, error) {
-	if depth > r.lim.MaxDepth {
-		return Value{}, overLimit("nesting deeper than " + strconv.Itoa(r.lim.MaxDepth))
-	}
 	line, err := r.line()
 	if err != nil {
 		if depth > 0 {
 			err = eofInside(err)
 		}
 		return Value{}, err
+	}
+	// Attributes precede the value they describe. They are read in a loop,
+	// not by recursion, and each one counts as a level of nesting, so a
+	// long chain of them ends in a limit error instead of a deep stack.
+	var attrs []Value
+	for len(line) > 0 && line[0] == '|' {
+		if depth >= r.lim.MaxDepth {
+			return Value{}, overLimit("attributes nested deeper than " + strconv.Itoa(r.lim.MaxDepth))
+		}
+		a, err := r.aggregate(KindMap, line[1:], depth)
+		if err != nil {
+			return Value{}, eofInside(err)
+		}
+		if attrs == nil {
+			attrs = a.Elems
+		} else {
+			if err := r.charge(int64(len(attrs)+len(a.Elems)) * ValueSize); err != nil {
+				return Value{}, err
+			}
+			attrs = append(attrs, a.Elems...)
+		}
+		depth++
+		if line, err = r.line(); err != nil {
+			return Value{}, eofInside(err)
+		}
+	}
+	v, err := r.value(line, depth)
+	if err != nil {
+		if depth > 0 || attrs != nil {
+			err = eofInside(err)
+		}
+		return Value{}, err
+	}
+	if attrs != nil {
+		if err := r.charge(3 * 8); err != nil { // the slice header WithAttrs allocates
+			return Value{}, err
+		}
+		v = v.WithAttrs(attrs)
+	}
+	return v, nil
+}
+
+// value decodes the value whose header line has been read.
+func (r *Reader) value(line []byte, depth int) (Value, error) {
+	if depth > r.lim.MaxDepth {
+		return Value{}, overLimit("nesting deeper than " + strconv.Itoa(r.lim.MaxDepth))
 	}
 	if len(line) == 0 {
 		return Value{}, malformed("empty line")
@@ -95,6 +157,9 @@ func (r *Reader) read(depth int) (Value, error) {
 	case KindSimpleString, KindError, KindBigNumber:
 		if kind == KindBigNumber && !validBigNumber(body) {
 			return Value{}, malformed("bad big number")
+		}
+		if err := r.charge(int64(len(body))); err != nil {
+			return Value{}, err
 		}
 		return Value{Kind: kind, Str: string(body)}, nil
 	case KindInteger:
@@ -118,24 +183,25 @@ func (r *Reader) read(depth int) (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		return Value{Kind: KindDouble, Float: f}, nil
+		return Double(f), nil
 	case KindBulkString, KindVerbatim, '!':
 		return r.blob(kind, body)
 	case KindArray, KindSet, KindPush, KindMap:
 		return r.aggregate(kind, body, depth)
-	case '|':
-		attrs, err := r.aggregate(KindMap, body, depth)
-		if err != nil {
-			return Value{}, eofInside(err)
-		}
-		v, err := r.read(depth)
-		if err != nil {
-			return Value{}, eofInside(err)
-		}
-		v.Attrs = attrs.Elems
-		return v, nil
 	}
 	return Value{}, malformed("unknown type byte " + strconv.Quote(string(line[:1])))
+}
+
+// charge counts n bytes of decoded memory against the reply's budget:
+// MemoryFactor times the bytes the reply has taken on the wire so far,
+// plus MemorySlack.
+func (r *Reader) charge(n int64) error {
+	if r.used+n > r.lim.MemoryFactor*r.wire+r.lim.MemorySlack {
+		return overLimit("reply would take " + strconv.FormatInt(r.used+n, 10) + " bytes of memory for " +
+			strconv.FormatInt(r.wire, 10) + " bytes received (Limits.MemoryFactor, Limits.MemorySlack)")
+	}
+	r.used += n
+	return nil
 }
 
 // line returns the next line without its CRLF. The slice is valid until
@@ -154,6 +220,7 @@ func (r *Reader) line() ([]byte, error) {
 		}
 		b = long
 	}
+	r.wire += int64(len(b))
 	if err != nil {
 		if err == io.EOF && len(b) > 0 {
 			err = io.ErrUnexpectedEOF
@@ -210,7 +277,7 @@ func (r *Reader) blob(kind Kind, body []byte) (Value, error) {
 		if len(data) < 4 || data[3] != ':' {
 			return Value{}, malformed("verbatim string without format")
 		}
-		return Value{Kind: KindVerbatim, Format: string(data[:3]), Str: unsafeString(data[4:])}, nil
+		return Verbatim(string(data[:3]), unsafeString(data[4:])), nil
 	}
 	return Value{Kind: KindBulkString, Str: unsafeString(data)}, nil
 }
@@ -233,6 +300,10 @@ func (r *Reader) payload(n int64) ([]byte, error) {
 		data = buf.Bytes()
 	}
 	if err := r.crlf(); err != nil {
+		return nil, err
+	}
+	r.wire += n + 2
+	if err := r.charge(int64(cap(data))); err != nil {
 		return nil, err
 	}
 	return data, nil
@@ -281,6 +352,9 @@ func (r *Reader) streamedBlob() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := r.charge(int64(len(p))); err != nil { // the copy into out
+			return nil, err
+		}
 		out = append(out, p...)
 	}
 }
@@ -304,9 +378,19 @@ func (r *Reader) aggregate(kind Kind, body []byte, depth int) (Value, error) {
 		return r.streamedAggregate(kind, per, depth)
 	}
 	// Capacity follows the data: a huge declared count cannot allocate
-	// more than a few elements before they actually arrive.
-	elems := make([]Value, 0, min(n*per, 1024))
-	for i := int64(0); i < n*per; i++ {
+	// more than a few elements before they actually arrive, and every
+	// growth is charged to the reply's memory budget.
+	total := n * per
+	var elems []Value
+	if err := r.grow(&elems, min(total, 1024)); err != nil {
+		return Value{}, err
+	}
+	for i := int64(0); i < total; i++ {
+		if len(elems) == cap(elems) {
+			if err := r.grow(&elems, min(total, 2*int64(cap(elems)))); err != nil {
+				return Value{}, err
+			}
+		}
 		v, err := r.read(depth + 1)
 		if err != nil {
 			return Value{}, eofInside(err)
@@ -322,6 +406,7 @@ func (r *Reader) streamedAggregate(kind Kind, per int64, depth int) (Value, erro
 	for {
 		if b, err := r.br.Peek(3); err == nil && b[0] == '.' && b[1] == '\r' && b[2] == '\n' {
 			r.br.Discard(3)
+			r.wire += 3
 			if int64(len(elems))%per != 0 {
 				return Value{}, malformed("streamed map with odd element count")
 			}
@@ -332,12 +417,28 @@ func (r *Reader) streamedAggregate(kind Kind, per int64, depth int) (Value, erro
 		if int64(len(elems)) >= r.lim.MaxAggregateLen*per {
 			return Value{}, overLimit("streamed aggregate over MaxAggregateLen")
 		}
+		if len(elems) == cap(elems) {
+			if err := r.grow(&elems, max(16, 2*int64(cap(elems)))); err != nil {
+				return Value{}, err
+			}
+		}
 		v, err := r.read(depth + 1)
 		if err != nil {
 			return Value{}, eofInside(err)
 		}
 		elems = append(elems, v)
 	}
+}
+
+// grow gives *elems room for n elements, charging the new array.
+func (r *Reader) grow(elems *[]Value, n int64) error {
+	if err := r.charge(n * ValueSize); err != nil {
+		return err
+	}
+	next := make([]Value, len(*elems), n)
+	copy(next, *elems)
+	*elems = next
+	return nil
 }
 
 // parseInt parses a decimal int64 without allocating.

@@ -33,18 +33,18 @@ func TestReadTypes(t *testing.T) {
 		{"resp2 null bulk", "$-1\r\n", Value{Kind: KindNull}},
 		{"resp2 null array", "*-1\r\n", Value{Kind: KindNull}},
 		{"resp3 null", "_\r\n", Value{Kind: KindNull}},
-		{"double", ",3.25\r\n", Value{Kind: KindDouble, Float: 3.25}},
-		{"double inf", ",-inf\r\n", Value{Kind: KindDouble, Float: math.Inf(-1)}},
+		{"double", ",3.25\r\n", Double(3.25)},
+		{"double inf", ",-inf\r\n", Double(math.Inf(-1))},
 		{"true", "#t\r\n", Value{Kind: KindBoolean, Bool: true}},
 		{"false", "#f\r\n", Value{Kind: KindBoolean}},
 		{"big number", "(3492890328409238509324850943850943825024385\r\n", Value{Kind: KindBigNumber, Str: "3492890328409238509324850943850943825024385"}},
-		{"verbatim", "=15\r\ntxt:Some string\r\n", Value{Kind: KindVerbatim, Format: "txt", Str: "Some string"}},
+		{"verbatim", "=15\r\ntxt:Some string\r\n", Verbatim("txt", "Some string")},
 		{"array", "*2\r\n:1\r\n$1\r\na\r\n", Value{Kind: KindArray, Elems: []Value{{Kind: KindInteger, Int: 1}, {Kind: KindBulkString, Str: "a"}}}},
 		{"empty array", "*0\r\n", Value{Kind: KindArray, Elems: []Value{}}},
 		{"map", "%1\r\n+k\r\n:7\r\n", Value{Kind: KindMap, Elems: []Value{{Kind: KindSimpleString, Str: "k"}, {Kind: KindInteger, Int: 7}}}},
 		{"set", "~1\r\n+x\r\n", Value{Kind: KindSet, Elems: []Value{{Kind: KindSimpleString, Str: "x"}}}},
 		{"push", ">2\r\n+message\r\n+ch\r\n", Value{Kind: KindPush, Elems: []Value{{Kind: KindSimpleString, Str: "message"}, {Kind: KindSimpleString, Str: "ch"}}}},
-		{"attribute", "|1\r\n+ttl\r\n:3\r\n:5\r\n", Value{Kind: KindInteger, Int: 5, Attrs: []Value{{Kind: KindSimpleString, Str: "ttl"}, {Kind: KindInteger, Int: 3}}}},
+		{"attribute", "|1\r\n+ttl\r\n:3\r\n:5\r\n", Value{Kind: KindInteger, Int: 5}.WithAttrs([]Value{{Kind: KindSimpleString, Str: "ttl"}, {Kind: KindInteger, Int: 3}})},
 		{"streamed string", "$?\r\n;4\r\nHell\r\n;1\r\no\r\n;0\r\n", Value{Kind: KindBulkString, Str: "Hello"}},
 		{"streamed array", "*?\r\n:1\r\n:2\r\n.\r\n", Value{Kind: KindArray, Elems: []Value{{Kind: KindInteger, Int: 1}, {Kind: KindInteger, Int: 2}}}},
 		{"nested", "*1\r\n*1\r\n:9\r\n", Value{Kind: KindArray, Elems: []Value{{Kind: KindArray, Elems: []Value{{Kind: KindInteger, Int: 9}}}}}},
@@ -108,6 +108,89 @@ func TestReadLimits(t *testing.T) {
 			assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "no big allocation before the check")
 		})
 	}
+}
+
+// repeatReader streams head, then elem n times, without holding the
+// whole input in memory.
+type repeatReader struct {
+	head, elem string
+	n          int
+	pending    []byte
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.head != "" {
+		r.pending, r.head = []byte(r.head), ""
+	}
+	for len(r.pending) < len(p) && r.n > 0 {
+		r.pending = append(r.pending, r.elem...)
+		r.n--
+	}
+	if len(r.pending) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p, r.pending)
+	r.pending = r.pending[k:]
+	return k, nil
+}
+
+func TestReadAttributeChainIsNotRecursive(t *testing.T) {
+	// 2 million attributes before one value: once a stack overflow that
+	// killed the process.
+	in := strings.Repeat("|0\r\n", 2_000_000) + "$1\r\nZ\r\n"
+	_, err := decode(t, in, Limits{})
+	assert.ErrorIs(t, err, ErrLimit)
+
+	// A few attributes within MaxDepth are fine and are merged.
+	v, err := decode(t, "|1\r\n+a\r\n:1\r\n|1\r\n+b\r\n:2\r\n$1\r\nZ\r\n", Limits{})
+	require.NoError(t, err)
+	assert.Equal(t, "Z", v.Str)
+	assert.Len(t, v.Attrs(), 4)
+
+	// Attributes count toward MaxDepth together with aggregates.
+	_, err = decode(t, strings.Repeat("*1\r\n|0\r\n", 3)+":1\r\n", Limits{MaxDepth: 5})
+	assert.ErrorIs(t, err, ErrLimit)
+	_, err = decode(t, strings.Repeat("*1\r\n|0\r\n", 2)+":1\r\n", Limits{MaxDepth: 5})
+	assert.NoError(t, err)
+}
+
+func TestReadMemoryBudget(t *testing.T) {
+	const n = 16 << 20
+	tests := []struct {
+		name, head, elem string
+	}{
+		{"16M nulls", "*16777216\r\n", "_\r\n"},
+		{"16M empty arrays", "*16777216\r\n", "*0\r\n"},
+		{"streamed 16M nulls", "*?\r\n", "_\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := &repeatReader{head: tt.head, elem: tt.elem, n: n}
+			wire := int64(len(tt.head) + n*len(tt.elem))
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := NewReader(bufio.NewReader(src), Limits{}).Read()
+			runtime.ReadMemStats(&after)
+			assert.ErrorIs(t, err, ErrLimit)
+			alloc := int64(after.TotalAlloc - before.TotalAlloc)
+			assert.Less(t, alloc, 8*wire+64<<20, "allocated %d MiB for %d MiB on the wire", alloc>>20, wire>>20)
+		})
+	}
+
+	// The budget is configurable, and ordinary replies fit the default.
+	big := "*100000\r\n" + strings.Repeat("$5\r\nhello\r\n", 100000)
+	v, err := decode(t, big, Limits{})
+	require.NoError(t, err)
+	assert.Len(t, v.Elems, 100000)
+	_, err = decode(t, big, Limits{MemoryFactor: 1, MemorySlack: 1 << 10})
+	assert.ErrorIs(t, err, ErrLimit)
+}
+
+func TestValueIsCompact(t *testing.T) {
+	assert.LessOrEqual(t, ValueSize, int64(64))
+	assert.Equal(t, 2.5, Double(2.5).Float())
+	assert.Equal(t, "mkd", Verbatim("mkd", "x").Format())
 }
 
 func TestReadHugeDeclaredButShortData(t *testing.T) {
@@ -193,13 +276,23 @@ func FuzzReader(f *testing.F) {
 		"+OK\r\n", "-ERR x\r\n", ":1\r\n", "$3\r\nabc\r\n", "*2\r\n:1\r\n:2\r\n", "%1\r\n+a\r\n+b\r\n",
 		"~1\r\n#t\r\n", ">1\r\n_\r\n", "|1\r\n+a\r\n+b\r\n:1\r\n", "=7\r\ntxt:abc\r\n", "(123\r\n",
 		",1.5\r\n", "$?\r\n;1\r\na\r\n;0\r\n", "*?\r\n:1\r\n.\r\n", "!3\r\nERR\r\n", "$-1\r\n",
+		// hostile: an attribute chain, and replies that cost far more
+		// decoded than on the wire
+		strings.Repeat("|0\r\n", 64) + "$1\r\nZ\r\n",
+		"*4096\r\n" + strings.Repeat("_\r\n", 4096),
+		"*4096\r\n" + strings.Repeat("*0\r\n", 4096),
+		"*?\r\n" + strings.Repeat("_\r\n", 2048) + ".\r\n",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := NewReader(bufio.NewReaderSize(strings.NewReader(string(data)), 16), Limits{MaxBulkLen: 1 << 16, MaxAggregateLen: 1 << 12, MaxDepth: 16})
+		lim := Limits{MaxBulkLen: 1 << 16, MaxAggregateLen: 1 << 12, MaxDepth: 16, MemoryFactor: 8, MemorySlack: 16 << 10}
+		r := NewReader(bufio.NewReaderSize(strings.NewReader(string(data)), 16), lim)
 		for i := 0; i < 64; i++ {
 			v, err := r.Read()
+			if r.used > lim.MemoryFactor*r.wire+lim.MemorySlack {
+				t.Fatalf("reply charged %d bytes for %d on the wire", r.used, r.wire)
+			}
 			if err != nil {
 				var pe *ProtocolError
 				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.As(err, &pe) {

@@ -2,9 +2,11 @@ package protocol
 
 import (
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Kind is a RESP type, named by its type byte on the wire.
@@ -59,23 +61,74 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%q)", byte(k))
 }
 
-// Value is one decoded reply.
+// Value is one decoded reply. It is kept small (64 bytes on 64-bit
+// platforms), since a reply of many small elements costs one Value each:
+// a double's bits, a verbatim string's format and the attributes live in
+// fields read through methods.
 type Value struct {
 	Kind Kind
+	Bool bool // booleans
 	// Str holds simple, bulk and verbatim strings, error messages and the
 	// digits of a big number.
 	Str string
-	// Format is a verbatim string's three-letter format ("txt", "mkd").
-	Format string
-	Int    int64   // integers
-	Float  float64 // doubles
-	Bool   bool    // booleans
+	// Int holds integers. For doubles it holds the IEEE 754 bits (read
+	// them with Float) and for verbatim strings the format (Format).
+	Int int64
 	// Elems holds the elements of arrays, sets and pushes, and a map's keys
 	// and values alternating: k0, v0, k1, v1, ...
 	Elems []Value
-	// Attrs holds the RESP3 attributes sent before this value, as
-	// alternating keys and values; nil when there were none.
-	Attrs []Value
+	attrs *[]Value
+}
+
+// ValueSize is the size of one Value in memory, what the Reader charges
+// to a reply's memory budget for each decoded value.
+const ValueSize = int64(unsafe.Sizeof(Value{}))
+
+// Double returns a double value.
+func Double(f float64) Value {
+	return Value{Kind: KindDouble, Int: int64(math.Float64bits(f))}
+}
+
+// Verbatim returns a verbatim string value with a three-letter format.
+func Verbatim(format, s string) Value {
+	var n int64
+	for i := 0; i < 3 && i < len(format); i++ {
+		n |= int64(format[i]) << (8 * i)
+	}
+	return Value{Kind: KindVerbatim, Str: s, Int: n}
+}
+
+// Float returns a double's value; 0 for other kinds.
+func (v Value) Float() float64 {
+	if v.Kind != KindDouble {
+		return 0
+	}
+	return math.Float64frombits(uint64(v.Int))
+}
+
+// Format returns a verbatim string's three-letter format ("txt", "mkd");
+// "" for other kinds.
+func (v Value) Format() string {
+	if v.Kind != KindVerbatim {
+		return ""
+	}
+	b := [3]byte{byte(v.Int), byte(v.Int >> 8), byte(v.Int >> 16)}
+	return string(b[:])
+}
+
+// Attrs returns the RESP3 attributes sent before this value, as
+// alternating keys and values; nil when there were none.
+func (v Value) Attrs() []Value {
+	if v.attrs == nil {
+		return nil
+	}
+	return *v.attrs
+}
+
+// WithAttrs returns v carrying the given attributes.
+func (v Value) WithAttrs(attrs []Value) Value {
+	v.attrs = &attrs
+	return v
 }
 
 // IsNull reports whether v is a null of either protocol version.
@@ -124,7 +177,7 @@ func (v Value) format(b *strings.Builder) {
 	case KindInteger:
 		b.WriteString(strconv.FormatInt(v.Int, 10))
 	case KindDouble:
-		b.WriteString(strconv.FormatFloat(v.Float, 'g', -1, 64))
+		b.WriteString(strconv.FormatFloat(v.Float(), 'g', -1, 64))
 	case KindBoolean:
 		b.WriteString(strconv.FormatBool(v.Bool))
 	case KindNull:
