@@ -95,7 +95,17 @@ func send[T any](c *Client, ctx context.Context, cmd *Command, f *Future[T]) *Fu
 // a reply as the type the caller chooses, e.g. Cmd(ctx, c, ToBytes, "GET",
 // "k"). Arguments take protocol.AppendArg's types.
 func Cmd[T any](ctx context.Context, c *Client, conv func(protocol.Value) (T, error), args ...any) *Future[T] {
-	return command(c, ctx, conv, false, args...)
+	return rawCommand(c, ctx, conv, false, args)
+}
+
+// rawCommand is command for the caller's own arguments: commands that
+// would desync a connection or change a shared one's state are refused
+// with a *CommandError.
+func rawCommand[T any](c *Client, ctx context.Context, conv func(protocol.Value) (T, error), blocking bool, args []any) *Future[T] {
+	if err := checkCommand(c.ex, args); err != nil {
+		return Failed[T](err)
+	}
+	return command(c, ctx, conv, blocking, args...)
 }
 
 func command[T any](c *Client, ctx context.Context, conv func(protocol.Value) (T, error), blocking bool, args ...any) *Future[T] {
@@ -114,14 +124,22 @@ func command[T any](c *Client, ctx context.Context, conv func(protocol.Value) (T
 
 // Do sends any command and returns the raw reply. Error replies become a
 // failed future with a *protocol.RedisError.
+//
+// Commands that would shift the connection's replies (an empty command,
+// the SUBSCRIBE family, MONITOR, CLIENT REPLY, QUIT, RESET, HELLO, AUTH,
+// SYNC, PSYNC) are refused with a *CommandError that names the API to use
+// instead; so are commands that change connection state (MULTI, EXEC,
+// DISCARD, WATCH, UNWATCH, SELECT, READONLY, READWRITE, CLIENT TRACKING)
+// unless the client sends through a dedicated connection (pool.Conn).
+// Nothing refused is sent.
 func (c *Client) Do(ctx context.Context, args ...any) *Future[protocol.Value] {
-	return command(c, ctx, ToValue, false, args...)
+	return rawCommand(c, ctx, ToValue, false, args)
 }
 
 // DoBlocking is Do for a command that may block the connection (a custom
 // blocking command): it runs on a dedicated connection.
 func (c *Client) DoBlocking(ctx context.Context, args ...any) *Future[protocol.Value] {
-	return command(c, ctx, ToValue, true, args...)
+	return rawCommand(c, ctx, ToValue, true, args)
 }
 
 // Get returns the value of key, or ErrNil if it does not exist.

@@ -46,7 +46,7 @@ type Config struct {
 
 // Pool is an async.Executor whose target addresses are set by a
 // controller. With one address it is a master's pool; with several, a
-// replicas' pool that spreads commands round-robin.
+// replicas' pool that spreads commands by their key's hash slot.
 //
 // A command that finds no verified address waits (bounded by QueueSize and
 // its context) until SetAddrs provides one. A command that was never
@@ -113,8 +113,7 @@ func (p *Pool) ExecBatch(ctx context.Context, cmds []*async.Command, sinks []asy
 		}
 		return
 	}
-	p.next = (p.next + 1) % len(p.pools)
-	to, gen := p.pools[p.next], p.gen.Load()
+	to, gen := p.pools[pick(cmds[0], len(p.pools))], p.gen.Load()
 	p.mu.Unlock()
 	wrapped := make([]async.Sink, len(sinks))
 	for i, s := range sinks {
@@ -189,10 +188,18 @@ func (p *Pool) route(e *entry, cmd *async.Command) {
 		p.mu.Unlock()
 		return
 	}
-	p.next = (p.next + 1) % len(p.pools)
-	e.to, e.gen = p.pools[p.next], p.gen.Load()
+	e.to, e.gen = p.pools[pick(cmd, len(p.pools))], p.gen.Load()
 	p.mu.Unlock()
 	e.to.Exec(e.ctx, cmd, e)
+}
+
+// pick chooses among n addresses by the command's key slot, so that
+// commands on one key go to one replica, in the order they were issued.
+func pick(cmd *async.Command, n int) int {
+	if n == 1 {
+		return 0
+	}
+	return int(cmd.KeySlot()) % n
 }
 
 // purgeLocked drops waiting commands whose context has ended (their

@@ -3,6 +3,7 @@ package managedpool_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -59,10 +60,15 @@ func TestSwitchMovesTraffic(t *testing.T) {
 	}
 	require.NoError(t, p.SetAddrs([]string{a.Addr, b.Addr}))
 	seen := map[string]bool{}
-	for i := 0; i < 10; i++ {
-		seen[c.Get(ctx, "k").Val()] = true
+	for i := 0; i < 20; i++ {
+		key := fmt.Sprint("k", i)
+		first := c.Get(ctx, key).Val()
+		seen[first] = true
+		for j := 0; j < 3; j++ {
+			assert.Equal(t, first, c.Get(ctx, key).Val(), "one key, one address")
+		}
 	}
-	assert.Equal(t, map[string]bool{"a": true, "b": true}, seen, "round robin over several addresses")
+	assert.Equal(t, map[string]bool{"a": true, "b": true}, seen, "keys spread over several addresses")
 }
 
 func TestFailFastQueueFullAndClose(t *testing.T) {

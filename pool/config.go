@@ -34,32 +34,43 @@ type Config struct {
 	// Protocol is 2 or 3; default 3, falling back to 2 when the server does
 	// not know HELLO.
 	Protocol int
-	// DialTimeout bounds dialing plus the handshake; default 5s.
+	// DialTimeout bounds dialing plus the handshake, together with the
+	// caller's context; default 5s.
 	DialTimeout time.Duration
-	// ReadTimeout is how long a connection may wait for the next reply to
-	// commands it has written before it is declared dead (a hung server);
-	// default 10s; negative disables it. Dedicated connections running
-	// blocking commands are exempt.
+	// ReadTimeout is how long a connection that owes replies may go
+	// without receiving a single byte before it is declared dead (a hung
+	// server); default 10s; negative disables it. It counts from the last
+	// bytes received, so a large reply that keeps arriving is never cut.
+	// Dedicated connections running blocking commands are exempt.
 	ReadTimeout time.Duration
+	// WriteTimeout bounds each write to the server: a server that stops
+	// reading kills the connection after it; default 10s; negative
+	// disables it.
+	WriteTimeout time.Duration
+	// MaxPending bounds the commands one connection holds, queued plus
+	// awaiting replies; default 65536. MaxQueueBytes bounds the encoded
+	// size of its queued, not yet written, commands; default 8 MiB. A
+	// command that finds a connection full waits for room, at most until
+	// its context ends or the connection dies.
+	MaxPending    int
+	MaxQueueBytes int
 	// HealthCheckInterval is how long a connection may sit idle before it
 	// sends a PING, so a dead or hung server is noticed without traffic;
 	// default 1s; negative disables it.
 	HealthCheckInterval time.Duration
 	// Limits bound the replies a connection accepts.
 	Limits protocol.Limits
-	// MinSize is how many shared connections the pool keeps open; default 1.
+	// MinSize is how many shared, pipelined connections the pool keeps
+	// open; default 1. A command goes to the shared connection picked by
+	// its first key's hash slot (keyless commands to the first one), so
+	// commands on one key always share a connection and run in the order
+	// they were issued. One connection pipelines best: its writer
+	// coalesces everything queued into one write, and Redis runs commands
+	// on one thread anyway (see bench/results).
 	MinSize int
-	// MaxSize bounds shared connections, and separately the dedicated
-	// connections for blocking commands, transactions and pub/sub;
-	// default 10.
+	// MaxSize bounds the dedicated connections lent for blocking
+	// commands, transactions and Acquire; default 10.
 	MaxSize int
-	// PipelineThreshold is how many commands may wait on one shared
-	// connection before the pool opens another (up to MaxSize); default
-	// 8192. One connection pipelines best: its writer coalesces everything
-	// queued into one write, and Redis runs commands on one thread anyway;
-	// measured on 2 cores, splitting 1024 goroutines over several
-	// connections cut throughput by more than half (see bench/results).
-	PipelineThreshold int
 	// ReconnectBackoff is the first wait after a failed dial, doubled per
 	// failure up to MaxReconnectBackoff (default 50ms and 2s), with jitter.
 	ReconnectBackoff    time.Duration
@@ -83,6 +94,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Network != "tcp" && c.Network != "unix" {
 		return c, fmt.Errorf("pool: Config.Network %q: want tcp or unix", c.Network)
 	}
+	if c.Network == "unix" && c.TLS != nil {
+		return c, errors.New("pool: Config.TLS is set for a unix socket address: TLS applies to TCP only")
+	}
 	if c.Protocol == 0 {
 		c.Protocol = 3
 	}
@@ -92,6 +106,14 @@ func (c Config) withDefaults() (Config, error) {
 	if c.DB < 0 {
 		return c, fmt.Errorf("pool: Config.DB %d is negative", c.DB)
 	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"DialTimeout", c.DialTimeout}, {"ReconnectBackoff", c.ReconnectBackoff}, {"MaxReconnectBackoff", c.MaxReconnectBackoff}} {
+		if d.v < 0 {
+			return c, fmt.Errorf("pool: Config.%s %v is negative", d.name, d.v)
+		}
+	}
 	setDur := func(d *time.Duration, def time.Duration) {
 		if *d == 0 {
 			*d = def
@@ -99,20 +121,30 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	setDur(&c.DialTimeout, 5*time.Second)
 	setDur(&c.ReadTimeout, 10*time.Second)
+	setDur(&c.WriteTimeout, 10*time.Second)
 	setDur(&c.HealthCheckInterval, time.Second)
 	setDur(&c.ReconnectBackoff, 50*time.Millisecond)
 	setDur(&c.MaxReconnectBackoff, 2*time.Second)
+	if c.MaxReconnectBackoff < c.ReconnectBackoff {
+		return c, fmt.Errorf("pool: Config.MaxReconnectBackoff %v is below ReconnectBackoff %v", c.MaxReconnectBackoff, c.ReconnectBackoff)
+	}
 	if c.MinSize == 0 {
 		c.MinSize = 1
 	}
 	if c.MaxSize == 0 {
 		c.MaxSize = 10
 	}
-	if c.MinSize < 0 || c.MaxSize < 1 || c.MinSize > c.MaxSize {
-		return c, fmt.Errorf("pool: MinSize %d / MaxSize %d: want 0 <= MinSize <= MaxSize, MaxSize >= 1", c.MinSize, c.MaxSize)
+	if c.MinSize < 0 || c.MaxSize < 1 {
+		return c, fmt.Errorf("pool: MinSize %d / MaxSize %d: want MinSize >= 0, MaxSize >= 1", c.MinSize, c.MaxSize)
 	}
-	if c.PipelineThreshold == 0 {
-		c.PipelineThreshold = 8192
+	if c.MaxPending == 0 {
+		c.MaxPending = 65536
+	}
+	if c.MaxQueueBytes == 0 {
+		c.MaxQueueBytes = 8 << 20
+	}
+	if c.MaxPending < 0 || c.MaxQueueBytes < 0 {
+		return c, fmt.Errorf("pool: MaxPending %d / MaxQueueBytes %d is negative", c.MaxPending, c.MaxQueueBytes)
 	}
 	return c, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -35,20 +36,43 @@ type Conn struct {
 	noDeadline bool // exempt from ReadTimeout: runs blocking commands
 	onDead     func(*Conn)
 
+	shared   bool  // a pool's shared connection: no connection-state commands
+	clientID int64 // CLIENT ID of a dedicated connection, 0 if unknown
+
 	wake chan struct{} // capacity 1; written by Exec; read by the writer loop; never closed
 	dead chan struct{} // closed by die, once
 
-	mu      sync.Mutex // guards the fields below
-	queue   []request  // accepted, not yet taken by the writer
-	spare   []request  // the writer's previous batch, reused as the next queue
-	pending ring       // written, awaiting replies, in order
-	err     error      // why the connection died; nil while alive
-	since   time.Time  // when pending last became non-empty or a reply last came
+	mu         sync.Mutex    // guards the fields below
+	queue      []request     // accepted, not yet taken by the writer
+	queueBytes int           // encoded bytes in queue
+	spare      []request     // the writer's previous batch, reused as the next queue
+	pending    ring          // written, awaiting replies, in order
+	err        error         // why the connection died; nil while alive
+	since      time.Time     // when pending last became non-empty or a reply last came
+	room       chan struct{} // made by a caller waiting for room in the queue; closed when room is freed
 
-	load     atomic.Int64 // commands queued or pending, for load balancing
-	lastUsed atomic.Int64 // unix nanoseconds of the last write
+	load      atomic.Int64 // commands queued or pending
+	lastUsed  atomic.Int64 // unix nanoseconds of the last write
+	lastRead  atomic.Int64 // unix nanoseconds of the last bytes received
+	writingAt atomic.Int64 // unix nanoseconds when the write under way began; 0 when none
 
-	wg sync.WaitGroup // the writer and reader loops
+	wg sync.WaitGroup // the writer, reader and watchdog loops
+}
+
+// readTracker notes when bytes last arrived, so that ReadTimeout counts
+// from the last bytes received rather than the last complete reply: a
+// large reply that keeps trickling in is not a hung server.
+type readTracker struct {
+	nc net.Conn
+	at *atomic.Int64
+}
+
+func (t readTracker) Read(p []byte) (int, error) {
+	n, err := t.nc.Read(p)
+	if n > 0 {
+		t.at.Store(time.Now().UnixNano())
+	}
+	return n, err
 }
 
 // Dial connects to cfg.Addr, performs the handshake and starts the
@@ -87,30 +111,49 @@ func dial(ctx context.Context, cfg Config, noDeadline bool, onDead func(*Conn)) 
 		cfg:        cfg,
 		addr:       cfg.Addr,
 		nc:         nc,
-		rd:         protocol.NewReader(bufio.NewReaderSize(nc, 32<<10), cfg.Limits),
 		wake:       make(chan struct{}, 1),
 		dead:       make(chan struct{}),
 		noDeadline: noDeadline,
 		onDead:     onDead,
 	}
+	c.rd = protocol.NewReader(bufio.NewReaderSize(readTracker{nc, &c.lastRead}, 32<<10), cfg.Limits)
 	if err := c.handshake(ctx); err != nil {
 		nc.Close()
 		return nil, err
 	}
-	c.lastUsed.Store(time.Now().UnixNano())
-	c.wg.Add(2)
+	now := time.Now().UnixNano()
+	c.lastUsed.Store(now)
+	c.lastRead.Store(now)
+	c.wg.Add(3)
 	go c.writeLoop()
 	go c.readLoop()
+	go c.watchdog()
 	return c, nil
 }
 
 // handshake runs HELLO (or AUTH), CLIENT SETNAME and SELECT synchronously,
 // before the loops start.
-func (c *Conn) handshake(ctx context.Context) error {
+func (c *Conn) handshake(ctx context.Context) (err error) {
 	if dl, ok := ctx.Deadline(); ok {
 		c.nc.SetDeadline(dl)
-		defer c.nc.SetDeadline(time.Time{})
 	}
+	// A cancelled context (not only a deadline) abandons the handshake:
+	// a deadline in the past wakes the blocked read or write.
+	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
+	defer func() {
+		if ctx.Err() != nil || !stop() {
+			// Report the caller's context as the cause, matchable with
+			// errors.Is, rather than the I/O timeout it caused.
+			var de *DialError
+			if errors.As(err, &de) {
+				de.Err = ctx.Err()
+			} else {
+				err = &DialError{Addr: c.addr, Step: "handshake", Err: ctx.Err()}
+			}
+			return
+		}
+		c.nc.SetDeadline(time.Time{})
+	}()
 	cfg := c.cfg
 	c.proto = 2
 	named := false
@@ -157,6 +200,19 @@ func (c *Conn) handshake(ctx context.Context) error {
 			return &DialError{Addr: c.addr, Step: "select", Err: err}
 		}
 	}
+	if c.noDeadline {
+		// A dedicated connection learns its id, so that a blocking
+		// command abandoned by its caller can be woken with CLIENT
+		// UNBLOCK from another connection instead of closing this one.
+		if v, err := c.roundTrip("CLIENT", "ID"); err == nil && v.Kind == protocol.KindInteger {
+			c.clientID = v.Int
+		} else if err != nil {
+			var re *protocol.RedisError
+			if !errors.As(err, &re) {
+				return &DialError{Addr: c.addr, Step: "client id", Err: err}
+			}
+		}
+	}
 	return nil
 }
 
@@ -201,52 +257,145 @@ func (c *Conn) Dead() <-chan struct{} { return c.dead }
 // Load is the number of commands queued or awaiting replies.
 func (c *Conn) Load() int64 { return c.load.Load() }
 
+// Dedicated reports whether the connection is one caller's own (from
+// Dial or Acquire) rather than a pool's shared connection: connection-state
+// commands such as MULTI or SELECT are allowed only there (async.Dedicated).
+func (c *Conn) Dedicated() bool { return !c.shared }
+
 // Exec queues cmd; sink.Complete is called exactly once with its reply or
-// error. It never blocks. A command whose ctx has ended before the writer
-// takes it is not sent.
+// error. A command whose ctx has ended before the writer takes it is not
+// sent, and leaves the queue.
+//
+// The connection holds at most Config.MaxPending commands (queued plus
+// awaiting replies) and Config.MaxQueueBytes of queued commands. When it
+// is full, Exec waits for room, at most until ctx ends (the command then
+// fails with ctx.Err(), never sent) or the connection dies (ReadTimeout
+// and WriteTimeout bound that).
 func (c *Conn) Exec(ctx context.Context, cmd *async.Command, sink async.Sink) {
-	c.mu.Lock()
-	if c.err != nil {
-		err := c.err
-		c.mu.Unlock()
-		async.FailNotSent(cmd, sink, &ConnError{Addr: c.addr, Err: err})
-		return
+	c.enqueue(ctx, []*async.Command{cmd}, []async.Sink{sink}, true)
+}
+
+// ExecBatch queues several commands at once, in order, so that they are
+// written together (async.BatchExecutor). A batch is admitted whole when
+// the connection has room, even if it is larger than the bounds.
+func (c *Conn) ExecBatch(ctx context.Context, cmds []*async.Command, sinks []async.Sink) {
+	c.enqueue(ctx, cmds, sinks, true)
+}
+
+// tryExec queues cmd only if there is room at once, for the connection's
+// own health checks.
+func (c *Conn) tryExec(cmd *async.Command, sink async.Sink) bool {
+	return c.enqueue(context.Background(), []*async.Command{cmd}, []async.Sink{sink}, false)
+}
+
+// enqueue admits cmds when there is room, waiting for it if wait is set.
+// It reports whether they were queued (without wait, false means full and
+// nothing was done).
+func (c *Conn) enqueue(ctx context.Context, cmds []*async.Command, sinks []async.Sink, wait bool) bool {
+	size := 0
+	for _, cmd := range cmds {
+		size += len(cmd.Buf)
 	}
-	c.queue = append(c.queue, request{ctx: ctx, cmd: cmd, sink: sink})
-	first := len(c.queue) == 1
+	var gone []request // purged; completed once c.mu is released
+	defer func() { completeExpired(gone) }()
+	c.mu.Lock()
+	for {
+		if c.err != nil {
+			err := &ConnError{Addr: c.addr, Err: c.err}
+			c.mu.Unlock()
+			for i := range cmds {
+				async.FailNotSent(cmds[i], sinks[i], err)
+			}
+			return true
+		}
+		if c.hasRoomLocked(size) {
+			break
+		}
+		if g := c.purgeLocked(); len(g) > 0 {
+			gone = append(gone, g...)
+			if c.hasRoomLocked(size) {
+				break
+			}
+		}
+		if !wait {
+			c.mu.Unlock()
+			return false
+		}
+		if c.room == nil {
+			c.room = make(chan struct{})
+		}
+		room := c.room
+		c.mu.Unlock()
+		select {
+		case <-room:
+		case <-c.dead:
+		case <-ctx.Done():
+			for i := range cmds {
+				async.FailNotSent(cmds[i], sinks[i], ctx.Err())
+			}
+			return true
+		}
+		c.mu.Lock()
+	}
+	first := len(c.queue) == 0
+	for i := range cmds {
+		c.queue = append(c.queue, request{ctx: ctx, cmd: cmds[i], sink: sinks[i]})
+	}
+	c.queueBytes += size
 	c.mu.Unlock()
-	c.load.Add(1)
+	c.load.Add(int64(len(cmds)))
 	if first {
 		select {
 		case c.wake <- struct{}{}:
 		default: // the writer is already due to run
 		}
 	}
+	return true
 }
 
-// ExecBatch queues several commands at once, in order, so that they are
-// written together (async.BatchExecutor).
-func (c *Conn) ExecBatch(ctx context.Context, cmds []*async.Command, sinks []async.Sink) {
-	c.mu.Lock()
-	if c.err != nil {
-		err := c.err
-		c.mu.Unlock()
-		for i := range cmds {
-			async.FailNotSent(cmds[i], sinks[i], &ConnError{Addr: c.addr, Err: err})
-		}
-		return
+// hasRoomLocked reports whether size more bytes of commands may queue.
+// An empty queue always admits, so that one command larger than
+// MaxQueueBytes is not refused for ever.
+func (c *Conn) hasRoomLocked(size int) bool {
+	if len(c.queue)+c.pending.len() >= c.cfg.MaxPending {
+		return false
 	}
-	first := len(c.queue) == 0
-	for i := range cmds {
-		c.queue = append(c.queue, request{ctx: ctx, cmd: cmds[i], sink: sinks[i]})
-	}
-	c.mu.Unlock()
-	c.load.Add(int64(len(cmds)))
-	if first {
-		select {
-		case c.wake <- struct{}{}:
-		default:
+	return len(c.queue) == 0 || c.queueBytes+size <= c.cfg.MaxQueueBytes
+}
+
+// purgeLocked removes queued commands whose context has ended (their
+// futures have already failed) and returns them, for the caller to
+// complete with completeExpired once c.mu is released.
+func (c *Conn) purgeLocked() []request {
+	kept := c.queue[:0]
+	var gone []request
+	for _, r := range c.queue {
+		if r.ctx.Err() != nil {
+			gone = append(gone, r)
+			c.queueBytes -= len(r.cmd.Buf)
+			continue
 		}
+		kept = append(kept, r)
+	}
+	clear(c.queue[len(kept):])
+	c.queue = kept
+	c.load.Add(-int64(len(gone)))
+	return gone
+}
+
+// completeExpired fails purged commands with their context's error.
+func completeExpired(gone []request) {
+	for _, r := range gone {
+		r.cmd.Release()
+		r.sink.Complete(protocol.Value{}, r.ctx.Err())
+	}
+}
+
+// freedLocked wakes callers waiting for room.
+func (c *Conn) freedLocked() {
+	if c.room != nil {
+		close(c.room)
+		c.room = nil
 	}
 }
 
@@ -268,7 +417,8 @@ func (c *Conn) die(cause error) {
 	}
 	c.err = cause
 	queue := c.queue
-	c.queue = nil
+	c.queue, c.queueBytes = nil, 0
+	c.freedLocked()
 	inflight := c.pending.drain()
 	c.mu.Unlock()
 
@@ -289,19 +439,9 @@ func (c *Conn) die(cause error) {
 }
 
 // writeLoop writes queued commands, all that have accumulated since the
-// last write in one system call, and runs the health checks.
+// last write in one system call, each write bounded by WriteTimeout.
 func (c *Conn) writeLoop() {
 	defer c.wg.Done()
-	tick := c.cfg.HealthCheckInterval
-	if rt := c.cfg.ReadTimeout; rt > 0 && (tick <= 0 || rt/4 < tick) {
-		tick = rt / 4
-	}
-	var ticks <-chan time.Time
-	if tick > 0 {
-		t := time.NewTicker(tick)
-		defer t.Stop()
-		ticks = t.C
-	}
 	buf := make([]byte, 0, 16<<10)
 	var sinks []async.Sink
 	var cmds []*async.Command // released once written
@@ -310,14 +450,13 @@ func (c *Conn) writeLoop() {
 		select {
 		case <-c.dead:
 			return
-		case <-ticks:
-			c.healthCheck()
-			continue
 		case <-c.wake:
 		}
 		c.mu.Lock()
 		batch := c.queue
 		c.queue, c.spare = c.spare[:0], nil
+		c.queueBytes = 0
+		c.freedLocked()
 		c.mu.Unlock()
 
 		buf, sinks, cmds, noReply = buf[:0], sinks[:0], cmds[:0], noReply[:0]
@@ -356,8 +495,14 @@ func (c *Conn) writeLoop() {
 			}
 			c.pending.push(sinks...)
 			c.mu.Unlock()
-			c.lastUsed.Store(time.Now().UnixNano())
+			now := time.Now()
+			c.lastUsed.Store(now.UnixNano())
+			c.writingAt.Store(now.UnixNano())
+			if c.cfg.WriteTimeout > 0 {
+				c.nc.SetWriteDeadline(now.Add(c.cfg.WriteTimeout))
+			}
 			_, err := c.nc.Write(buf)
+			c.writingAt.Store(0)
 			for i, cmd := range cmds {
 				cmd.Release()
 				cmds[i] = nil
@@ -365,6 +510,9 @@ func (c *Conn) writeLoop() {
 			if err != nil {
 				for _, s := range noReply {
 					s.Complete(protocol.Value{}, &ConnError{Addr: c.addr, Sent: true, Err: err})
+				}
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					err = ErrWriteTimeout
 				}
 				c.die(err)
 				return
@@ -384,25 +532,81 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-// healthCheck declares the connection dead when the server has owed a
-// reply for longer than ReadTimeout, and pings an idle connection.
-func (c *Conn) healthCheck() {
-	now := time.Now()
-	c.mu.Lock()
-	waiting := c.pending.len() > 0
-	stuck := waiting && !c.noDeadline && c.cfg.ReadTimeout > 0 && now.Sub(c.since) > c.cfg.ReadTimeout
-	idle := !waiting && len(c.queue) == 0
-	c.mu.Unlock()
-	if stuck {
-		c.die(ErrReadTimeout)
-		return
+// watchdog runs beside the writer and the reader, so that neither a
+// writer blocked in Write nor a reader blocked in Read can hide a dead or
+// hung server: it kills the connection when the server has owed a reply
+// for ReadTimeout without sending a byte, or a write has been under way
+// for WriteTimeout, and it pings an idle connection every
+// HealthCheckInterval.
+func (c *Conn) watchdog() {
+	defer c.wg.Done()
+	rt, wt, hc := c.cfg.ReadTimeout, c.cfg.WriteTimeout, c.cfg.HealthCheckInterval
+	if c.noDeadline {
+		rt, hc = 0, 0 // blocking commands may wait for ever; the caller's context bounds them
 	}
-	hc := c.cfg.HealthCheckInterval
-	if idle && !c.noDeadline && hc > 0 && now.Sub(time.Unix(0, c.lastUsed.Load())) >= hc {
-		cmd := async.NewCommand()
-		cmd.Buf = protocol.AppendString(protocol.AppendArrayHeader(cmd.Buf, 1), "PING")
-		c.Exec(context.Background(), cmd, discard{})
+	// When nothing is due, look again at least this often: a deadline that
+	// starts counting in between is then met within timer precision.
+	idle := time.Second
+	for _, d := range []time.Duration{rt / 2, wt / 2, hc} {
+		if d > 0 && d < idle {
+			idle = d
+		}
 	}
+	timer := time.NewTimer(idle)
+	defer timer.Stop()
+	for {
+		select {
+		case <-c.dead:
+			return
+		case <-timer.C:
+		}
+		now := time.Now()
+		next := now.Add(idle)
+		if at := c.writingAt.Load(); at != 0 && wt > 0 {
+			due := time.Unix(0, at).Add(wt)
+			if !now.Before(due) {
+				c.die(ErrWriteTimeout)
+				return
+			}
+			next = earliest(next, due)
+		}
+		c.mu.Lock()
+		waiting := c.pending.len() > 0
+		since := c.since
+		queued := len(c.queue)
+		c.mu.Unlock()
+		if waiting && rt > 0 {
+			if last := time.Unix(0, c.lastRead.Load()); last.After(since) {
+				since = last
+			}
+			due := since.Add(rt)
+			if !now.Before(due) {
+				c.die(ErrReadTimeout)
+				return
+			}
+			next = earliest(next, due)
+		}
+		if !waiting && queued == 0 && hc > 0 {
+			due := time.Unix(0, c.lastUsed.Load()).Add(hc)
+			if !now.Before(due) {
+				cmd := async.NewCommand()
+				cmd.Buf = protocol.AppendString(protocol.AppendArrayHeader(cmd.Buf, 1), "PING")
+				if !c.tryExec(cmd, discard{}) {
+					cmd.Release()
+				}
+			} else {
+				next = earliest(next, due)
+			}
+		}
+		timer.Reset(max(time.Until(next), time.Millisecond))
+	}
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // discard is the sink of health-check pings: a failed ping needs no
@@ -429,6 +633,7 @@ func (c *Conn) readLoop() {
 		c.mu.Lock()
 		s, ok := c.pending.pop()
 		c.since = time.Now()
+		c.freedLocked()
 		c.mu.Unlock()
 		if !ok {
 			c.die(ErrUnexpectedReply)

@@ -257,7 +257,7 @@ func TestDialErrors(t *testing.T) {
 
 	_, err = Dial(context.Background(), Config{})
 	assert.ErrorContains(t, err, "Addr is required")
-	_, err = New(Config{Addr: "x:1", MinSize: 5, MaxSize: 2})
+	_, err = New(Config{Addr: "x:1", MinSize: -1, MaxSize: 2})
 	assert.Error(t, err)
 
 	cfg := Config{Addr: "x:1", Password: "hunter2"}

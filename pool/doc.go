@@ -4,16 +4,42 @@
 // handshake (HELLO 3 with AUTH and SETNAME, falling back to RESP2's AUTH
 // and CLIENT SETNAME on servers without HELLO; then SELECT) and starts two
 // goroutines: a writer that sends every command queued since its last
-// write in one system call, and a reader that resolves pending commands
-// strictly in order. Health checks PING an idle connection and declare a
-// connection dead when the server owes a reply for longer than ReadTimeout.
+// write in one system call (each write bounded by WriteTimeout), and a
+// reader that resolves pending commands strictly in order. A third, the
+// watchdog, runs beside them: it PINGs an idle connection and declares the
+// connection dead when the server owes replies and has sent no byte for
+// ReadTimeout, or a write has not finished within WriteTimeout, so a server
+// that stops reading cannot hang a caller. Each connection holds at most
+// MaxPending commands and MaxQueueBytes of unwritten ones; a caller that
+// finds it full waits for room, at most until its context ends. Commands
+// whose context ends before they are written leave the queue.
 //
-// A [Pool] keeps MinSize shared connections (opening more, up to MaxSize,
-// when each has more than PipelineThreshold commands waiting), redials
-// with bounded, jittered backoff, runs blocking commands (BLPOP, ...) on
+// A [Pool] keeps MinSize shared connections (default 1), redials with
+// bounded, jittered backoff, runs blocking commands (BLPOP, ...) on
 // dedicated connections and lends dedicated connections through
 // [Pool.Acquire] for transactions and pub/sub. Both implement
 // async.Executor.
+//
+// # Order
+//
+// A command goes to the shared connection chosen by the hash slot of its
+// first key (CRC16 as in Redis Cluster, {hash tags} honoured; keyless
+// commands to the first connection). Commands issued one after another
+// from one goroutine therefore run in that order whenever they share a
+// connection: always with one shared connection, and for commands on the
+// same key (or hash tag) with any number. A multi-key command is ordered
+// with the commands on its first key. A pipeline runs in order on the
+// connection of its first command. Blocking commands, transactions and
+// Acquire use dedicated connections and are not ordered with shared
+// traffic: await what must come first.
+//
+// # Cancelling blocking commands
+//
+// A blocking command whose context ends resolves with ctx.Err() at once;
+// the pool then sends CLIENT UNBLOCK for its connection from a shared one
+// and puts back any element that reached it in between (see
+// async.UndoBlocking), so no element is lost and the connection is
+// reused.
 //
 // # Concurrency
 //

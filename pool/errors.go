@@ -18,6 +18,12 @@ var (
 	// ErrReadTimeout is the cause when a server stops answering for longer
 	// than Config.ReadTimeout.
 	ErrReadTimeout = errors.New("pool: server did not answer within ReadTimeout")
+	// ErrWriteTimeout is the cause when a write to the server (one that
+	// has stopped reading) does not finish within Config.WriteTimeout.
+	ErrWriteTimeout = errors.New("pool: server did not read within WriteTimeout")
+	// ErrQueueFull fails, unsent, a command that meets a full queue of
+	// commands waiting for a connection to be dialled.
+	ErrQueueFull = errors.New("pool: queue of commands waiting for a connection is full")
 	// ErrUnexpectedReply is the cause when a reply arrives with no command
 	// waiting for it.
 	ErrUnexpectedReply = errors.New("pool: reply with no pending command")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 // dedicated connections for blocking commands, transactions and pub/sub.
 // It implements async.Executor; Close stops everything it started.
 type Pool struct {
-	cfg Config
+	cfg     Config
+	nshared int // len(conns), fixed by New
 
 	ctx    context.Context // ended by Close, abandoning dials under way
 	cancel context.CancelFunc
@@ -24,12 +26,12 @@ type Pool struct {
 	done chan struct{} // closed by Close
 	sem  chan struct{} // one token per dedicated connection lent out
 
-	mu        sync.Mutex // guards the fields below
-	conns     []*Conn    // live shared connections
-	next      int        // round-robin cursor into conns
-	dialing   int        // shared dials under way
-	waiters   []request  // commands waiting for a first connection
-	idle      []*Conn    // dedicated connections not lent out
+	mu        sync.Mutex  // guards the fields below
+	conns     []*Conn     // the shared connections by index (MinSize of them); nil while being dialled
+	dialing   []bool      // a dial for that index is under way
+	waiters   [][]request // per index, commands waiting for its connection
+	nwait     int         // commands in waiters
+	idle      []*Conn     // dedicated connections not lent out
 	lent      map[*Conn]struct{}
 	subs      map[*Conn]struct{} // subscriber connections, closed with the pool
 	dialErr   error              // the last failed dial, while backing off
@@ -59,6 +61,9 @@ func New(cfg Config) (*Pool, error) {
 		lent:   map[*Conn]struct{}{},
 		subs:   map[*Conn]struct{}{},
 	}
+	n := max(cfg.MinSize, 1)
+	p.nshared = n
+	p.conns, p.dialing, p.waiters = make([]*Conn, n), make([]bool, n), make([][]request, n)
 	p.wg.Add(1)
 	go p.maintain()
 	return p, nil
@@ -68,33 +73,77 @@ func New(cfg Config) (*Pool, error) {
 func (p *Pool) Config() Config { return p.cfg }
 
 // Exec implements async.Executor: blocking commands run on a dedicated
-// connection, others are pipelined on a shared one.
+// connection, others are pipelined on the shared connection that the
+// command's key picks, so that commands on one key run in issue order.
 func (p *Pool) Exec(ctx context.Context, cmd *async.Command, sink async.Sink) {
 	if cmd.Blocking {
 		p.execBlocking(ctx, cmd, sink)
 		return
 	}
+	if c := p.route(ctx, cmd, sink); c != nil {
+		c.Exec(ctx, cmd, sink)
+	}
+}
+
+// route returns the shared connection for cmd, or nil when it has failed
+// the command or queued it to wait for that connection's dial.
+func (p *Pool) route(ctx context.Context, cmd *async.Command, sink async.Sink) *Conn {
+	i := 0
+	if p.nshared > 1 {
+		i = int(cmd.KeySlot()) % p.nshared
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		async.FailNotSent(cmd, sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
-		return
+		return nil
 	}
-	c := p.pickLocked()
-	if c == nil {
-		if p.dialErr != nil && time.Now().Before(p.retryAt) {
-			err := p.dialErr
-			p.mu.Unlock()
-			async.FailNotSent(cmd, sink, err) // fail fast while backing off
-			return
-		}
-		p.waiters = append(p.waiters, request{ctx: ctx, cmd: cmd, sink: sink})
+	if c := p.conns[i]; c != nil {
 		p.mu.Unlock()
-		p.poke()
-		return
+		return c
 	}
+	if p.dialErr != nil && time.Now().Before(p.retryAt) {
+		err := p.dialErr
+		p.mu.Unlock()
+		async.FailNotSent(cmd, sink, err) // fail fast while backing off
+		return nil
+	}
+	var gone []request
+	if p.nwait >= p.cfg.MaxPending {
+		gone = p.purgeWaitersLocked()
+	}
+	if p.nwait >= p.cfg.MaxPending {
+		p.mu.Unlock()
+		completeExpired(gone)
+		async.FailNotSent(cmd, sink, &ConnError{Addr: p.cfg.Addr, Err: ErrQueueFull})
+		return nil
+	}
+	p.waiters[i] = append(p.waiters[i], request{ctx: ctx, cmd: cmd, sink: sink})
+	p.nwait++
 	p.mu.Unlock()
-	c.Exec(ctx, cmd, sink)
+	completeExpired(gone)
+	p.poke()
+	return nil
+}
+
+// purgeWaitersLocked drops waiting commands whose context has ended and
+// returns them for completeExpired.
+func (p *Pool) purgeWaitersLocked() []request {
+	var gone []request
+	for i, ws := range p.waiters {
+		kept := ws[:0]
+		for _, w := range ws {
+			if w.ctx.Err() != nil {
+				gone = append(gone, w)
+			} else {
+				kept = append(kept, w)
+			}
+		}
+		clear(ws[len(kept):])
+		p.waiters[i] = kept
+	}
+	p.nwait -= len(gone)
+	return gone
 }
 
 // ErrNeedsRESP3 is returned for a subscriber connection to a server that
@@ -107,8 +156,11 @@ var ErrNeedsRESP3 = errors.New("pool: pub/sub needs RESP3")
 func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (async.SubConn, error) {
 	cfg := p.cfg
 	cfg.Protocol, cfg.OnPush = 3, onPush
+	if p.Closed() {
+		return nil, ErrClosed
+	}
 	var c *Conn
-	c, err := dial(ctx, cfg, true, func(c *Conn) {
+	c, err := p.dialWith(ctx, cfg, func(c *Conn) {
 		p.mu.Lock()
 		delete(p.subs, c)
 		p.mu.Unlock()
@@ -131,19 +183,25 @@ func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (asy
 	return c, nil
 }
 
-// ExecBatch sends several commands in order on one shared connection
-// (async.BatchExecutor).
+// ExecBatch sends several commands in order on one shared connection,
+// the one the first command's key picks (async.BatchExecutor).
 func (p *Pool) ExecBatch(ctx context.Context, cmds []*async.Command, sinks []async.Sink) {
+	i := 0
+	if p.nshared > 1 {
+		i = int(cmds[0].KeySlot()) % p.nshared
+	}
 	p.mu.Lock()
-	c := p.pickLocked()
-	closed := p.closed
-	p.mu.Unlock()
-	if c == nil || closed {
-		for i := range cmds { // wait for a connection one by one, order kept
-			p.Exec(ctx, cmds[i], sinks[i])
+	c := p.conns[i]
+	if c == nil || p.closed {
+		p.mu.Unlock()
+		for j := range cmds { // wait for the connection one by one, order kept
+			if c := p.route(ctx, cmds[j], sinks[j]); c != nil {
+				c.Exec(ctx, cmds[j], sinks[j])
+			}
 		}
 		return
 	}
+	p.mu.Unlock()
 	c.ExecBatch(ctx, cmds, sinks)
 }
 
@@ -161,30 +219,6 @@ func (p *Pool) AcquireExecutor(ctx context.Context) (async.Executor, func(discar
 	}, nil
 }
 
-// pickLocked returns the next live shared connection, asking for another
-// when every one is busier than PipelineThreshold.
-func (p *Pool) pickLocked() *Conn {
-	n := len(p.conns)
-	if n == 0 {
-		return nil
-	}
-	p.next = (p.next + 1) % n
-	c := p.conns[p.next]
-	if c.Load() > int64(p.cfg.PipelineThreshold) {
-		best := c
-		for _, o := range p.conns {
-			if o.Load() < best.Load() {
-				best = o
-			}
-		}
-		c = best
-		if c.Load() > int64(p.cfg.PipelineThreshold) && n+p.dialing < p.cfg.MaxSize {
-			p.startDialLocked()
-		}
-	}
-	return c
-}
-
 func (p *Pool) poke() {
 	select {
 	case p.wake <- struct{}{}:
@@ -192,18 +226,23 @@ func (p *Pool) poke() {
 	}
 }
 
-// maintain keeps MinSize shared connections open, redialling with backoff.
+// maintain keeps every shared connection open, redialling with backoff.
 func (p *Pool) maintain() {
 	defer p.wg.Done()
 	for {
 		var timer <-chan time.Time
 		p.mu.Lock()
-		want := max(p.cfg.MinSize, min(1, len(p.waiters)))
-		if !p.closed && len(p.conns)+p.dialing < want {
-			if wait := time.Until(p.retryAt); wait > 0 {
-				timer = time.After(wait)
-			} else {
-				p.startDialLocked()
+		if !p.closed {
+			wait := time.Until(p.retryAt)
+			for i, c := range p.conns {
+				if c != nil || p.dialing[i] {
+					continue
+				}
+				if wait > 0 {
+					timer = time.After(wait)
+					break
+				}
+				p.startDialLocked(i)
 			}
 		}
 		p.mu.Unlock()
@@ -216,15 +255,15 @@ func (p *Pool) maintain() {
 	}
 }
 
-// startDialLocked dials one shared connection in the background.
-func (p *Pool) startDialLocked() {
-	p.dialing++
+// startDialLocked dials shared connection i in the background.
+func (p *Pool) startDialLocked(i int) {
+	p.dialing[i] = true
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		c, err := p.dialConn(false)
+		c, err := dial(p.ctx, p.cfg, false, p.removeShared)
 		p.mu.Lock()
-		p.dialing--
+		p.dialing[i] = false
 		if err != nil {
 			waiters := p.dialFailedLocked(err)
 			p.mu.Unlock()
@@ -239,10 +278,12 @@ func (p *Pool) startDialLocked() {
 			c.Close()
 			return
 		}
-		p.conns = append(p.conns, c)
+		c.shared = true
+		p.conns[i] = c
 		p.dialErr, p.backoff = nil, 0
-		waiters := p.waiters
-		p.waiters = nil
+		waiters := p.waiters[i]
+		p.waiters[i] = nil
+		p.nwait -= len(waiters)
 		p.mu.Unlock()
 		for _, w := range waiters {
 			c.Exec(w.ctx, w.cmd, w.sink)
@@ -262,17 +303,13 @@ func (p *Pool) dialFailedLocked(err error) []request {
 	jitter := time.Duration(rand.Int64N(int64(p.backoff)/2 + 1))
 	p.retryAt = time.Now().Add(p.backoff/2 + jitter)
 	p.dialErr = err
-	waiters := p.waiters
-	p.waiters = nil
-	return waiters
-}
-
-func (p *Pool) dialConn(dedicated bool) (*Conn, error) {
-	var onDead func(*Conn)
-	if !dedicated {
-		onDead = p.removeShared
+	var waiters []request
+	for i, ws := range p.waiters {
+		waiters = append(waiters, ws...)
+		p.waiters[i] = nil
 	}
-	return dial(p.ctx, p.cfg, dedicated, onDead)
+	p.nwait = 0
+	return waiters
 }
 
 // removeShared drops a dead shared connection and asks for a new one.
@@ -280,12 +317,26 @@ func (p *Pool) removeShared(c *Conn) {
 	p.mu.Lock()
 	for i, o := range p.conns {
 		if o == c {
-			p.conns = append(p.conns[:i], p.conns[i+1:]...)
+			p.conns[i] = nil
 			break
 		}
 	}
 	p.mu.Unlock()
 	p.poke()
+}
+
+// dialOwn dials a dedicated connection, bounded by both the caller's
+// context and the pool's (Close abandons it).
+func (p *Pool) dialOwn(ctx context.Context, onDead func(*Conn)) (*Conn, error) {
+	return p.dialWith(ctx, p.cfg, onDead)
+}
+
+func (p *Pool) dialWith(ctx context.Context, cfg Config, onDead func(*Conn)) (*Conn, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(p.ctx, cancel)
+	defer stop()
+	return dial(ctx, cfg, true, onDead)
 }
 
 // Acquire lends a dedicated connection, dialling one if none is idle, for
@@ -317,7 +368,7 @@ func (p *Pool) Acquire(ctx context.Context) (*Conn, error) {
 		return nil, ErrClosed
 	}
 	p.mu.Unlock()
-	c, err := p.dialConn(true)
+	c, err := p.dialOwn(ctx, nil)
 	if err != nil {
 		<-p.sem
 		return nil, err
@@ -355,7 +406,11 @@ func (p *Pool) Release(c *Conn) {
 }
 
 // execBlocking runs a blocking command on a dedicated connection, in a
-// goroutine the pool owns, so that Exec itself does not block.
+// goroutine the pool owns, so that Exec itself does not block. When ctx
+// ends first the caller gets ctx.Err() at once, and the pool wakes the
+// server's side with CLIENT UNBLOCK and puts back anything the command
+// took anyway (see async.UndoBlocking), so nothing is lost; without a
+// client id it closes the connection instead.
 func (p *Pool) execBlocking(ctx context.Context, cmd *async.Command, sink async.Sink) {
 	p.mu.Lock()
 	if p.closed {
@@ -372,16 +427,15 @@ func (p *Pool) execBlocking(ctx context.Context, cmd *async.Command, sink async.
 			async.FailNotSent(cmd, sink, err)
 			return
 		}
-		w := &watched{sink: sink, done: make(chan struct{})}
+		encoded := append([]byte(nil), cmd.Buf...) // cmd is released once written
+		w := &blockingSink{sink: sink, done: make(chan struct{})}
 		c.Exec(ctx, cmd, w)
 		select {
 		case <-w.done:
 		case <-ctx.Done():
-			// The caller gets ctx.Err(), not the closing below. The server
-			// is still blocked on our behalf: only closing the connection
-			// frees it.
-			sink.Complete(protocol.Value{}, ctx.Err())
-			c.Close()
+			if w.abandon(ctx.Err()) && !p.unblock(c, w, encoded) {
+				c.Close()
+			}
 		case <-p.done:
 			c.Close()
 		}
@@ -389,15 +443,109 @@ func (p *Pool) execBlocking(ctx context.Context, cmd *async.Command, sink async.
 	}()
 }
 
-// watched forwards a completion and signals it.
-type watched struct {
-	sink async.Sink
-	done chan struct{} // closed by Complete
+// unblock wakes the abandoned blocking command on c and puts back what it
+// took; it reports whether c is in a known state again.
+func (p *Pool) unblock(c *Conn, w *blockingSink, encoded []byte) bool {
+	if c.clientID == 0 {
+		return false
+	}
+	wait := p.cfg.ReadTimeout
+	if wait <= 0 {
+		wait = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, wait)
+	defer cancel()
+	// An UNBLOCK that reaches the server before the command itself finds
+	// nothing blocked (0): try again a few times, briefly.
+	for try := 1; ; try++ {
+		un := async.NewCommand()
+		un.Buf, _ = protocol.AppendCommand(un.Buf, "CLIENT", "UNBLOCK", c.clientID)
+		f := async.NewFuture(async.ToInt64)
+		p.Exec(ctx, un, f)
+		n, err := f.Result()
+		if err != nil {
+			return false
+		}
+		if n == 1 || try == 5 {
+			break
+		}
+		t := time.NewTimer(time.Duration(try) * 10 * time.Millisecond)
+		select {
+		case <-w.done:
+			t.Stop()
+		case <-t.C:
+			continue
+		}
+		break
+	}
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		return false
+	}
+	if w.err != nil {
+		// Refused unsent because its context had ended: the connection
+		// never saw it. Anything else leaves the connection in doubt.
+		return c.Err() == nil && (errors.Is(w.err, context.Canceled) || errors.Is(w.err, context.DeadlineExceeded))
+	}
+	undo := async.UndoBlocking(encoded, w.late)
+	if undo == nil {
+		return true
+	}
+	put := async.NewCommand()
+	put.Buf, _ = protocol.AppendCommand(put.Buf, undo...)
+	pf := async.NewFuture(async.ToValue)
+	p.Exec(ctx, put, pf)
+	_, err := pf.Result()
+	return err == nil || errors.As(err, new(*protocol.RedisError))
 }
 
-func (w *watched) Complete(v protocol.Value, err error) {
-	w.sink.Complete(v, err)
+// blockingSink forwards the reply of a blocking command to the caller,
+// unless the caller has left; then it keeps the late reply for the pool.
+// Whichever comes first, the reply or abandon, completes the caller: once.
+type blockingSink struct {
+	sink async.Sink
+	done chan struct{} // closed by Complete
+
+	mu    sync.Mutex     // guards the fields below
+	state int            // sinkPending, sinkCompleted or sinkAbandoned
+	late  protocol.Value // the reply that arrived after abandon
+	err   error          // the failure that arrived after abandon
+}
+
+const (
+	sinkPending = iota
+	sinkCompleted
+	sinkAbandoned
+)
+
+func (w *blockingSink) Complete(v protocol.Value, err error) {
+	w.mu.Lock()
+	forward := w.state == sinkPending
+	if forward {
+		w.state = sinkCompleted
+	} else {
+		w.late, w.err = v, err
+	}
+	w.mu.Unlock()
+	if forward {
+		w.sink.Complete(v, err)
+	}
 	close(w.done)
+}
+
+// abandon fails the caller with err unless the reply already came; it
+// reports whether it did.
+func (w *blockingSink) abandon(err error) bool {
+	w.mu.Lock()
+	if w.state != sinkPending {
+		w.mu.Unlock()
+		return false
+	}
+	w.state = sinkAbandoned
+	w.mu.Unlock()
+	w.sink.Complete(protocol.Value{}, err)
+	return true
 }
 
 // Stats describes a pool at one moment.
@@ -414,8 +562,12 @@ type Stats struct {
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Stats{Conns: len(p.conns), Dedicated: len(p.idle) + len(p.lent), Lent: len(p.lent), Idle: len(p.idle), Waiting: len(p.waiters)}
+	s := Stats{Dedicated: len(p.idle) + len(p.lent), Lent: len(p.lent), Idle: len(p.idle), Waiting: p.nwait}
 	for _, c := range p.conns {
+		if c == nil {
+			continue
+		}
+		s.Conns++
 		l := c.Load()
 		s.InFlight += l
 		if l == 0 {
@@ -441,21 +593,30 @@ func (p *Pool) Close() error {
 	p.closeOnce.Do(func() {
 		p.mu.Lock()
 		p.closed = true
-		conns := append(append([]*Conn{}, p.conns...), p.idle...)
+		var conns []*Conn
+		for _, c := range p.conns {
+			if c != nil {
+				conns = append(conns, c)
+			}
+		}
+		conns = append(conns, p.idle...)
 		for c := range p.lent {
 			conns = append(conns, c)
 		}
 		for c := range p.subs {
 			conns = append(conns, c)
 		}
-		p.conns, p.idle = nil, nil
-		waiters := p.waiters
-		p.waiters = nil
+		waiters := slices.Clone(p.waiters)
+		clear(p.conns)
+		clear(p.waiters)
+		p.idle, p.nwait = nil, 0
 		p.mu.Unlock()
 		close(p.done)
 		p.cancel()
-		for _, w := range waiters {
-			async.FailNotSent(w.cmd, w.sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
+		for _, ws := range waiters {
+			for _, w := range ws {
+				async.FailNotSent(w.cmd, w.sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
+			}
 		}
 		for _, c := range conns {
 			c.Close()
