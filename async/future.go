@@ -123,23 +123,46 @@ func (f *Future[T]) whenDone(fn func()) {
 
 // Complete implements Sink: it converts the reply and resolves the future,
 // unless its context already did.
-func (f *Future[T]) Complete(v protocol.Value, err error) {
-	if f.stop != nil {
-		f.stop()
+func (f *Future[T]) Complete(v protocol.Value, err error) { f.Offer(v, err) }
+
+// Offer implements Offerer: Complete that reports whether the future
+// took the reply (false when its context had already resolved it, or is
+// about to).
+func (f *Future[T]) Offer(v protocol.Value, err error) bool {
+	if f.stop != nil && !f.stop() {
+		return false // the context's watcher has run or is running: it wins
 	}
 	if f.state.Load() != pending {
-		return // the context won; the reply is discarded
+		return false // the context won; the reply is discarded
 	}
 	if err == nil {
 		if err = v.Err(); err == nil {
 			var val T
 			if val, err = f.conv(v); err == nil {
-				f.resolve(val, nil)
-				return
+				return f.resolve(val, nil)
 			}
 		}
 	}
-	f.fail(err)
+	var zero T
+	return f.resolve(zero, err)
+}
+
+// Offerer is a Sink that can report whether it took a reply. A blocking
+// command's executor uses it to learn that an element reached a caller
+// who had already left, so that it can put the element back.
+type Offerer interface {
+	Sink
+	Offer(v protocol.Value, err error) bool
+}
+
+// Offer completes sink and reports whether it took the reply: sinks that
+// are not Offerers are taken to have.
+func Offer(sink Sink, v protocol.Value, err error) bool {
+	if o, ok := sink.(Offerer); ok {
+		return o.Offer(v, err)
+	}
+	sink.Complete(v, err)
+	return true
 }
 
 // Done returns a channel closed when the future resolves, for select.

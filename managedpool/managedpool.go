@@ -220,7 +220,11 @@ func (p *Pool) purgeLocked() {
 
 // Complete forwards the reply; a READONLY reply or a lost connection is
 // reported to the controller.
-func (e *entry) Complete(v protocol.Value, err error) {
+func (e *entry) Complete(v protocol.Value, err error) { e.Offer(v, err) }
+
+// Offer is Complete reporting whether the caller took the reply
+// (async.Offerer).
+func (e *entry) Offer(v protocol.Value, err error) bool {
 	if err != nil || v.Kind == protocol.KindError {
 		trouble := err
 		if trouble == nil {
@@ -232,7 +236,7 @@ func (e *entry) Complete(v protocol.Value, err error) {
 			e.p.trouble(e.to, trouble)
 		}
 	}
-	e.sink.Complete(v, err)
+	return async.Offer(e.sink, v, err)
 }
 
 // Requeue takes back a command its pool never wrote. If the addresses are

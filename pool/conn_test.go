@@ -87,9 +87,11 @@ func TestConnCancelledBeforeWriteIsNeverSent(t *testing.T) {
 func TestConnCancelledAfterWriteKeepsOrder(t *testing.T) {
 	integration.CheckGoroutines(t)
 	release := make(chan struct{})
+	received := make(chan struct{})
 	srv := resptest.NewServer(t, func(c *resptest.Conn) {
 		c.Serve(func(args []string) string {
 			if args[0] == "GET" && args[1] == "slow" {
+				close(received)
 				<-release
 			}
 			return echoServer(args)
@@ -100,6 +102,7 @@ func TestConnCancelledAfterWriteKeepsOrder(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	slow := cl.Get(ctx, "slow")
 	next := cl.Get(context.Background(), "next")
+	<-received // the server has the GET: cancelling now is after the write
 	cancel()
 	_, err := slow.Result()
 	assert.ErrorIs(t, err, context.Canceled, "the caller gets ctx.Err() at once")

@@ -26,12 +26,14 @@ type Pool struct {
 	done chan struct{} // closed by Close
 	sem  chan struct{} // one token per dedicated connection lent out
 
-	mu        sync.Mutex  // guards the fields below
-	conns     []*Conn     // the shared connections by index (MinSize of them); nil while being dialled
-	dialing   []bool      // a dial for that index is under way
-	waiters   [][]request // per index, commands waiting for its connection
-	nwait     int         // commands in waiters
-	idle      []*Conn     // dedicated connections not lent out
+	mu        sync.Mutex    // guards the fields below
+	conns     []*Conn       // the shared connections by index (MinSize of them); nil while being dialled
+	dialing   []bool        // a dial for that index is under way
+	flushing  []bool        // its connection is taking over the commands that waited for it
+	waiters   [][]request   // per index, commands waiting for its connection
+	nwait     int           // commands in waiters
+	room      chan struct{} // made by a caller waiting for room in waiters; closed when it shrinks
+	idle      []*Conn       // dedicated connections not lent out
 	lent      map[*Conn]struct{}
 	subs      map[*Conn]struct{} // subscriber connections, closed with the pool
 	dialErr   error              // the last failed dial, while backing off
@@ -63,7 +65,7 @@ func New(cfg Config) (*Pool, error) {
 	}
 	n := max(cfg.MinSize, 1)
 	p.nshared = n
-	p.conns, p.dialing, p.waiters = make([]*Conn, n), make([]bool, n), make([][]request, n)
+	p.conns, p.dialing, p.flushing, p.waiters = make([]*Conn, n), make([]bool, n), make([]bool, n), make([][]request, n)
 	p.wg.Add(1)
 	go p.maintain()
 	return p, nil
@@ -80,50 +82,84 @@ func (p *Pool) Exec(ctx context.Context, cmd *async.Command, sink async.Sink) {
 		p.execBlocking(ctx, cmd, sink)
 		return
 	}
-	if c := p.route(ctx, cmd, sink); c != nil {
+	if c := p.route(ctx, p.index(cmd), cmd, sink); c != nil {
 		c.Exec(ctx, cmd, sink)
 	}
 }
 
+// index picks the shared connection for cmd by its key's hash slot.
+func (p *Pool) index(cmd *async.Command) int {
+	if p.nshared == 1 {
+		return 0
+	}
+	return int(cmd.KeySlot()) % p.nshared
+}
+
 // route returns the shared connection for cmd, or nil when it has failed
-// the command or queued it to wait for that connection's dial.
-func (p *Pool) route(ctx context.Context, cmd *async.Command, sink async.Sink) *Conn {
-	i := 0
-	if p.nshared > 1 {
-		i = int(cmd.KeySlot()) % p.nshared
-	}
+// the command or queued it to wait for that connection. While a new
+// connection takes over the commands that waited for it, later commands
+// queue behind them, so none overtakes an earlier one.
+func (p *Pool) route(ctx context.Context, i int, cmd *async.Command, sink async.Sink) *Conn {
+	var gone []request // purged; completed once p.mu is released
+	defer func() { completeExpired(gone) }()
 	p.mu.Lock()
-	if p.closed {
+	for {
+		if p.closed {
+			p.mu.Unlock()
+			async.FailNotSent(cmd, sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
+			return nil
+		}
+		c := p.conns[i]
+		if c != nil && !p.flushing[i] {
+			p.mu.Unlock()
+			return c
+		}
+		if c == nil && p.dialErr != nil && time.Now().Before(p.retryAt) {
+			err := p.dialErr
+			p.mu.Unlock()
+			async.FailNotSent(cmd, sink, err) // fail fast while backing off
+			return nil
+		}
+		if p.nwait < p.cfg.MaxPending {
+			break
+		}
+		if gone = append(gone, p.purgeWaitersLocked()...); p.nwait < p.cfg.MaxPending {
+			break
+		}
+		// Full: wait for room, bounded by ctx (and by dials, which
+		// either take the waiting commands or fail them).
+		if p.room == nil {
+			p.room = make(chan struct{})
+		}
+		room := p.room
 		p.mu.Unlock()
-		async.FailNotSent(cmd, sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
-		return nil
-	}
-	if c := p.conns[i]; c != nil {
-		p.mu.Unlock()
-		return c
-	}
-	if p.dialErr != nil && time.Now().Before(p.retryAt) {
-		err := p.dialErr
-		p.mu.Unlock()
-		async.FailNotSent(cmd, sink, err) // fail fast while backing off
-		return nil
-	}
-	var gone []request
-	if p.nwait >= p.cfg.MaxPending {
-		gone = p.purgeWaitersLocked()
-	}
-	if p.nwait >= p.cfg.MaxPending {
-		p.mu.Unlock()
-		completeExpired(gone)
-		async.FailNotSent(cmd, sink, &ConnError{Addr: p.cfg.Addr, Err: ErrQueueFull})
-		return nil
+		select {
+		case <-room:
+		case <-p.done:
+		case <-ctx.Done():
+			async.FailNotSent(cmd, sink, ctx.Err())
+			return nil
+		}
+		p.mu.Lock()
 	}
 	p.waiters[i] = append(p.waiters[i], request{ctx: ctx, cmd: cmd, sink: sink})
 	p.nwait++
 	p.mu.Unlock()
-	completeExpired(gone)
 	p.poke()
 	return nil
+}
+
+// takeWaitersLocked removes and returns the commands waiting for
+// connection i, waking callers waiting for room.
+func (p *Pool) takeWaitersLocked(i int) []request {
+	ws := p.waiters[i]
+	p.waiters[i] = nil
+	p.nwait -= len(ws)
+	if p.room != nil && len(ws) > 0 {
+		close(p.room)
+		p.room = nil
+	}
+	return ws
 }
 
 // purgeWaitersLocked drops waiting commands whose context has ended and
@@ -143,6 +179,10 @@ func (p *Pool) purgeWaitersLocked() []request {
 		p.waiters[i] = kept
 	}
 	p.nwait -= len(gone)
+	if p.room != nil && len(gone) > 0 {
+		close(p.room)
+		p.room = nil
+	}
 	return gone
 }
 
@@ -186,16 +226,13 @@ func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (asy
 // ExecBatch sends several commands in order on one shared connection,
 // the one the first command's key picks (async.BatchExecutor).
 func (p *Pool) ExecBatch(ctx context.Context, cmds []*async.Command, sinks []async.Sink) {
-	i := 0
-	if p.nshared > 1 {
-		i = int(cmds[0].KeySlot()) % p.nshared
-	}
+	i := p.index(cmds[0])
 	p.mu.Lock()
 	c := p.conns[i]
-	if c == nil || p.closed {
+	if c == nil || p.closed || p.flushing[i] {
 		p.mu.Unlock()
 		for j := range cmds { // wait for the connection one by one, order kept
-			if c := p.route(ctx, cmds[j], sinks[j]); c != nil {
+			if c := p.route(ctx, i, cmds[j], sinks[j]); c != nil {
 				c.Exec(ctx, cmds[j], sinks[j])
 			}
 		}
@@ -280,13 +317,22 @@ func (p *Pool) startDialLocked(i int) {
 		}
 		c.shared = true
 		p.conns[i] = c
+		p.flushing[i] = true
 		p.dialErr, p.backoff = nil, 0
-		waiters := p.waiters[i]
-		p.waiters[i] = nil
-		p.nwait -= len(waiters)
-		p.mu.Unlock()
-		for _, w := range waiters {
-			c.Exec(w.ctx, w.cmd, w.sink)
+		// Hand over the waiting commands in order; commands that arrive
+		// meanwhile queue behind them (route), until none is left.
+		for {
+			waiters := p.takeWaitersLocked(i)
+			if len(waiters) == 0 {
+				p.flushing[i] = false
+				p.mu.Unlock()
+				return
+			}
+			p.mu.Unlock()
+			for _, w := range waiters {
+				c.Exec(w.ctx, w.cmd, w.sink)
+			}
+			p.mu.Lock()
 		}
 	}()
 }
@@ -304,11 +350,9 @@ func (p *Pool) dialFailedLocked(err error) []request {
 	p.retryAt = time.Now().Add(p.backoff/2 + jitter)
 	p.dialErr = err
 	var waiters []request
-	for i, ws := range p.waiters {
-		waiters = append(waiters, ws...)
-		p.waiters[i] = nil
+	for i := range p.waiters {
+		waiters = append(waiters, p.takeWaitersLocked(i)...)
 	}
-	p.nwait = 0
 	return waiters
 }
 
@@ -433,19 +477,39 @@ func (p *Pool) execBlocking(ctx context.Context, cmd *async.Command, sink async.
 		select {
 		case <-w.done:
 		case <-ctx.Done():
-			if w.abandon(ctx.Err()) && !p.unblock(c, w, encoded) {
+			if w.abandon(ctx.Err()) && !p.unblock(c, w) {
 				c.Close()
 			}
 		case <-p.done:
 			c.Close()
 		}
+		<-w.done // at the latest when c is closed
+		if v, ok := w.unread(); ok && c.Err() == nil {
+			p.putBack(encoded, v)
+		}
 		p.Release(c)
 	}()
 }
 
+// putBack returns what an abandoned blocking command took (see
+// async.UndoBlocking).
+func (p *Pool) putBack(encoded []byte, v protocol.Value) {
+	undo := async.UndoBlocking(encoded, v)
+	if undo == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.WriteTimeout+p.cfg.ReadTimeout)
+	defer cancel()
+	put := async.NewCommand()
+	put.Buf, _ = protocol.AppendCommand(put.Buf, undo...)
+	f := async.NewFuture(async.ToValue)
+	p.Exec(ctx, put, f)
+	f.Result()
+}
+
 // unblock wakes the abandoned blocking command on c and puts back what it
 // took; it reports whether c is in a known state again.
-func (p *Pool) unblock(c *Conn, w *blockingSink, encoded []byte) bool {
+func (p *Pool) unblock(c *Conn, w *blockingSink) bool {
 	if c.clientID == 0 {
 		return false
 	}
@@ -488,29 +552,22 @@ func (p *Pool) unblock(c *Conn, w *blockingSink, encoded []byte) bool {
 		// never saw it. Anything else leaves the connection in doubt.
 		return c.Err() == nil && (errors.Is(w.err, context.Canceled) || errors.Is(w.err, context.DeadlineExceeded))
 	}
-	undo := async.UndoBlocking(encoded, w.late)
-	if undo == nil {
-		return true
-	}
-	put := async.NewCommand()
-	put.Buf, _ = protocol.AppendCommand(put.Buf, undo...)
-	pf := async.NewFuture(async.ToValue)
-	p.Exec(ctx, put, pf)
-	_, err := pf.Result()
-	return err == nil || errors.As(err, new(*protocol.RedisError))
+	return true
 }
 
 // blockingSink forwards the reply of a blocking command to the caller,
-// unless the caller has left; then it keeps the late reply for the pool.
-// Whichever comes first, the reply or abandon, completes the caller: once.
+// unless the caller has left; then it keeps the unread reply so that the
+// pool can put back what the command took. The caller is completed once:
+// by the reply or by abandon, whichever comes first.
 type blockingSink struct {
 	sink async.Sink
 	done chan struct{} // closed by Complete
 
-	mu    sync.Mutex     // guards the fields below
-	state int            // sinkPending, sinkCompleted or sinkAbandoned
-	late  protocol.Value // the reply that arrived after abandon
-	err   error          // the failure that arrived after abandon
+	mu     sync.Mutex     // guards the fields below
+	state  int            // sinkPending, sinkCompleted or sinkAbandoned
+	unseen bool           // the reply reached no caller
+	late   protocol.Value // that reply
+	err    error          // the failure that came instead of a reply, once abandoned
 }
 
 const (
@@ -525,11 +582,15 @@ func (w *blockingSink) Complete(v protocol.Value, err error) {
 	if forward {
 		w.state = sinkCompleted
 	} else {
-		w.late, w.err = v, err
+		w.late, w.err, w.unseen = v, err, err == nil
 	}
 	w.mu.Unlock()
-	if forward {
-		w.sink.Complete(v, err)
+	// A future whose context ended at this very moment may refuse the
+	// reply: then it is as if the caller had left.
+	if forward && !async.Offer(w.sink, v, err) && err == nil {
+		w.mu.Lock()
+		w.late, w.unseen = v, true
+		w.mu.Unlock()
 	}
 	close(w.done)
 }
@@ -546,6 +607,13 @@ func (w *blockingSink) abandon(err error) bool {
 	w.mu.Unlock()
 	w.sink.Complete(protocol.Value{}, err)
 	return true
+}
+
+// unread returns a reply that reached no caller; call it after done.
+func (w *blockingSink) unread() (protocol.Value, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.late, w.unseen
 }
 
 // Stats describes a pool at one moment.
