@@ -83,6 +83,11 @@ func (c *Client) Executor() Executor { return c.ex }
 // send watches ctx on f and hands cmd to the executor, unless ctx already
 // ended.
 func send[T any](c *Client, ctx context.Context, cmd *Command, f *Future[T]) *Future[T] {
+	if ctx == nil {
+		cmd.Release()
+		f.fail(ErrNilContext)
+		return f
+	}
 	if !f.watch(ctx) {
 		cmd.Release()
 		return f

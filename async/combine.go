@@ -1,6 +1,7 @@
 package async
 
 import (
+	"reflect"
 	"context"
 	"iter"
 	"sync/atomic"
@@ -38,6 +39,9 @@ func Map[T, U any](f *Future[T], fn func(T) (U, error)) *Future[U] {
 // WaitAll waits until every future has resolved or ctx ends. It returns
 // the error of the first failed future in argument order, or ctx.Err().
 func WaitAll(ctx context.Context, fs ...Awaitable) error {
+	if err := checkFutures(ctx, fs); err != nil {
+		return err
+	}
 	for _, f := range fs {
 		select {
 		case <-f.Done():
@@ -56,6 +60,9 @@ func WaitAll(ctx context.Context, fs ...Awaitable) error {
 // WaitAny waits until one future resolves and returns its index, or -1 and
 // ctx.Err() if ctx ends first.
 func WaitAny(ctx context.Context, fs ...Awaitable) (int, error) {
+	if err := checkFutures(ctx, fs); err != nil {
+		return -1, err
+	}
 	idx := make(chan int, len(fs)) // buffered: resolvers never block
 	for i, f := range fs {
 		f.whenDone(func() { idx <- i })
@@ -73,6 +80,9 @@ func WaitAny(ctx context.Context, fs ...Awaitable) (int, error) {
 // that needs to know which ended it checks ctx.Err().
 func AsCompleted(ctx context.Context, fs ...Awaitable) iter.Seq[int] {
 	return func(yield func(int) bool) {
+		if checkFutures(ctx, fs) != nil {
+			return
+		}
 		idx := make(chan int, len(fs)) // buffered: resolvers never block
 		for i, f := range fs {
 			f.whenDone(func() { idx <- i })
@@ -94,6 +104,9 @@ func AsCompleted(ctx context.Context, fs ...Awaitable) iter.Seq[int] {
 // with the error of the first failed one in argument order, else nil. It
 // blocks nobody, so it can sit in a select beside other channels.
 func Join(fs ...Awaitable) *Future[struct{}] {
+	if err := checkFutures(context.Background(), fs); err != nil {
+		return Failed[struct{}](err)
+	}
 	out := newFuture[struct{}](nil)
 	if len(fs) == 0 {
 		out.resolve(struct{}{}, nil)
@@ -116,4 +129,24 @@ func Join(fs ...Awaitable) *Future[struct{}] {
 		})
 	}
 	return out
+}
+
+// checkFutures refuses a nil context or a nil future, which would
+// otherwise panic deep inside a wait.
+func checkFutures(ctx context.Context, fs []Awaitable) error {
+	if ctx == nil {
+		return ErrNilContext
+	}
+	for _, f := range fs {
+		if f == nil || isNilPointer(f) {
+			return ErrNilFuture
+		}
+	}
+	return nil
+}
+
+// isNilPointer reports whether v holds a nil pointer (a typed nil).
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }

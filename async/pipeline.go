@@ -99,6 +99,9 @@ func (p *Pipeline) take() ([]*Command, []Sink) {
 // NOSCRIPT is left out, because a Script answers it with EVAL on its own
 // (each future still holds its own error).
 func (p *Pipeline) Exec(ctx context.Context) error {
+	if ctx == nil {
+		return ErrNilContext
+	}
 	cmds, sinks := p.take()
 	if len(cmds) == 0 {
 		return nil
@@ -272,6 +275,9 @@ func (tx *Tx) Queue() *Client { return tx.pipe.q }
 // first command error. The connection goes back to the pool in every path,
 // panics included (closed when its state is unknown).
 func (c *Client) Watch(ctx context.Context, fn func(tx *Tx) error, keys ...string) (err error) {
+	if ctx == nil {
+		return ErrNilContext
+	}
 	acq, ok := c.ex.(Acquirer)
 	if !ok {
 		return ErrTxNotSupported

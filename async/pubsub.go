@@ -79,6 +79,9 @@ type PubSub struct {
 	waiters  map[string][]chan struct{} // "kind name" -> confirmations awaited
 	conn     SubConn
 	up       chan struct{} // closed when conn is set; replaced when lost
+	fatal    error         // why the owner gave up; set once, before failed is closed
+
+	failed chan struct{} // closed by the owner when it gives up on a permanent error
 
 	dropped atomic.Int64
 }
@@ -104,6 +107,7 @@ func (c *Client) PubSub(cfg PubSubConfig) (*PubSub, error) {
 		handlers: map[string]func(Message){},
 		waiters:  map[string][]chan struct{}{},
 		up:       make(chan struct{}),
+		failed:   make(chan struct{}),
 	}
 	ps.wg.Add(1)
 	go ps.own()
@@ -191,6 +195,16 @@ func (ps *PubSub) own() {
 			if ps.ctx.Err() != nil {
 				return
 			}
+			if IsPermanent(err) {
+				// A closed pool or a server without RESP3: reconnecting
+				// cannot help. Subscribe calls report it at once.
+				ps.mu.Lock()
+				ps.fatal = err
+				ps.mu.Unlock()
+				close(ps.failed)
+				ps.deliver(Message{Kind: KindDisconnected, Err: err})
+				return
+			}
 			wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
 			backoff = min(2*backoff, time.Second)
 			select {
@@ -269,8 +283,14 @@ func sendNoReply(ctx context.Context, ex Executor, args []any) *Future[string] {
 // the server confirms each one (or ctx ends). Without a connection the
 // change is recorded and applied on connect; Subscribe then waits for it.
 func (ps *PubSub) change(ctx context.Context, cmd string, add bool, names []string) error {
+	if ctx == nil {
+		return ErrNilContext
+	}
 	if ps.ctx.Err() != nil {
-		return errors.New("async: pub/sub closed")
+		return ErrPubSubClosed
+	}
+	if err := ps.failure(); err != nil {
+		return err
 	}
 	var set string
 	switch cmd {
@@ -308,12 +328,29 @@ func (ps *PubSub) change(ctx context.Context, cmd string, add bool, names []stri
 	for _, w := range waits {
 		select {
 		case <-w:
+		case <-ps.failed:
+			return ps.failure()
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
 	return nil
 }
+
+// failure returns the permanent error the subscriber gave up on, if any.
+func (ps *PubSub) failure() error {
+	select {
+	case <-ps.failed:
+		ps.mu.Lock()
+		defer ps.mu.Unlock()
+		return ps.fatal
+	default:
+		return nil
+	}
+}
+
+// ErrPubSubClosed is returned by calls on a closed PubSub.
+var ErrPubSubClosed = errors.New("async: pub/sub closed")
 
 // Subscribe subscribes to channels and returns once the server confirmed
 // them.

@@ -21,7 +21,7 @@ var (
 	// wait for an address.
 	ErrQueueFull = errors.New("managedpool: queue of commands waiting for an address is full")
 	// ErrClosed fails commands on a closed managed pool.
-	ErrClosed = errors.New("managedpool: closed")
+	ErrClosed error = closedError{}
 )
 
 // Config configures a managed pool.
@@ -155,8 +155,18 @@ func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (asy
 	p.next = (p.next + 1) % len(p.pools)
 	to := p.pools[p.next]
 	p.mu.Unlock()
-	return to.Subscriber(ctx, onPush)
+	conn, err := to.Subscriber(ctx, onPush)
+	if errors.Is(err, pool.ErrClosed) {
+		// That address was replaced meanwhile: not permanent for the
+		// managed pool, whose next address will do.
+		return nil, ErrAddrReplaced
+	}
+	return conn, err
 }
+
+// ErrAddrReplaced is returned when the address picked for a connection was
+// replaced while it was being dialled; trying again uses the new one.
+var ErrAddrReplaced = errors.New("managedpool: address replaced while connecting")
 
 // route sends e to the next address, or queues it when there is none.
 func (p *Pool) route(e *entry, cmd *async.Command) {
@@ -409,3 +419,9 @@ func (p *Pool) Close() error {
 	p.wg.Wait()
 	return nil
 }
+
+// closedError is ErrClosed: permanent (async.IsPermanent).
+type closedError struct{}
+
+func (closedError) Error() string   { return "managedpool: closed" }
+func (closedError) Permanent() bool { return true }

@@ -165,6 +165,10 @@ func (c Config) String() string {
 // GoString is String, so that %#v does not print the password either.
 func (c Config) GoString() string { return c.String() }
 
+// Format writes String for every verb, so that no verb prints the
+// password.
+func (c Config) Format(f fmt.State, _ rune) { f.Write([]byte(c.String())) }
+
 // Validate reports the error New or Dial would return for this
 // configuration, without connecting.
 func (c Config) Validate() error {

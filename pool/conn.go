@@ -21,6 +21,7 @@ type request struct {
 	ctx  context.Context
 	cmd  *async.Command
 	sink async.Sink
+	at   time.Time // when it began waiting for a connection; zero when it did not
 }
 
 // Conn is one connection to a server. Commands from any goroutine are
@@ -92,6 +93,9 @@ func dial(ctx context.Context, cfg Config, noDeadline bool, onDead func(*Conn)) 
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, cfg.Network, cfg.Addr)
 	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err() // matchable with errors.Is, unlike net's copy
+		}
 		return nil, &DialError{Addr: cfg.Addr, Step: "dial", Err: err}
 	}
 	if cfg.TLS != nil && cfg.Network == "tcp" {
@@ -102,6 +106,9 @@ func dial(ctx context.Context, cfg Config, noDeadline bool, onDead func(*Conn)) 
 		}
 		tlsConn := tls.Client(nc, tc)
 		if err := tlsConn.HandshakeContext(ctx); err != nil {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
 			nc.Close()
 			return nil, &DialError{Addr: cfg.Addr, Step: "tls", Err: err}
 		}
@@ -141,14 +148,21 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 	// a deadline in the past wakes the blocked read or write.
 	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
 	defer func() {
-		if ctx.Err() != nil || !stop() {
+		cause := ctx.Err()
+		if dl, ok := ctx.Deadline(); ok && cause == nil && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(dl) {
+			cause = context.DeadlineExceeded // the socket's copy of the deadline fired first
+		}
+		if !stop() && cause == nil {
+			cause = ctx.Err()
+		}
+		if cause != nil {
 			// Report the caller's context as the cause, matchable with
 			// errors.Is, rather than the I/O timeout it caused.
 			var de *DialError
 			if errors.As(err, &de) {
-				de.Err = ctx.Err()
+				de.Err = cause
 			} else {
-				err = &DialError{Addr: c.addr, Step: "handshake", Err: ctx.Err()}
+				err = &DialError{Addr: c.addr, Step: "handshake", Err: cause}
 			}
 			return
 		}
@@ -272,26 +286,32 @@ func (c *Conn) Dedicated() bool { return !c.shared }
 // fails with ctx.Err(), never sent) or the connection dies (ReadTimeout
 // and WriteTimeout bound that).
 func (c *Conn) Exec(ctx context.Context, cmd *async.Command, sink async.Sink) {
-	c.enqueue(ctx, []*async.Command{cmd}, []async.Sink{sink}, true)
+	c.enqueue(ctx, []*async.Command{cmd}, []async.Sink{sink}, true, time.Time{})
+}
+
+// execWaited is Exec for a command that has already waited since at (for
+// a connection to be dialled): ReadTimeout counts from then.
+func (c *Conn) execWaited(r request) {
+	c.enqueue(r.ctx, []*async.Command{r.cmd}, []async.Sink{r.sink}, true, r.at)
 }
 
 // ExecBatch queues several commands at once, in order, so that they are
 // written together (async.BatchExecutor). A batch is admitted whole when
 // the connection has room, even if it is larger than the bounds.
 func (c *Conn) ExecBatch(ctx context.Context, cmds []*async.Command, sinks []async.Sink) {
-	c.enqueue(ctx, cmds, sinks, true)
+	c.enqueue(ctx, cmds, sinks, true, time.Time{})
 }
 
 // tryExec queues cmd only if there is room at once, for the connection's
 // own health checks.
 func (c *Conn) tryExec(cmd *async.Command, sink async.Sink) bool {
-	return c.enqueue(context.Background(), []*async.Command{cmd}, []async.Sink{sink}, false)
+	return c.enqueue(context.Background(), []*async.Command{cmd}, []async.Sink{sink}, false, time.Time{})
 }
 
 // enqueue admits cmds when there is room, waiting for it if wait is set.
 // It reports whether they were queued (without wait, false means full and
 // nothing was done).
-func (c *Conn) enqueue(ctx context.Context, cmds []*async.Command, sinks []async.Sink, wait bool) bool {
+func (c *Conn) enqueue(ctx context.Context, cmds []*async.Command, sinks []async.Sink, wait bool, at time.Time) bool {
 	size := 0
 	for _, cmd := range cmds {
 		size += len(cmd.Buf)
@@ -339,7 +359,7 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*async.Command, sinks []async
 	}
 	first := len(c.queue) == 0
 	for i := range cmds {
-		c.queue = append(c.queue, request{ctx: ctx, cmd: cmds[i], sink: sinks[i]})
+		c.queue = append(c.queue, request{ctx: ctx, cmd: cmds[i], sink: sinks[i], at: at})
 	}
 	c.queueBytes += size
 	c.mu.Unlock()
@@ -460,7 +480,11 @@ func (c *Conn) writeLoop() {
 		c.mu.Unlock()
 
 		buf, sinks, cmds, noReply = buf[:0], sinks[:0], cmds[:0], noReply[:0]
+		var waited time.Time // the earliest a command of the batch began waiting
 		for i, r := range batch {
+			if !r.at.IsZero() && (waited.IsZero() || r.at.Before(waited)) {
+				waited = r.at
+			}
 			if err := r.ctx.Err(); err != nil {
 				r.cmd.Release()
 				r.sink.Complete(protocol.Value{}, err) // never sent
@@ -492,6 +516,9 @@ func (c *Conn) writeLoop() {
 			}
 			if c.pending.len() == 0 && len(sinks) > 0 {
 				c.since = time.Now()
+				if !waited.IsZero() {
+					c.since = waited // ReadTimeout bounds the whole wait
+				}
 			}
 			c.pending.push(sinks...)
 			c.mu.Unlock()

@@ -7,8 +7,8 @@ import (
 
 var (
 	// ErrClosed is the cause when a command meets a closed pool or
-	// connection.
-	ErrClosed = errors.New("pool: closed")
+	// connection. It is permanent (async.IsPermanent).
+	ErrClosed error = &permanentError{"pool: closed"}
 	// ErrNotSent is matched by a *ConnError for a command that surely did
 	// not run: it was never written to the server. It is safe to retry.
 	ErrNotSent = errors.New("pool: command not sent")
@@ -72,3 +72,9 @@ func (e *DialError) Unwrap() error { return e.Err }
 
 // Is matches ErrNotSent: no command was written.
 func (e *DialError) Is(target error) bool { return target == ErrNotSent }
+
+// permanentError is an error that retrying cannot cure (async.PermanentError).
+type permanentError struct{ msg string }
+
+func (e *permanentError) Error() string   { return e.msg }
+func (e *permanentError) Permanent() bool { return true }

@@ -142,7 +142,7 @@ func (p *Pool) route(ctx context.Context, i int, cmd *async.Command, sink async.
 		}
 		p.mu.Lock()
 	}
-	p.waiters[i] = append(p.waiters[i], request{ctx: ctx, cmd: cmd, sink: sink})
+	p.waiters[i] = append(p.waiters[i], request{ctx: ctx, cmd: cmd, sink: sink, at: time.Now()})
 	p.nwait++
 	p.mu.Unlock()
 	p.poke()
@@ -188,7 +188,8 @@ func (p *Pool) purgeWaitersLocked() []request {
 
 // ErrNeedsRESP3 is returned for a subscriber connection to a server that
 // does not speak RESP3 (Redis 6 or newer does).
-var ErrNeedsRESP3 = errors.New("pool: pub/sub needs RESP3")
+// It is permanent (async.IsPermanent).
+var ErrNeedsRESP3 error = &permanentError{"pool: pub/sub needs RESP3"}
 
 // Subscriber dials a connection for pub/sub whose push frames go to
 // onPush (on the connection's reader goroutine; it must not block). It is
@@ -330,7 +331,7 @@ func (p *Pool) startDialLocked(i int) {
 			}
 			p.mu.Unlock()
 			for _, w := range waiters {
-				c.Exec(w.ctx, w.cmd, w.sink)
+				c.execWaited(w)
 			}
 			p.mu.Lock()
 		}

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"reflect"
 	"fmt"
 	"math"
 	"strconv"
@@ -105,6 +106,9 @@ func AppendArg(buf []byte, a any) ([]byte, error) {
 	case nil:
 		return AppendString(buf, ""), nil
 	case fmt.Stringer:
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
+			return buf, fmt.Errorf("protocol: nil %T argument", a)
+		}
 		return AppendString(buf, v.String()), nil
 	}
 	return buf, fmt.Errorf("protocol: unsupported argument type %T", a)

@@ -40,3 +40,16 @@ func TestAppendNoAllocations(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+type nilStringer struct{ s string }
+
+func (n *nilStringer) String() string { return n.s }
+
+func TestAppendArgNilStringerIsAnError(t *testing.T) {
+	var p *nilStringer
+	_, err := AppendCommand(nil, "SET", "k", p)
+	assert.ErrorContains(t, err, "nil")
+	buf, err := AppendCommand(nil, "SET", "k", &nilStringer{"v"})
+	require.NoError(t, err)
+	assert.Contains(t, string(buf), "$1\r\nv\r\n")
+}

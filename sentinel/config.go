@@ -3,11 +3,13 @@ package sentinel
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
 	"github.com/asyncredis/asyncredis/pool"
+	"github.com/asyncredis/asyncredis/protocol"
 )
 
 // Config configures New. The zero value of each field means its default.
@@ -31,6 +33,12 @@ type Config struct {
 	SentinelUsername string
 	SentinelPassword string
 	SentinelTLS      *tls.Config
+
+	// Limits bound the replies accepted from masters and replicas, and
+	// SentinelLimits those from sentinels (protocol.Limits; zero fields
+	// take its defaults).
+	Limits         protocol.Limits
+	SentinelLimits protocol.Limits
 
 	// MinSize and MaxSize size each managed pool per node, as in pool.Config
 	// (defaults 1 and 10).
@@ -112,7 +120,7 @@ func (c Config) dataConfig(addr string) pool.Config {
 	return pool.Config{
 		Addr: addr, TLS: c.TLS, Username: c.Username, Password: c.Password, DB: c.DB,
 		ClientName: c.ClientName, Protocol: c.Protocol, DialTimeout: c.DialTimeout,
-		ReadTimeout: c.ReadTimeout, MinSize: c.MinSize, MaxSize: c.MaxSize,
+		ReadTimeout: c.ReadTimeout, MinSize: c.MinSize, MaxSize: c.MaxSize, Limits: c.Limits,
 	}
 }
 
@@ -121,5 +129,26 @@ func (c Config) sentinelConfig(addr string) pool.Config {
 	return pool.Config{
 		Addr: addr, TLS: c.SentinelTLS, Username: c.SentinelUsername, Password: c.SentinelPassword,
 		DialTimeout: c.SentinelTimeout, HealthCheckInterval: -1, ReadTimeout: 4 * c.SentinelTimeout,
+		Limits: c.SentinelLimits,
 	}
 }
+
+// String describes the configuration with secrets masked. Config also
+// formats itself masked for every verb (%v, %+v, %#v, %s), so that
+// logging a Config never leaks a password.
+func (c Config) String() string {
+	mask := func(s string) string {
+		if s == "" {
+			return `""`
+		}
+		return "***"
+	}
+	return fmt.Sprintf("sentinel.Config{sentinels=%v user=%q password=%s db=%d tls=%t sentinel-user=%q sentinel-password=%s sentinel-tls=%t min=%d max=%d}",
+		c.Sentinels, c.Username, mask(c.Password), c.DB, c.TLS != nil, c.SentinelUsername, mask(c.SentinelPassword), c.SentinelTLS != nil, c.MinSize, c.MaxSize)
+}
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return c.String() }
+
+// Format writes String for every verb.
+func (c Config) Format(f fmt.State, _ rune) { io.WriteString(f, c.String()) }

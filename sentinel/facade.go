@@ -18,6 +18,9 @@ type RedisSentinel struct {
 // network: sentinels are contacted when a client or command first needs
 // them. ctx bounds nothing after New returns; Close stops everything.
 func New(ctx context.Context, cfg Config) (*RedisSentinel, error) {
+	if ctx == nil {
+		return nil, errors.New("sentinel: nil context")
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

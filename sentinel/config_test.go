@@ -1,0 +1,38 @@
+package sentinel
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/asyncredis/asyncredis/protocol"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestConfigMasksSecretsForEveryVerb(t *testing.T) {
+	cfg := Config{Sentinels: []string{"s:26379"}, Password: "data-secret", SentinelPassword: "sentinel-secret"}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+		for _, v := range []any{cfg, &cfg} {
+			out := fmt.Sprintf(verb, v)
+			assert.NotContains(t, out, "data-secret", verb)
+			assert.NotContains(t, out, "sentinel-secret", verb)
+			assert.Contains(t, out, "s:26379", verb)
+		}
+	}
+}
+
+func TestNewRejectsNilContext(t *testing.T) {
+	var noCtx context.Context // a nil context is the point of the test
+	_, err := New(noCtx, Config{Sentinels: []string{"s:26379"}})
+	assert.ErrorContains(t, err, "nil context")
+}
+
+func TestLimitsReachEveryConnection(t *testing.T) {
+	lim := protocol.Limits{MaxBulkLen: 1 << 10, MemorySlack: 1 << 20}
+	slim := protocol.Limits{MaxDepth: 8}
+	cfg, err := Config{Sentinels: []string{"s:26379"}, Limits: lim, SentinelLimits: slim}.withDefaults()
+	require.NoError(t, err)
+	assert.Equal(t, lim, cfg.dataConfig("a:1").Limits)
+	assert.Equal(t, slim, cfg.sentinelConfig("s:26379").Limits)
+}
