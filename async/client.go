@@ -67,9 +67,22 @@ type Executor interface {
 }
 
 // Client turns typed command methods into futures over an Executor.
-// Methods never block; each returns a future that resolves with the reply
-// or with ctx.Err() as soon as ctx ends. A Client is safe for concurrent
-// use.
+// Methods return a future that resolves with the reply or with ctx.Err()
+// as soon as ctx ends. A Client is safe for concurrent use.
+//
+// Order: commands issued one after another on a Client run in that order,
+// awaited or not, over the executors of this module (pool, managedpool,
+// sentinel): a command's connection is chosen by its first key's hash
+// slot, so a SET followed by a GET of the same key, or any two commands
+// on one shared connection, never swap. A multi-key command is ordered
+// with the commands on its first key; a pipeline with the commands on its
+// first command's connection. Blocking commands, TxPipeline and Watch run
+// on dedicated connections: they are ordered with what the caller awaited
+// before them, not with commands merely issued.
+//
+// Methods do not block, except that a command waits for room when its
+// connection's bounded queue is full (see pool.Config.MaxPending), at
+// most until its context ends.
 type Client struct {
 	ex Executor
 }
@@ -142,7 +155,10 @@ func (c *Client) Do(ctx context.Context, args ...any) *Future[protocol.Value] {
 }
 
 // DoBlocking is Do for a command that may block the connection (a custom
-// blocking command): it runs on a dedicated connection.
+// blocking command): it runs on a dedicated connection. Cancelled by ctx,
+// it resolves with ctx.Err() at once; the connection is woken with CLIENT
+// UNBLOCK, and what BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN,
+// BZPOPMAX or BZMPOP took anyway is put back (UndoBlocking).
 func (c *Client) DoBlocking(ctx context.Context, args ...any) *Future[protocol.Value] {
 	return rawCommand(c, ctx, ToValue, true, args)
 }

@@ -1,9 +1,9 @@
 package async
 
 import (
-	"reflect"
 	"context"
 	"iter"
+	"reflect"
 	"sync/atomic"
 )
 

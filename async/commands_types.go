@@ -179,17 +179,23 @@ func timeoutArg(d time.Duration) string {
 
 // BLPop pops the first element of the first non-empty list, waiting up to
 // timeout (0: forever, bounded by ctx). ErrNil on time-out. It runs on a
-// dedicated connection.
+// dedicated connection. Cancelled by ctx, it resolves with ctx.Err() at
+// once and loses nothing: an element that reached it anyway is pushed
+// back onto the head of its list (see UndoBlocking).
 func (c *Client) BLPop(ctx context.Context, timeout time.Duration, keys ...string) *Future[KeyValue] {
 	return command(c, ctx, toKeyValue, true, append(withKeys("BLPOP", keys), timeoutArg(timeout))...)
 }
 
-// BRPop is BLPop from the tail.
+// BRPop is BLPop from the tail; cancelled, it pushes a late element back
+// onto the tail.
 func (c *Client) BRPop(ctx context.Context, timeout time.Duration, keys ...string) *Future[KeyValue] {
 	return command(c, ctx, toKeyValue, true, append(withKeys("BRPOP", keys), timeoutArg(timeout))...)
 }
 
 // BLMove is LMove that waits up to timeout for src to have an element.
+// Cancelled by ctx, it resolves with ctx.Err() at once; an element it
+// moved anyway is moved back from dst's to end to src's from end (see
+// UndoBlocking).
 func (c *Client) BLMove(ctx context.Context, src, dst, from, to string, timeout time.Duration) *Future[string] {
 	return command(c, ctx, ToString, true, "BLMOVE", src, dst, from, to, timeoutArg(timeout))
 }

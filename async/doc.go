@@ -27,12 +27,28 @@
 // a time. [Client.PubSub] subscribes on a dedicated RESP3 connection and
 // resubscribes after reconnects and failovers.
 //
+// # Order
+//
+// Commands issued one after another on one Client run in that order,
+// whether or not the earlier ones were awaited: a SET that is not awaited
+// and the GET after it never swap. Pools choose a command's connection by
+// its first key's hash slot, never round-robin; see [Client] for what is
+// ordered across multi-key commands, pipelines and dedicated connections.
+// [Client.Do] refuses, with a *[CommandError], commands that would shift a
+// connection's replies or change a shared connection's state.
+//
 // # Contexts
 //
 // The context given at call time governs the command. Ended before the
 // command is written, the command is never sent. Ended after, the future
 // fails with ctx.Err() at once; the reply is still read and discarded, so
 // the connection stays in step.
+//
+// A blocking command (BLPOP, BRPOP, BLMOVE, BLMPOP, BZPOPMIN, BZPOPMAX,
+// BZMPOP, XREAD and XREADGROUP with BLOCK) is the documented exception:
+// cancelled after it was written, it is woken with CLIENT UNBLOCK, and an
+// element that reached it anyway is put back ([UndoBlocking]), so a
+// cancelled blocking command never silently loses an element.
 //
 // # Values
 //

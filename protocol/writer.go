@@ -1,9 +1,9 @@
 package protocol
 
 import (
-	"reflect"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"time"
 )

@@ -21,7 +21,8 @@
 // before use. Peer sentinels are learned from +sentinel events and
 // [RedisSentinel.Discover]. Replicas come from SENTINEL REPLICAS: healthy
 // ones (no s_down, o_down or disconnected flag) whose ROLE says slave,
-// used round-robin.
+// each key read from one of them (by its hash slot), so reads of one key
+// stay in issue order.
 //
 // # Failover
 //

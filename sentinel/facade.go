@@ -43,8 +43,9 @@ func (s *RedisSentinel) MasterFor(name string) *async.Client {
 	return c
 }
 
-// SlaveFor returns a client that reads from name's healthy replicas,
-// round-robin, following them as they come and go.
+// SlaveFor returns a client that reads from name's healthy replicas, each
+// key from one replica chosen by its hash slot, following them as they
+// come and go.
 func (s *RedisSentinel) SlaveFor(name string) *async.Client {
 	var c *async.Client
 	if !s.call(func() { c = async.NewClient(s.serviceFor(name).replicas) }) {
