@@ -275,3 +275,44 @@ func TestDialErrors(t *testing.T) {
 	assert.Equal(t, "dial", de.Step)
 	assert.True(t, errors.Is(err, ErrNotSent))
 }
+
+// ReadTimeout counts from the last bytes received: a large reply that
+// keeps trickling in for several times ReadTimeout is read whole.
+func TestConnReadTimeoutCountsFromLastBytes(t *testing.T) {
+	integration.CheckGoroutines(t)
+	payload := strings.Repeat("x", 100<<10)
+	srv := resptest.NewServer(t, func(c *resptest.Conn) {
+		for {
+			args, err := c.ReadCommand()
+			if err != nil {
+				return
+			}
+			if args[0] == "HELLO" {
+				c.WriteRaw("-ERR unknown command 'HELLO'\r\n") // speak RESP2
+				continue
+			}
+			if args[0] != "GET" {
+				c.WriteRaw(echoServer(args))
+				continue
+			}
+			// 100 KiB at about 100 KiB/s: a second in all, never more
+			// than 10ms without a byte.
+			raw := "$" + itoa(len(payload)) + "\r\n" + payload + "\r\n"
+			for len(raw) > 0 {
+				n := min(1024, len(raw))
+				if c.WriteRaw(raw[:n]) != nil {
+					return
+				}
+				raw = raw[n:]
+				time.Sleep(10 * time.Millisecond) // pacing the fake server, not synchronisation
+			}
+		}
+	})
+	c := dialT(t, Config{Addr: srv.Addr, ReadTimeout: 300 * time.Millisecond})
+	start := time.Now()
+	v, err := async.NewClient(c).Get(context.Background(), "big").Result()
+	require.NoError(t, err)
+	assert.Len(t, v, len(payload))
+	assert.Greater(t, time.Since(start), 3*300*time.Millisecond, "the reply took several ReadTimeouts to arrive")
+	assert.NoError(t, c.Err())
+}
