@@ -62,7 +62,10 @@ type Pool struct {
 	pools   []*pool.Pool // one per addr, same order
 	next    int
 	waiting []*entry // commands waiting for an address
-	closed  bool
+	// flushing is set while SetAddrs hands the waiting commands over:
+	// new commands queue behind them, so none overtakes an earlier one.
+	flushing bool
+	closed   bool
 
 	gen atomic.Uint64 // bumped by every SetAddrs and Invalidate
 
@@ -169,7 +172,11 @@ func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (asy
 var ErrAddrReplaced = errors.New("managedpool: address replaced while connecting")
 
 // route sends e to the next address, or queues it when there is none.
-func (p *Pool) route(e *entry, cmd *async.Command) {
+func (p *Pool) route(e *entry, cmd *async.Command) { p.routeFrom(e, cmd, false) }
+
+// routeFrom is route; flush is set for the commands SetAddrs hands over,
+// which go before any that arrive meanwhile (those queue behind them).
+func (p *Pool) routeFrom(e *entry, cmd *async.Command, flush bool) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -177,8 +184,8 @@ func (p *Pool) route(e *entry, cmd *async.Command) {
 		e.sink.Complete(protocol.Value{}, ErrClosed)
 		return
 	}
-	if len(p.pools) == 0 {
-		if p.cfg.FailFast {
+	if len(p.pools) == 0 || (p.flushing && !flush) {
+		if p.cfg.FailFast && len(p.pools) == 0 {
 			p.mu.Unlock()
 			cmd.Release()
 			e.sink.Complete(protocol.Value{}, p.cfg.NotFound())
@@ -346,19 +353,34 @@ func (p *Pool) SetAddrs(addrs []string) error {
 		p.gen.Add(1)
 	}
 	var waiting []*entry
-	if len(p.pools) > 0 {
+	if len(p.pools) > 0 && len(p.waiting) > 0 && !p.flushing {
 		waiting = p.waiting
 		p.waiting = nil
+		p.flushing = true
 	}
 	p.mu.Unlock()
 
 	for _, pl := range drop {
 		pl.Close()
 	}
-	for _, e := range waiting {
-		cmd := e.cmd
-		e.cmd = nil
-		p.route(e, cmd)
+	// Hand the waiting commands over in order; those that arrive meanwhile
+	// wait behind them (routeFrom), until none is left.
+	for len(waiting) > 0 {
+		for _, e := range waiting {
+			cmd := e.cmd
+			e.cmd = nil
+			p.routeFrom(e, cmd, true)
+		}
+		p.mu.Lock()
+		waiting = nil
+		if len(p.pools) > 0 {
+			waiting = p.waiting
+			p.waiting = nil
+		}
+		if len(waiting) == 0 {
+			p.flushing = false
+		}
+		p.mu.Unlock()
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -118,4 +119,67 @@ func TestNeverWrittenCommandsAreRequeued(t *testing.T) {
 	v, err := f.Result()
 	require.NoError(t, err, "the never-written command ran on the new address")
 	assert.Equal(t, "b", v)
+}
+
+// kv is a tiny in-memory SET/GET server.
+func kv() func(*resptest.Conn) {
+	var mu sync.Mutex
+	data := map[string]string{}
+	return resptest.Handler(func(args []string) string {
+		mu.Lock()
+		defer mu.Unlock()
+		switch strings.ToUpper(args[0]) {
+		case "SET":
+			data[args[1]] = args[2]
+			return "+OK\r\n"
+		case "GET":
+			v, ok := data[args[1]]
+			if !ok {
+				return "$-1\r\n"
+			}
+			return fmt.Sprintf("$%d\r\n%s\r\n", len(v), v)
+		}
+		return ""
+	})
+}
+
+// Commands that waited for an address go before commands issued after
+// them, even while SetAddrs is still handing the waiting ones over.
+func TestWaitingCommandsKeepIssueOrder(t *testing.T) {
+	integration.CheckGoroutines(t)
+	srv := resptest.NewServer(t, kv())
+	p := managedpool.New(managedpool.Config{QueueSize: 16384})
+	t.Cleanup(func() { p.Close() })
+	c := async.NewClient(p)
+	ctx := context.Background()
+	for i := range 50 {
+		p.Invalidate()
+		sets := make([]*async.Future[string], 2000)
+		for j := range sets {
+			sets[j] = c.Set(ctx, "k", fmt.Sprint(i, ":", j)) // wait for an address
+		}
+		done := make(chan error, 1)
+		go func() { done <- p.SetAddrs([]string{srv.Addr}) }()
+		// GETs issued after every SET, while SetAddrs hands the SETs over.
+		var gets []*async.Future[string]
+	issue:
+		for len(gets) < 10000 {
+			select {
+			case err := <-done:
+				require.NoError(t, err)
+				break issue
+			default:
+				gets = append(gets, c.Get(ctx, "k"))
+			}
+		}
+		want := fmt.Sprint(i, ":", len(sets)-1)
+		for _, g := range gets {
+			v, err := g.Result()
+			require.NoError(t, err)
+			require.Equal(t, want, v, "round %d: a GET overtook a waiting SET", i)
+		}
+		for _, f := range sets {
+			require.NoError(t, f.Err())
+		}
+	}
 }

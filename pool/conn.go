@@ -93,10 +93,7 @@ func dial(ctx context.Context, cfg Config, noDeadline bool, onDead func(*Conn)) 
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, cfg.Network, cfg.Addr)
 	if err != nil {
-		if ctx.Err() != nil {
-			err = ctx.Err() // matchable with errors.Is, unlike net's copy
-		}
-		return nil, &DialError{Addr: cfg.Addr, Step: "dial", Err: err}
+		return nil, &DialError{Addr: cfg.Addr, Step: "dial", Err: ctxCause(ctx, err)}
 	}
 	if cfg.TLS != nil && cfg.Network == "tcp" {
 		tc := cfg.TLS.Clone()
@@ -106,11 +103,8 @@ func dial(ctx context.Context, cfg Config, noDeadline bool, onDead func(*Conn)) 
 		}
 		tlsConn := tls.Client(nc, tc)
 		if err := tlsConn.HandshakeContext(ctx); err != nil {
-			if ctx.Err() != nil {
-				err = ctx.Err()
-			}
 			nc.Close()
-			return nil, &DialError{Addr: cfg.Addr, Step: "tls", Err: err}
+			return nil, &DialError{Addr: cfg.Addr, Step: "tls", Err: ctxCause(ctx, err)}
 		}
 		nc = tlsConn
 	}
@@ -122,6 +116,7 @@ func dial(ctx context.Context, cfg Config, noDeadline bool, onDead func(*Conn)) 
 		dead:       make(chan struct{}),
 		noDeadline: noDeadline,
 		onDead:     onDead,
+		shared:     !noDeadline && onDead != nil, // only a pool's shared connections have both
 	}
 	c.rd = protocol.NewReader(bufio.NewReaderSize(readTracker{nc, &c.lastRead}, 32<<10), cfg.Limits)
 	if err := c.handshake(ctx); err != nil {
@@ -148,9 +143,11 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 	// a deadline in the past wakes the blocked read or write.
 	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
 	defer func() {
-		cause := ctx.Err()
-		if dl, ok := ctx.Deadline(); ok && cause == nil && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(dl) {
-			cause = context.DeadlineExceeded // the socket's copy of the deadline fired first
+		var cause error
+		if err != nil {
+			if ce := ctxCause(ctx, err); ce != err {
+				cause = ce
+			}
 		}
 		if !stop() && cause == nil {
 			cause = ctx.Err()
@@ -466,6 +463,7 @@ func (c *Conn) writeLoop() {
 	var sinks []async.Sink
 	var cmds []*async.Command // released once written
 	var noReply []async.Sink  // completed once written
+	var writeDeadline time.Time
 	for {
 		select {
 		case <-c.dead:
@@ -525,8 +523,13 @@ func (c *Conn) writeLoop() {
 			now := time.Now()
 			c.lastUsed.Store(now.UnixNano())
 			c.writingAt.Store(now.UnixNano())
-			if c.cfg.WriteTimeout > 0 {
-				c.nc.SetWriteDeadline(now.Add(c.cfg.WriteTimeout))
+			if wt := c.cfg.WriteTimeout; wt > 0 && now.Add(wt/2).After(writeDeadline) {
+				// Moving the socket's deadline costs a timer update: do it
+				// when less than half of WriteTimeout is left, so each write
+				// gets between half and all of it (the watchdog enforces the
+				// whole WriteTimeout from the write's start as well).
+				writeDeadline = now.Add(wt)
+				c.nc.SetWriteDeadline(writeDeadline)
 			}
 			_, err := c.nc.Write(buf)
 			c.writingAt.Store(0)
@@ -714,4 +717,21 @@ func (r *ring) drain() []async.Sink {
 		}
 		out = append(out, s)
 	}
+}
+
+// ctxCause returns ctx's error in place of err when ctx is why err
+// happened, so that callers can match it with errors.Is: net reports an
+// ended context as its own timeout or cancellation errors, and a socket
+// deadline copied from ctx may fire a moment before ctx itself ends.
+func ctxCause(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		var ne net.Error
+		if errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+			return context.DeadlineExceeded
+		}
+	}
+	return err
 }

@@ -316,13 +316,17 @@ func (p *Pool) startDialLocked(i int) {
 			c.Close()
 			return
 		}
-		c.shared = true
 		p.conns[i] = c
 		p.flushing[i] = true
 		p.dialErr, p.backoff = nil, 0
 		// Hand over the waiting commands in order; commands that arrive
 		// meanwhile queue behind them (route), until none is left.
 		for {
+			if p.conns[i] != c {
+				// c died meanwhile: its successor hands over what waits.
+				p.mu.Unlock()
+				return
+			}
 			waiters := p.takeWaitersLocked(i)
 			if len(waiters) == 0 {
 				p.flushing[i] = false
@@ -505,7 +509,7 @@ func (p *Pool) putBack(encoded []byte, v protocol.Value) {
 	put.Buf, _ = protocol.AppendCommand(put.Buf, undo...)
 	f := async.NewFuture(async.ToValue)
 	p.Exec(ctx, put, f)
-	f.Result()
+	f.ResultCtx(ctx)
 }
 
 // unblock wakes the abandoned blocking command on c and puts back what it
@@ -527,7 +531,7 @@ func (p *Pool) unblock(c *Conn, w *blockingSink) bool {
 		un.Buf, _ = protocol.AppendCommand(un.Buf, "CLIENT", "UNBLOCK", c.clientID)
 		f := async.NewFuture(async.ToInt64)
 		p.Exec(ctx, un, f)
-		n, err := f.Result()
+		n, err := f.ResultCtx(ctx)
 		if err != nil {
 			return false
 		}
