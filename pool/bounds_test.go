@@ -18,11 +18,17 @@ import (
 )
 
 // newMuteServer accepts connections and never answers anything.
-func newMuteServer(t *testing.T) string {
+func newMuteServer(t *testing.T) string { return newStubServer(t, func(net.Conn) {}) }
+
+// newStubServer listens on loopback and runs greet on each accepted
+// connection, in the accepting goroutine; connections are closed with
+// the test.
+func newStubServer(t *testing.T, greet func(net.Conn)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	var mu sync.Mutex
 	var conns []net.Conn
+	closed := false
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -33,18 +39,25 @@ func newMuteServer(t *testing.T) string {
 				return
 			}
 			mu.Lock()
+			if closed { // accepted just before the listener closed
+				mu.Unlock()
+				nc.Close()
+				return
+			}
 			conns = append(conns, nc)
 			mu.Unlock()
+			greet(nc)
 		}
 	}()
 	t.Cleanup(func() {
 		ln.Close()
-		wg.Wait()
 		mu.Lock()
+		closed = true
 		for _, nc := range conns {
-			nc.Close()
+			nc.Close() // also ends a greet blocked reading
 		}
 		mu.Unlock()
+		wg.Wait()
 	})
 	return ln.Addr().String()
 }

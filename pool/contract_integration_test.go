@@ -437,38 +437,12 @@ func TestCancelledBlockingCommandCompletesOnce(t *testing.T) {
 // newSilentServer accepts connections and answers the handshake, then
 // never reads again, so the client's writes fill the socket buffers.
 func newSilentServer(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, nc)
-			mu.Unlock()
-			// HELLO 3 gets an error (so the client speaks RESP2 without
-			// further questions); nothing more is ever read.
-			buf := make([]byte, 512)
-			if _, err := nc.Read(buf); err == nil {
-				nc.Write([]byte("-ERR unknown command 'HELLO'\r\n"))
-			}
+	return newStubServer(t, func(nc net.Conn) {
+		// HELLO 3 gets an error (so the client speaks RESP2 without
+		// further questions); nothing more is ever read.
+		buf := make([]byte, 512)
+		if _, err := nc.Read(buf); err == nil {
+			nc.Write([]byte("-ERR unknown command 'HELLO'\r\n"))
 		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, nc := range conns {
-			nc.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
 	})
-	return ln.Addr().String()
 }

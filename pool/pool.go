@@ -155,11 +155,18 @@ func (p *Pool) takeWaitersLocked(i int) []request {
 	ws := p.waiters[i]
 	p.waiters[i] = nil
 	p.nwait -= len(ws)
-	if p.room != nil && len(ws) > 0 {
+	if len(ws) > 0 {
+		p.freedLocked()
+	}
+	return ws
+}
+
+// freedLocked wakes callers waiting for room among the waiting commands.
+func (p *Pool) freedLocked() {
+	if p.room != nil {
 		close(p.room)
 		p.room = nil
 	}
-	return ws
 }
 
 // purgeWaitersLocked drops waiting commands whose context has ended and
@@ -179,9 +186,8 @@ func (p *Pool) purgeWaitersLocked() []request {
 		p.waiters[i] = kept
 	}
 	p.nwait -= len(gone)
-	if p.room != nil && len(gone) > 0 {
-		close(p.room)
-		p.room = nil
+	if len(gone) > 0 {
+		p.freedLocked()
 	}
 	return gone
 }
