@@ -118,7 +118,7 @@ func (s *RedisSentinel) execute(ctx context.Context, args []any) *async.Future[p
 		f.Complete(protocol.Value{}, ErrClosed)
 		return f
 	}
-	s.goWorker(func() {
+	started := s.goWorker(func() {
 		var errs []error
 		for _, addr := range s.KnownSentinels() {
 			v, err := s.query(ctx, addr, args...)
@@ -135,6 +135,9 @@ func (s *RedisSentinel) execute(ctx context.Context, args []any) *async.Future[p
 		}
 		f.Complete(protocol.Value{}, because(ErrNoSentinel, errors.Join(errs...)))
 	})
+	if !started {
+		f.Complete(protocol.Value{}, ErrClosed)
+	}
 	return f
 }
 

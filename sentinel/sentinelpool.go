@@ -51,6 +51,9 @@ type SentinelPool struct {
 	done     chan struct{}  // closed when Close has finished
 	closing  sync.Once
 	isClosed atomic.Bool
+
+	workMu  sync.Mutex // guards stopped, and orders goWorker's wg.Add before Close's wg.Wait
+	stopped bool
 }
 
 // service is the loop's state for one monitored name.
@@ -249,12 +252,22 @@ func (p *SentinelPool) handleTrouble(tr troubleReport) {
 }
 
 // go runs fn as a worker the pool owns.
-func (p *SentinelPool) goWorker(fn func()) {
+// goWorker runs fn on a goroutine Close waits for; after Close has begun
+// it refuses (false), so that no worker starts once Close is waiting:
+// the closed check and wg.Add happen under one lock.
+func (p *SentinelPool) goWorker(fn func()) bool {
+	p.workMu.Lock()
+	if p.stopped {
+		p.workMu.Unlock()
+		return false
+	}
 	p.wg.Add(1)
+	p.workMu.Unlock()
 	go func() {
 		defer p.wg.Done()
 		fn()
 	}()
+	return true
 }
 
 // switchNow runs on a listener goroutine when a +switch-master arrives:
@@ -846,6 +859,9 @@ func (p *SentinelPool) WaitClosed(ctx context.Context) error {
 func (p *SentinelPool) Close() error {
 	p.closing.Do(func() {
 		p.isClosed.Store(true)
+		p.workMu.Lock()
+		p.stopped = true // no goWorker after this: wg.Wait below is final
+		p.workMu.Unlock()
 		p.cancel()
 		p.mu.Lock()
 		conns := p.conns
