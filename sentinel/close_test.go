@@ -1,8 +1,8 @@
 package sentinel
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"sync"
 	"testing"
 
