@@ -256,6 +256,57 @@ func TestStoppedServerBoundsTimeAndMemory(t *testing.T) {
 	t.Logf("%d commands resolved in %v, slowest after %v", n, time.Since(start), worst)
 	assert.Zero(t, late, "futures that outlived ReadTimeout + 50ms")
 	assert.Error(t, conn.Err(), "the connection was declared dead")
+
+	// Callers keep submitting through a pool for 20 s while the server
+	// stays stopped: each command still resolves within ReadTimeout of its
+	// submission (dials to the frozen server fail after DialTimeout), and
+	// the heap stays bounded.
+	sinks = nil // the first phase's bookkeeping is not the client's memory
+	runtime.GC()
+	p := newPool(t, pool.Config{Addr: r.Addr(), ReadTimeout: readTimeout, WriteTimeout: readTimeout, DialTimeout: time.Second})
+	pc := async.NewClient(p)
+	stop := make(chan struct{})
+	var slow, calls atomic.Int64
+	var g errgroup.Group
+	for range 8 {
+		g.Go(func() error {
+			pace := time.NewTicker(10 * time.Millisecond) // bounded load: at most 100 batches a second
+			defer pace.Stop()
+			for {
+				select {
+				case <-stop:
+					return nil
+				case <-pace.C:
+				}
+				issued := time.Now()
+				fs := make([]*async.Future[string], 64)
+				for i := range fs {
+					fs[i] = pc.Get(ctx, "k") // no deadline
+				}
+				for _, f := range fs {
+					<-f.Done()
+					calls.Add(1)
+				}
+				if time.Since(issued) > readTimeout+50*time.Millisecond+raceSlack {
+					slow.Add(1)
+				}
+			}
+		})
+	}
+	var peak uint64
+	tick := time.NewTicker(250 * time.Millisecond)
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); {
+		<-tick.C
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapAlloc)
+	}
+	tick.Stop()
+	close(stop)
+	require.NoError(t, g.Wait())
+	t.Logf("pool phase: %d commands resolved, peak heap %d MiB", calls.Load(), peak>>20)
+	assert.Zero(t, slow.Load(), "batches that outlived ReadTimeout + 50ms")
+	assert.Less(t, peak, uint64(64<<20))
 }
 
 // timedSink notes when it completed.
