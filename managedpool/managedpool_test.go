@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/asyncredis/asyncredis/async"
-	"github.com/asyncredis/asyncredis/integration"
 	"github.com/asyncredis/asyncredis/managedpool"
 	"github.com/asyncredis/asyncredis/pool"
 	"github.com/asyncredis/asyncredis/protocol/resptest"
@@ -31,7 +30,7 @@ func named(name string) func(*resptest.Conn) {
 }
 
 func TestWaitsForAddressThenSends(t *testing.T) {
-	integration.CheckGoroutines(t)
+	checkLeaks(t)
 	a := resptest.NewServer(t, named("a"))
 	p := managedpool.New(managedpool.Config{})
 	t.Cleanup(func() { p.Close() })
@@ -45,7 +44,7 @@ func TestWaitsForAddressThenSends(t *testing.T) {
 }
 
 func TestSwitchMovesTraffic(t *testing.T) {
-	integration.CheckGoroutines(t)
+	checkLeaks(t)
 	a := resptest.NewServer(t, named("a"))
 	b := resptest.NewServer(t, named("b"))
 	var troubles atomic.Int32
@@ -73,7 +72,7 @@ func TestSwitchMovesTraffic(t *testing.T) {
 }
 
 func TestFailFastQueueFullAndClose(t *testing.T) {
-	integration.CheckGoroutines(t)
+	checkLeaks(t)
 	ctx := context.Background()
 	sentinel := errors.New("no master")
 	ff := managedpool.New(managedpool.Config{FailFast: true, NotFound: func() error { return sentinel }})
@@ -99,7 +98,7 @@ func TestFailFastQueueFullAndClose(t *testing.T) {
 }
 
 func TestNeverWrittenCommandsAreRequeued(t *testing.T) {
-	integration.CheckGoroutines(t)
+	checkLeaks(t)
 	ctx := context.Background()
 	dead := resptest.NewServer(t, named("dead"))
 	deadAddr := dead.Addr
@@ -146,7 +145,7 @@ func kv() func(*resptest.Conn) {
 // Commands that waited for an address go before commands issued after
 // them, even while SetAddrs is still handing the waiting ones over.
 func TestWaitingCommandsKeepIssueOrder(t *testing.T) {
-	integration.CheckGoroutines(t)
+	checkLeaks(t)
 	srv := resptest.NewServer(t, kv())
 	p := managedpool.New(managedpool.Config{QueueSize: 16384})
 	t.Cleanup(func() { p.Close() })

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/asyncredis/asyncredis/async"
-	"github.com/asyncredis/asyncredis/integration"
 	"github.com/asyncredis/asyncredis/pool"
 	"github.com/asyncredis/asyncredis/protocol/resptest"
 	"github.com/stretchr/testify/assert"
@@ -74,7 +73,7 @@ func within(t *testing.T, d time.Duration, what string, fn func()) {
 // The caller's context bounds dialing and the handshake, whether it ends
 // by deadline or by cancellation; so does Close.
 func TestContextBoundsDialAndHandshake(t *testing.T) {
-	integration.CheckGoroutines(t)
+	pool.CheckLeaks(t)
 	addr := newMuteServer(t)
 	const limit = 100*time.Millisecond + 150*time.Millisecond
 
@@ -170,7 +169,7 @@ func TestConfigValidation(t *testing.T) {
 // Subscribe reports a server without RESP3, and a closed pool, at once
 // instead of waiting for the caller's deadline.
 func TestSubscribeFailsFastOnPermanentErrors(t *testing.T) {
-	integration.CheckGoroutines(t)
+	pool.CheckLeaks(t)
 	srv := resptest.NewServer(t, resptest.Handler(func(args []string) string {
 		if args[0] == "HELLO" {
 			return "-ERR unknown command 'HELLO'\r\n"

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/asyncredis/asyncredis/async"
-	"github.com/asyncredis/asyncredis/integration"
 	"github.com/asyncredis/asyncredis/protocol"
 	"github.com/asyncredis/asyncredis/protocol/resptest"
 	"github.com/stretchr/testify/assert"
@@ -40,7 +39,7 @@ func echoServer(args []string) string {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestConnRESP2FallbackAndHandshake(t *testing.T) {
-	integration.CheckGoroutines(t)
+	checkLeaks(t)
 	var mu sync.Mutex
 	var seen [][]string
 	srv := resptest.NewServer(t, resptest.Handler(func(args []string) string {
@@ -64,7 +63,7 @@ func TestConnRESP2FallbackAndHandshake(t *testing.T) {
 }
 
 func TestConnCancelledBeforeWriteIsNeverSent(t *testing.T) {
-	integration.CheckGoroutines(t)
+	checkLeaks(t)
 	var gets atomic.Int32
 	srv := resptest.NewServer(t, resptest.Handler(func(args []string) string {
 		if args[0] == "GET" {
@@ -85,7 +84,7 @@ func TestConnCancelledBeforeWriteIsNeverSent(t *testing.T) {
 }
 
 func TestConnCancelledAfterWriteKeepsOrder(t *testing.T) {
-	integration.CheckGoroutines(t)
+	checkLeaks(t)
 	release := make(chan struct{})
 	received := make(chan struct{})
 	srv := resptest.NewServer(t, func(c *resptest.Conn) {
@@ -116,7 +115,7 @@ func TestConnCancelledAfterWriteKeepsOrder(t *testing.T) {
 }
 
 func TestConnDeathFailsPendingTyped(t *testing.T) {
-	integration.CheckGoroutines(t)
+	checkLeaks(t)
 	got := make(chan struct{})
 	srv := resptest.NewServer(t, func(c *resptest.Conn) {
 		c.Serve(func(args []string) string {
@@ -155,7 +154,7 @@ func TestConnProtocolErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			integration.CheckGoroutines(t)
+			checkLeaks(t)
 			srv := resptest.NewServer(t, func(c *resptest.Conn) {
 				c.Serve(func(args []string) string {
 					if args[0] == "GET" {
@@ -176,7 +175,7 @@ func TestConnProtocolErrors(t *testing.T) {
 }
 
 func TestConnUnexpectedReply(t *testing.T) {
-	integration.CheckGoroutines(t)
+	checkLeaks(t)
 	srv := resptest.NewServer(t, func(c *resptest.Conn) {
 		c.Serve(echoServer)
 	})
@@ -190,7 +189,7 @@ func TestConnUnexpectedReply(t *testing.T) {
 }
 
 func TestConnHungServerTimesOut(t *testing.T) {
-	integration.CheckGoroutines(t)
+	checkLeaks(t)
 	hang := make(chan struct{})
 	srv := resptest.NewServer(t, func(c *resptest.Conn) {
 		c.Serve(func(args []string) string {
@@ -210,7 +209,7 @@ func TestConnHungServerTimesOut(t *testing.T) {
 }
 
 func TestConnIdleHealthCheckFindsDeadServer(t *testing.T) {
-	integration.CheckGoroutines(t)
+	checkLeaks(t)
 	var pings atomic.Int32
 	hang := make(chan struct{})
 	srv := resptest.NewServer(t, func(c *resptest.Conn) {
@@ -234,7 +233,7 @@ func TestConnIdleHealthCheckFindsDeadServer(t *testing.T) {
 }
 
 func TestConnCloseIsIdempotentAndFailsQueued(t *testing.T) {
-	integration.CheckGoroutines(t)
+	checkLeaks(t)
 	srv := resptest.NewServer(t, resptest.Handler(echoServer))
 	c, err := Dial(context.Background(), Config{Addr: srv.Addr})
 	require.NoError(t, err)
@@ -279,7 +278,7 @@ func TestDialErrors(t *testing.T) {
 // ReadTimeout counts from the last bytes received: a large reply that
 // keeps trickling in for several times ReadTimeout is read whole.
 func TestConnReadTimeoutCountsFromLastBytes(t *testing.T) {
-	integration.CheckGoroutines(t)
+	checkLeaks(t)
 	payload := strings.Repeat("x", 100<<10)
 	srv := resptest.NewServer(t, func(c *resptest.Conn) {
 		for {

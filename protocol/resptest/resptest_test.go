@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asyncredis/asyncredis/integration"
 	"github.com/asyncredis/asyncredis/protocol"
 	"github.com/asyncredis/asyncredis/protocol/resptest"
 	"github.com/stretchr/testify/assert"
@@ -15,7 +14,7 @@ import (
 )
 
 func TestSlowPartialAndReset(t *testing.T) {
-	integration.CheckGoroutines(t)
+	checkLeaks(t)
 	srv := resptest.NewServer(t, func(c *resptest.Conn) {
 		args, err := c.ReadCommand()
 		if err != nil {
