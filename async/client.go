@@ -2,71 +2,12 @@ package async
 
 import (
 	"context"
-	"sync"
 
+	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
-// Command is one encoded command on its way to a server. Commands come
-// from a pool; the Executor that accepts one calls Release once it no
-// longer needs the bytes.
-type Command struct {
-	// Buf holds the command as RESP.
-	Buf []byte
-	// Blocking marks commands that may hold a connection for long (BLPOP
-	// and the like); executors run them on a dedicated connection.
-	Blocking bool
-	// NoReply marks commands whose answer comes as push frames rather
-	// than a reply (SUBSCRIBE and friends under RESP3): the sink completes
-	// once the command is written.
-	NoReply bool
-}
-
-var commandPool = sync.Pool{New: func() any { return &Command{Buf: make([]byte, 0, 128)} }}
-
-// NewCommand returns an empty Command from the pool.
-func NewCommand() *Command { return commandPool.Get().(*Command) }
-
-// Release returns the command to the pool. The caller must not touch it
-// afterwards.
-func (c *Command) Release() {
-	if cap(c.Buf) > 64<<10 {
-		return // let large buffers go rather than pin them
-	}
-	c.Buf, c.Blocking, c.NoReply = c.Buf[:0], false, false
-	commandPool.Put(c)
-}
-
-// Requeuer is implemented by sinks that can take back a command that was
-// never written, to send it elsewhere (a managed pool sends it to the new
-// master after a failover). An executor about to fail a command it did not
-// write calls Requeue first; true means the requeuer now owns cmd and will
-// complete the sink itself.
-type Requeuer interface {
-	Requeue(cmd *Command, err error) bool
-}
-
-// FailNotSent is how executors fail a command they never wrote: the sink
-// may take it back through Requeuer; otherwise cmd is released and the
-// sink completed with err.
-func FailNotSent(cmd *Command, sink Sink, err error) {
-	if rq, ok := sink.(Requeuer); ok && rq.Requeue(cmd, err) {
-		return
-	}
-	cmd.Release()
-	sink.Complete(protocol.Value{}, err)
-}
-
-// Executor sends commands to a server. Exec takes ownership of cmd and
-// calls sink.Complete exactly once, with the reply or an error, from any
-// goroutine. It must not block for long: waiting for the reply is the
-// sink's business. ctx is the caller's: an Executor must not write a
-// command whose context has already ended.
-type Executor interface {
-	Exec(ctx context.Context, cmd *Command, sink Sink)
-}
-
-// Client turns typed command methods into futures over an Executor.
+// Client turns typed command methods into futures over an core.Executor.
 // Methods return a future that resolves with the reply or with ctx.Err()
 // as soon as ctx ends. A Client is safe for concurrent use.
 //
@@ -84,18 +25,30 @@ type Executor interface {
 // connection's bounded queue is full (see pool.Config.MaxPending), at
 // most until its context ends.
 type Client struct {
-	ex Executor
+	ex core.Executor
+	// after sends what must follow replies to this client's commands
+	// (a script's EVAL after NOSCRIPT): for a pipeline's queue, the client
+	// the pipeline was sent through; nil means this client.
+	after *Client
+}
+
+// later returns the client for a command issued in reaction to a reply.
+func (c *Client) later() *Client {
+	if c.after != nil {
+		return c.after
+	}
+	return c
 }
 
 // NewClient returns a client sending through ex.
-func NewClient(ex Executor) *Client { return &Client{ex: ex} }
+func NewClient(ex core.Executor) *Client { return &Client{ex: ex} }
 
-// Executor returns the executor the client sends through.
-func (c *Client) Executor() Executor { return c.ex }
+// core.Executor returns the executor the client sends through.
+func (c *Client) Executor() core.Executor { return c.ex }
 
 // send watches ctx on f and hands cmd to the executor, unless ctx already
 // ended.
-func send[T any](c *Client, ctx context.Context, cmd *Command, f *Future[T]) *Future[T] {
+func send[T any](c *Client, ctx context.Context, cmd *core.Command, f *Future[T]) *Future[T] {
 	if ctx == nil {
 		cmd.Release()
 		f.fail(ErrNilContext)
@@ -105,7 +58,7 @@ func send[T any](c *Client, ctx context.Context, cmd *Command, f *Future[T]) *Fu
 		cmd.Release()
 		return f
 	}
-	c.ex.Exec(ctx, cmd, f)
+	c.ex.Exec(ctx, cmd, f.asSink())
 	return f
 }
 
@@ -128,7 +81,7 @@ func rawCommand[T any](c *Client, ctx context.Context, conv func(protocol.Value)
 
 func command[T any](c *Client, ctx context.Context, conv func(protocol.Value) (T, error), blocking bool, args ...any) *Future[T] {
 	f := newFuture(conv)
-	cmd := NewCommand()
+	cmd := core.NewCommand()
 	buf, err := protocol.AppendCommand(cmd.Buf, args...)
 	cmd.Buf = buf
 	if err != nil {
@@ -166,7 +119,7 @@ func (c *Client) DoBlocking(ctx context.Context, args ...any) *Future[protocol.V
 // Get returns the value of key, or ErrNil if it does not exist.
 func (c *Client) Get(ctx context.Context, key string) *Future[string] {
 	f := newFuture(ToString)
-	cmd := NewCommand()
+	cmd := core.NewCommand()
 	b := protocol.AppendArrayHeader(cmd.Buf, 2)
 	b = protocol.AppendString(b, "GET")
 	cmd.Buf = protocol.AppendString(b, key)
@@ -181,7 +134,7 @@ func (c *Client) GetBytes(ctx context.Context, key string) *Future[[]byte] {
 // Set sets key to value (any protocol.AppendArg type) and resolves "OK".
 func (c *Client) Set(ctx context.Context, key string, value any) *Future[string] {
 	f := newFuture(ToStatus)
-	cmd := NewCommand()
+	cmd := core.NewCommand()
 	b := protocol.AppendArrayHeader(cmd.Buf, 3)
 	b = protocol.AppendString(b, "SET")
 	b = protocol.AppendString(b, key)

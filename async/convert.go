@@ -34,7 +34,7 @@ func (e *TypeError) Error() string {
 func typeErr(want string, v protocol.Value) error { return &TypeError{Want: want, Got: v.Kind} }
 
 // The To* converters turn a reply into a Go value. They are the conv
-// functions of Cmd and NewFuture, exported so that any command, sent with
+// functions of Cmd, exported so that any command, sent with
 // Cmd, can be read as the type the caller chooses. A null is ErrNil.
 
 // ToValue returns the reply as it came.

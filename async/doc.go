@@ -10,7 +10,7 @@
 //	name, err := f.Result()          // wait for one
 //	err = async.WaitAll(ctx, f, g)   // or for many
 //
-// The client sends through an [Executor]: pool.Pool, pool.Conn and, later,
+// The client sends through an [core.Executor]: pool.Pool, pool.Conn and, later,
 // the managed pools of the sentinel package.
 //
 // # Pipelines, transactions, scripts, scans, pub/sub

@@ -8,13 +8,6 @@ import (
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
-// Sink receives the outcome of one command. An Executor calls Complete
-// exactly once per command it accepted, from any goroutine; a Sink that was
-// already resolved by its context ignores the call.
-type Sink interface {
-	Complete(v protocol.Value, err error)
-}
-
 // Future is the eventual result of one command: a value of type T or an
 // error, never both, never neither. It resolves exactly once, either when
 // the reply arrives or when the context given at call time ends, whichever
@@ -48,10 +41,21 @@ func newFuture[T any](conv func(protocol.Value) (T, error)) *Future[T] {
 	return f
 }
 
-// NewFuture returns an unresolved future that converts the reply given to
-// Complete with conv. It is for Executors and extensions that build their
-// own commands; a future from Client is ready to use.
-func NewFuture[T any](conv func(protocol.Value) (T, error)) *Future[T] { return newFuture(conv) }
+// Promise returns an unresolved future and the function that resolves
+// it, for values computed elsewhere than by a command (a facade that asks
+// several servers, a user's own work). The first call to resolve wins;
+// later ones are ignored. A command's future can be resolved only by its
+// executor.
+func Promise[T any]() (f *Future[T], resolve func(v T, err error)) {
+	f = newFuture[T](nil)
+	return f, func(v T, err error) {
+		if err != nil {
+			var zero T
+			v = zero
+		}
+		f.resolve(v, err)
+	}
+}
 
 // Resolved returns a future that already holds v.
 func Resolved[T any](v T) *Future[T] {
@@ -121,14 +125,28 @@ func (f *Future[T]) whenDone(fn func()) {
 	fn()
 }
 
-// Complete implements Sink: it converts the reply and resolves the future,
-// unless its context already did.
-func (f *Future[T]) Complete(v protocol.Value, err error) { f.Offer(v, err) }
+// sink is a Future seen from the executor's side: the methods that
+// resolve it. A Future hands &sink out as its core.Sink, so resolving a
+// future is not part of its public API.
+type sink[T any] Future[T]
 
-// Offer implements Offerer: Complete that reports whether the future
+// asSink returns f as the core.Sink an executor completes.
+func (f *Future[T]) asSink() *sink[T] { return (*sink[T])(f) }
+
+// futureSink is implemented by the sinks of futures.
+type futureSink interface{ future() Awaitable }
+
+func (s *sink[T]) future() Awaitable { return (*Future[T])(s) }
+
+// Complete implements core.Sink: it converts the reply and resolves the
+// future, unless its context already did.
+func (s *sink[T]) Complete(v protocol.Value, err error) { s.Offer(v, err) }
+
+// Offer implements core.Offerer: Complete that reports whether the future
 // took the reply (false when its context had already resolved it, or is
 // about to).
-func (f *Future[T]) Offer(v protocol.Value, err error) bool {
+func (s *sink[T]) Offer(v protocol.Value, err error) bool {
+	f := (*Future[T])(s)
 	if f.stop != nil && !f.stop() {
 		return false // the context's watcher has run or is running: it wins
 	}
@@ -145,24 +163,6 @@ func (f *Future[T]) Offer(v protocol.Value, err error) bool {
 	}
 	var zero T
 	return f.resolve(zero, err)
-}
-
-// Offerer is a Sink that can report whether it took a reply. A blocking
-// command's executor uses it to learn that an element reached a caller
-// who had already left, so that it can put the element back.
-type Offerer interface {
-	Sink
-	Offer(v protocol.Value, err error) bool
-}
-
-// Offer completes sink and reports whether it took the reply: sinks that
-// are not Offerers are taken to have.
-func Offer(sink Sink, v protocol.Value, err error) bool {
-	if o, ok := sink.(Offerer); ok {
-		return o.Offer(v, err)
-	}
-	sink.Complete(v, err)
-	return true
 }
 
 // Done returns a channel closed when the future resolves, for select.

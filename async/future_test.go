@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/protocol"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,13 +18,13 @@ import (
 type manualExec struct {
 	mu    sync.Mutex
 	cmds  []string
-	sinks []Sink
+	sinks []core.Sink
 	got   chan struct{} // one token per Exec
 }
 
 func newManualExec() *manualExec { return &manualExec{got: make(chan struct{}, 1024)} }
 
-func (m *manualExec) Exec(ctx context.Context, cmd *Command, sink Sink) {
+func (m *manualExec) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 	m.mu.Lock()
 	m.cmds = append(m.cmds, string(cmd.Buf))
 	m.sinks = append(m.sinks, sink)

@@ -6,23 +6,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/protocol"
 )
-
-// BatchExecutor is an Executor that can send several commands together,
-// in order, on one connection, in one write. Pipelines use it when the
-// executor has it.
-type BatchExecutor interface {
-	Executor
-	ExecBatch(ctx context.Context, cmds []*Command, sinks []Sink)
-}
-
-// Acquirer is an Executor that can lend a dedicated connection, for
-// transactions and WATCH. release(true) closes the connection instead of
-// returning it, for a connection left in an unknown state.
-type Acquirer interface {
-	AcquireExecutor(ctx context.Context) (ex Executor, release func(discard bool), err error)
-}
 
 // ErrTxFailed fails the commands of a transaction that EXEC aborted
 // because a watched key changed.
@@ -43,8 +29,8 @@ type Pipeline struct {
 	q  *Client // queues into the pipeline
 
 	mu    sync.Mutex // guards the fields below
-	cmds  []*Command
-	sinks []Sink
+	cmds  []*core.Command
+	sinks []core.Sink
 	sent  bool
 }
 
@@ -57,7 +43,7 @@ func (c *Client) TxPipeline() *Pipeline { return c.newPipeline(true) }
 
 func (c *Client) newPipeline(tx bool) *Pipeline {
 	p := &Pipeline{c: c, tx: tx}
-	p.q = NewClient(pipelineQueue{p})
+	p.q = &Client{ex: pipelineQueue{p}, after: c}
 	return p
 }
 
@@ -73,7 +59,7 @@ func (p *Pipeline) Len() int {
 
 type pipelineQueue struct{ p *Pipeline }
 
-func (q pipelineQueue) Exec(ctx context.Context, cmd *Command, sink Sink) {
+func (q pipelineQueue) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 	q.p.mu.Lock()
 	defer q.p.mu.Unlock()
 	if q.p.sent {
@@ -85,7 +71,7 @@ func (q pipelineQueue) Exec(ctx context.Context, cmd *Command, sink Sink) {
 	q.p.sinks = append(q.p.sinks, sink)
 }
 
-func (p *Pipeline) take() ([]*Command, []Sink) {
+func (p *Pipeline) take() ([]*core.Command, []core.Sink) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.sent = true
@@ -116,11 +102,11 @@ func (p *Pipeline) Exec(ctx context.Context) error {
 	return waitSinks(ctx, sinks)
 }
 
-func waitSinks(ctx context.Context, sinks []Sink) error {
+func waitSinks(ctx context.Context, sinks []core.Sink) error {
 	aw := make([]Awaitable, 0, len(sinks))
 	for _, s := range sinks {
-		if a, ok := s.(Awaitable); ok {
-			aw = append(aw, a)
+		if f, ok := s.(futureSink); ok {
+			aw = append(aw, f.future())
 		}
 	}
 	if err := WaitAll(ctx, aw...); !errors.Is(err, protocol.ErrNoScript) {
@@ -134,8 +120,8 @@ func waitSinks(ctx context.Context, sinks []Sink) error {
 	return nil
 }
 
-func sendBatch(ctx context.Context, ex Executor, cmds []*Command, sinks []Sink) {
-	if be, ok := ex.(BatchExecutor); ok {
+func sendBatch(ctx context.Context, ex core.Executor, cmds []*core.Command, sinks []core.Sink) {
+	if be, ok := ex.(core.BatchExecutor); ok {
 		be.ExecBatch(ctx, cmds, sinks)
 		return
 	}
@@ -147,9 +133,9 @@ func sendBatch(ctx context.Context, ex Executor, cmds []*Command, sinks []Sink) 
 // sendTx runs cmds as MULTI ... EXEC. On a dedicated executor (inside
 // Watch) it uses that; otherwise it acquires one from ex and releases it
 // when EXEC's reply has come.
-func (c *Client) sendTx(ctx context.Context, ex Executor, release func(bool), cmds []*Command, sinks []Sink) error {
+func (c *Client) sendTx(ctx context.Context, ex core.Executor, release func(bool), cmds []*core.Command, sinks []core.Sink) error {
 	if release == nil {
-		acq, ok := ex.(Acquirer)
+		acq, ok := ex.(core.Acquirer)
 		if !ok {
 			for i := range cmds {
 				cmds[i].Release()
@@ -160,20 +146,20 @@ func (c *Client) sendTx(ctx context.Context, ex Executor, release func(bool), cm
 		dex, rel, err := acq.AcquireExecutor(ctx)
 		if err != nil {
 			for i := range cmds {
-				FailNotSent(cmds[i], sinks[i], err)
+				core.FailNotSent(cmds[i], sinks[i], err)
 			}
 			return err
 		}
 		ex, release = dex, rel
 	}
-	multi := NewCommand()
+	multi := core.NewCommand()
 	multi.Buf = protocol.AppendString(protocol.AppendArrayHeader(multi.Buf, 1), "MULTI")
-	exec := NewCommand()
+	exec := core.NewCommand()
 	exec.Buf = protocol.AppendString(protocol.AppendArrayHeader(exec.Buf, 1), "EXEC")
 
 	tx := &txState{sinks: sinks, queueErrs: make([]error, len(sinks)), release: release}
-	all := make([]*Command, 0, len(cmds)+2)
-	allSinks := make([]Sink, 0, len(cmds)+2)
+	all := make([]*core.Command, 0, len(cmds)+2)
+	allSinks := make([]core.Sink, 0, len(cmds)+2)
 	all = append(append(append(all, multi), cmds...), exec)
 	allSinks = append(allSinks, txQueued{tx, -1})
 	for i := range cmds {
@@ -186,7 +172,7 @@ func (c *Client) sendTx(ctx context.Context, ex Executor, release func(bool), cm
 
 // txState is one MULTI/EXEC exchange.
 type txState struct {
-	sinks     []Sink
+	sinks     []core.Sink
 	queueErrs []error // per command: its error when queued, if any
 	release   func(bool)
 	mu        sync.Mutex // guards multiErr
@@ -278,7 +264,7 @@ func (c *Client) Watch(ctx context.Context, fn func(tx *Tx) error, keys ...strin
 	if ctx == nil {
 		return ErrNilContext
 	}
-	acq, ok := c.ex.(Acquirer)
+	acq, ok := c.ex.(core.Acquirer)
 	if !ok {
 		return ErrTxNotSupported
 	}

@@ -9,22 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/protocol"
 )
-
-// SubConn is a connection in pub/sub mode.
-type SubConn interface {
-	Executor
-	Dead() <-chan struct{}
-	Close() error
-}
-
-// SubscriberSource is an Executor that can open pub/sub connections
-// (pool.Pool, and the managed pools of the sentinel package, which open
-// them on the current master).
-type SubscriberSource interface {
-	Subscriber(ctx context.Context, onPush func(protocol.Value)) (SubConn, error)
-}
 
 // Message kinds besides Redis' own ("message", "pmessage", "smessage",
 // "subscribe", "psubscribe", "ssubscribe", "unsubscribe", ...).
@@ -65,7 +52,7 @@ type PubSubConfig struct {
 // KindDisconnected and KindResubscribed messages. Close releases
 // everything and closes Messages.
 type PubSub struct {
-	src  SubscriberSource
+	src  core.SubscriberSource
 	cfg  PubSubConfig
 	msgs chan Message // written by the connection's reader (never blocking) and the owner; closed by the owner on Close
 
@@ -77,7 +64,7 @@ type PubSub struct {
 	subs     map[string]map[string]bool // command -> names: SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE
 	handlers map[string]func(Message)
 	waiters  map[string][]chan struct{} // "kind name" -> confirmations awaited
-	conn     SubConn
+	conn     core.SubConn
 	up       chan struct{} // closed when conn is set; replaced when lost
 	fatal    error         // why the owner gave up; set once, before failed is closed
 
@@ -93,7 +80,7 @@ var ErrNoPubSub = errors.New("async: executor cannot open pub/sub connections")
 // PubSub starts a subscriber with no subscriptions. It connects in the
 // background.
 func (c *Client) PubSub(cfg PubSubConfig) (*PubSub, error) {
-	src, ok := c.ex.(SubscriberSource)
+	src, ok := c.ex.(core.SubscriberSource)
 	if !ok {
 		return nil, ErrNoPubSub
 	}
@@ -195,7 +182,7 @@ func (ps *PubSub) own() {
 			if ps.ctx.Err() != nil {
 				return
 			}
-			if IsPermanent(err) {
+			if core.IsPermanent(err) {
 				// A closed pool or a server without RESP3: reconnecting
 				// cannot help. Subscribe calls report it at once.
 				ps.mu.Lock()
@@ -230,7 +217,7 @@ func (ps *PubSub) own() {
 }
 
 // attach subscribes conn to everything wanted and makes it current.
-func (ps *PubSub) attach(conn SubConn, again bool) error {
+func (ps *PubSub) attach(conn core.SubConn, again bool) error {
 	ps.mu.Lock()
 	var futs []*Future[string]
 	for cmd, names := range ps.subs {
@@ -261,9 +248,9 @@ func (ps *PubSub) attach(conn SubConn, again bool) error {
 	return nil
 }
 
-func sendNoReply(ctx context.Context, ex Executor, args []any) *Future[string] {
+func sendNoReply(ctx context.Context, ex core.Executor, args []any) *Future[string] {
 	f := newFuture(ToStatus)
-	cmd := NewCommand()
+	cmd := core.NewCommand()
 	buf, err := protocol.AppendCommand(cmd.Buf, args...)
 	cmd.Buf, cmd.NoReply = buf, true
 	if err != nil {
@@ -275,7 +262,7 @@ func sendNoReply(ctx context.Context, ex Executor, args []any) *Future[string] {
 		cmd.Release()
 		return f
 	}
-	ex.Exec(ctx, cmd, f)
+	ex.Exec(ctx, cmd, f.asSink())
 	return f
 }
 

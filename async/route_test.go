@@ -4,14 +4,15 @@ import (
 	"context"
 	"testing"
 
+	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/protocol"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func encoded(t *testing.T, args ...any) *Command {
+func encoded(t *testing.T, args ...any) *core.Command {
 	t.Helper()
-	cmd := NewCommand()
+	cmd := core.NewCommand()
 	var err error
 	cmd.Buf, err = protocol.AppendCommand(cmd.Buf, args...)
 	require.NoError(t, err)
@@ -20,12 +21,12 @@ func encoded(t *testing.T, args ...any) *Command {
 
 func TestKeySlot(t *testing.T) {
 	// Known Redis Cluster slots (CLUSTER KEYSLOT, as Redis' docs show).
-	assert.EqualValues(t, 12182, Slot([]byte("foo")))
-	assert.EqualValues(t, 11058, Slot([]byte("somekey")))
-	assert.EqualValues(t, 2515, Slot([]byte("foo{hash_tag}")))
-	assert.EqualValues(t, Slot([]byte("user")), Slot([]byte("{user}:1")), "hash tag")
-	assert.EqualValues(t, Slot([]byte("{}x")), Slot([]byte("{}x")))
-	assert.NotEqual(t, Slot([]byte("a{}b")), Slot([]byte("b")), "an empty tag hashes the whole key")
+	assert.EqualValues(t, 12182, core.Slot([]byte("foo")))
+	assert.EqualValues(t, 11058, core.Slot([]byte("somekey")))
+	assert.EqualValues(t, 2515, core.Slot([]byte("foo{hash_tag}")))
+	assert.EqualValues(t, core.Slot([]byte("user")), core.Slot([]byte("{user}:1")), "hash tag")
+	assert.EqualValues(t, core.Slot([]byte("{}x")), core.Slot([]byte("{}x")))
+	assert.NotEqual(t, core.Slot([]byte("a{}b")), core.Slot([]byte("b")), "an empty tag hashes the whole key")
 
 	for _, tt := range []struct {
 		args []any
@@ -44,7 +45,7 @@ func TestKeySlot(t *testing.T) {
 	} {
 		want := uint16(0)
 		if tt.key != "" {
-			want = Slot([]byte(tt.key))
+			want = core.Slot([]byte(tt.key))
 		}
 		assert.Equal(t, want, encoded(t, tt.args...).KeySlot(), "%v", tt.args)
 	}
@@ -67,7 +68,7 @@ func TestUndoBlocking(t *testing.T) {
 		{[]any{"BLPOP", "a", 0}, protocol.Value{Kind: protocol.KindNull}, nil},
 		{[]any{"XREAD", "BLOCK", 0, "STREAMS", "s", "$"}, arr(), nil},
 	} {
-		assert.Equal(t, tt.want, UndoBlocking(encoded(t, tt.cmd...).Buf, tt.reply), "%v", tt.cmd)
+		assert.Equal(t, tt.want, core.UndoBlocking(encoded(t, tt.cmd...).Buf, tt.reply), "%v", tt.cmd)
 	}
 }
 

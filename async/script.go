@@ -70,13 +70,7 @@ func (s *Script) run(ctx context.Context, c *Client, bySHA, bySource string, key
 			out.resolve(v, err)
 			return
 		}
-		fc := c
-		if q, ok := c.ex.(pipelineQueue); ok {
-			// Queued in a pipeline that has been sent: EVAL goes straight
-			// to the pipeline's own executor.
-			fc = q.p.c
-		}
-		second := Cmd(ctx, fc, ToValue, append([]any{bySource, s.src}, tail...)...)
+		second := Cmd(ctx, c.later(), ToValue, append([]any{bySource, s.src}, tail...)...)
 		second.whenDone(func() { out.resolve(second.Result()) })
 	})
 	return out

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/pool"
 	"github.com/asyncredis/asyncredis/protocol"
 )
@@ -19,9 +19,11 @@ var (
 	ErrNoAddress = errors.New("managedpool: no verified address")
 	// ErrQueueFull fails a command at once when QueueSize commands already
 	// wait for an address.
-	ErrQueueFull = errors.New("managedpool: queue of commands waiting for an address is full")
-	// ErrClosed fails commands on a closed managed pool.
-	ErrClosed error = closedError{}
+	// It matches core.ErrNotSent.
+	ErrQueueFull = core.NewNotSent("managedpool: queue of commands waiting for an address is full")
+	// ErrClosed fails commands on a closed managed pool: core.ErrClosed,
+	// the one every package returns after Close.
+	ErrClosed = core.ErrClosed
 )
 
 // Config configures a managed pool.
@@ -44,7 +46,7 @@ type Config struct {
 	OnTrouble func(addr string, err error)
 }
 
-// Pool is an async.Executor whose target addresses are set by a
+// Pool is an core.Executor whose target addresses are set by a
 // controller. With one address it is a master's pool; with several, a
 // replicas' pool that spreads commands by their key's hash slot.
 //
@@ -76,10 +78,10 @@ type Pool struct {
 type entry struct {
 	p    *Pool
 	ctx  context.Context
-	sink async.Sink
+	sink core.Sink
 	gen  uint64 // generation it was last sent in
 	to   *pool.Pool
-	cmd  *async.Command // only while waiting
+	cmd  *core.Command // only while waiting
 }
 
 // New returns a managed pool with no address yet.
@@ -100,14 +102,14 @@ func (p *Pool) Addrs() []string {
 	return slices.Clone(p.addrs)
 }
 
-// Exec implements async.Executor.
-func (p *Pool) Exec(ctx context.Context, cmd *async.Command, sink async.Sink) {
+// Exec implements core.Executor.
+func (p *Pool) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 	p.route(&entry{p: p, ctx: ctx, sink: sink}, cmd)
 }
 
 // ExecBatch sends several commands in order to one address
-// (async.BatchExecutor).
-func (p *Pool) ExecBatch(ctx context.Context, cmds []*async.Command, sinks []async.Sink) {
+// (core.BatchExecutor).
+func (p *Pool) ExecBatch(ctx context.Context, cmds []*core.Command, sinks []core.Sink) {
 	p.mu.Lock()
 	if p.closed || len(p.pools) == 0 {
 		p.mu.Unlock()
@@ -118,7 +120,7 @@ func (p *Pool) ExecBatch(ctx context.Context, cmds []*async.Command, sinks []asy
 	}
 	to, gen := p.pools[pick(cmds[0], len(p.pools))], p.gen.Load()
 	p.mu.Unlock()
-	wrapped := make([]async.Sink, len(sinks))
+	wrapped := make([]core.Sink, len(sinks))
 	for i, s := range sinks {
 		wrapped[i] = &entry{p: p, ctx: ctx, sink: s, to: to, gen: gen}
 	}
@@ -126,8 +128,8 @@ func (p *Pool) ExecBatch(ctx context.Context, cmds []*async.Command, sinks []asy
 }
 
 // AcquireExecutor lends a dedicated connection to the current address
-// (async.Acquirer); without one it fails like a FailFast command.
-func (p *Pool) AcquireExecutor(ctx context.Context) (async.Executor, func(discard bool), error) {
+// (core.Acquirer); without one it fails like a FailFast command.
+func (p *Pool) AcquireExecutor(ctx context.Context) (core.Executor, func(discard bool), error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -144,8 +146,8 @@ func (p *Pool) AcquireExecutor(ctx context.Context) (async.Executor, func(discar
 }
 
 // Subscriber dials a pub/sub connection to the current address
-// (async.SubscriberSource); without one it fails like a FailFast command.
-func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (async.SubConn, error) {
+// (core.SubscriberSource); without one it fails like a FailFast command.
+func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (core.SubConn, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -172,23 +174,23 @@ func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (asy
 var ErrAddrReplaced = errors.New("managedpool: address replaced while connecting")
 
 // route sends e to the next address, or queues it when there is none.
-func (p *Pool) route(e *entry, cmd *async.Command) { p.routeFrom(e, cmd, false) }
+func (p *Pool) route(e *entry, cmd *core.Command) { p.routeFrom(e, cmd, false) }
 
 // routeFrom is route; flush is set for the commands SetAddrs hands over,
 // which go before any that arrive meanwhile (those queue behind them).
-func (p *Pool) routeFrom(e *entry, cmd *async.Command, flush bool) {
+func (p *Pool) routeFrom(e *entry, cmd *core.Command, flush bool) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		cmd.Release()
-		e.sink.Complete(protocol.Value{}, ErrClosed)
+		e.sink.Complete(protocol.Value{}, core.NotSent(ErrClosed))
 		return
 	}
 	if len(p.pools) == 0 || (p.flushing && !flush) {
 		if p.cfg.FailFast && len(p.pools) == 0 {
 			p.mu.Unlock()
 			cmd.Release()
-			e.sink.Complete(protocol.Value{}, p.cfg.NotFound())
+			e.sink.Complete(protocol.Value{}, core.NotSent(p.cfg.NotFound()))
 			return
 		}
 		if len(p.waiting) >= p.cfg.QueueSize {
@@ -212,7 +214,7 @@ func (p *Pool) routeFrom(e *entry, cmd *async.Command, flush bool) {
 
 // pick chooses among n addresses by the command's key slot, so that
 // commands on one key go to one replica, in the order they were issued.
-func pick(cmd *async.Command, n int) int {
+func pick(cmd *core.Command, n int) int {
 	if n == 1 {
 		return 0
 	}
@@ -240,7 +242,7 @@ func (p *Pool) purgeLocked() {
 func (e *entry) Complete(v protocol.Value, err error) { e.Offer(v, err) }
 
 // Offer is Complete reporting whether the caller took the reply
-// (async.Offerer).
+// (core.Offerer).
 func (e *entry) Offer(v protocol.Value, err error) bool {
 	if err != nil || v.Kind == protocol.KindError {
 		trouble := err
@@ -253,14 +255,14 @@ func (e *entry) Offer(v protocol.Value, err error) bool {
 			e.p.trouble(e.to, trouble)
 		}
 	}
-	return async.Offer(e.sink, v, err)
+	return core.Offer(e.sink, v, err)
 }
 
 // Requeue takes back a command its pool never wrote. If the addresses are
 // unchanged since it was sent, the failure says the address is in doubt:
 // it is dropped until the controller verifies it again, and the command
 // waits for that.
-func (e *entry) Requeue(cmd *async.Command, err error) bool {
+func (e *entry) Requeue(cmd *core.Command, err error) bool {
 	if e.ctx.Err() != nil {
 		return false
 	}
@@ -395,7 +397,7 @@ func (p *Pool) FailWaiting(err error) {
 	p.mu.Unlock()
 	for _, e := range waiting {
 		e.cmd.Release()
-		e.sink.Complete(protocol.Value{}, err)
+		e.sink.Complete(protocol.Value{}, core.NotSent(err))
 	}
 }
 
@@ -433,7 +435,7 @@ func (p *Pool) Close() error {
 	p.mu.Unlock()
 	for _, e := range waiting {
 		e.cmd.Release()
-		e.sink.Complete(protocol.Value{}, ErrClosed)
+		e.sink.Complete(protocol.Value{}, core.NotSent(ErrClosed))
 	}
 	for _, pl := range pools {
 		pl.Close()
@@ -441,9 +443,3 @@ func (p *Pool) Close() error {
 	p.wg.Wait()
 	return nil
 }
-
-// closedError is ErrClosed: permanent (async.IsPermanent).
-type closedError struct{}
-
-func (closedError) Error() string   { return "managedpool: closed" }
-func (closedError) Permanent() bool { return true }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/managedpool"
 	"github.com/asyncredis/asyncredis/pool"
 	"github.com/asyncredis/asyncredis/protocol/resptest"
@@ -76,13 +77,15 @@ func TestFailFastQueueFullAndClose(t *testing.T) {
 	ctx := context.Background()
 	sentinel := errors.New("no master")
 	ff := managedpool.New(managedpool.Config{FailFast: true, NotFound: func() error { return sentinel }})
-	assert.ErrorIs(t, async.NewClient(ff).Ping(ctx).Err(), sentinel)
+	notFound := async.NewClient(ff).Ping(ctx).Err()
+	assert.ErrorIs(t, notFound, sentinel)
 	ff.Close()
 
 	q := managedpool.New(managedpool.Config{QueueSize: 2})
 	c := async.NewClient(q)
 	f1, f2 := c.Ping(ctx), c.Ping(ctx)
-	assert.ErrorIs(t, c.Ping(ctx).Err(), managedpool.ErrQueueFull)
+	full := c.Ping(ctx).Err()
+	assert.ErrorIs(t, full, managedpool.ErrQueueFull)
 	q.FailWaiting(sentinel)
 	assert.ErrorIs(t, f1.Err(), sentinel)
 	assert.ErrorIs(t, f2.Err(), sentinel)
@@ -93,8 +96,22 @@ func TestFailFastQueueFullAndClose(t *testing.T) {
 	waiting := c.Ping(ctx)
 	require.NoError(t, q.Close())
 	assert.ErrorIs(t, waiting.Err(), managedpool.ErrClosed)
-	assert.ErrorIs(t, c.Ping(ctx).Err(), managedpool.ErrClosed)
+	afterClose := c.Ping(ctx).Err()
+	assert.ErrorIs(t, afterClose, managedpool.ErrClosed)
 	assert.ErrorIs(t, q.SetAddrs([]string{"x:1"}), managedpool.ErrClosed)
+
+	// None of these commands was written: every failure says so, through
+	// the one predicate and through ErrNotSent, and closed is one ErrClosed.
+	for name, err := range map[string]error{
+		"fail fast": notFound, "queue full": full, "failed while waiting": f1.Err(),
+		"closed while waiting": waiting.Err(), "after close": afterClose,
+	} {
+		assert.True(t, core.SafeToRetry(err), name)
+		assert.ErrorIs(t, err, core.ErrNotSent, name)
+		assert.ErrorIs(t, err, pool.ErrNotSent, name)
+	}
+	assert.ErrorIs(t, afterClose, pool.ErrClosed)
+	assert.ErrorIs(t, afterClose, core.ErrClosed)
 }
 
 func TestNeverWrittenCommandsAreRequeued(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/pool"
 	"github.com/asyncredis/asyncredis/protocol/resptest"
 	"github.com/stretchr/testify/assert"
@@ -197,7 +198,7 @@ func TestSubscribeFailsFastOnPermanentErrors(t *testing.T) {
 	within(t, time.Second, "Subscribe on a closed pool", func() {
 		err := ps2.Subscribe(ctx, "ch")
 		assert.ErrorIs(t, err, pool.ErrClosed)
-		assert.True(t, async.IsPermanent(err))
+		assert.True(t, core.IsPermanent(err))
 	})
 }
 

@@ -12,22 +12,22 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
 // request is one command queued on a connection.
 type request struct {
 	ctx  context.Context
-	cmd  *async.Command
-	sink async.Sink
+	cmd  *core.Command
+	sink core.Sink
 	at   time.Time // when it began waiting for a connection; zero when it did not
 }
 
 // Conn is one connection to a server. Commands from any goroutine are
 // queued; a writer goroutine writes everything queued since its last write
 // in one system call, and a reader goroutine matches replies to commands
-// strictly in order. Conn implements async.Executor.
+// strictly in order. Conn implements core.Executor.
 type Conn struct {
 	cfg        Config
 	addr       string
@@ -270,7 +270,7 @@ func (c *Conn) Load() int64 { return c.load.Load() }
 
 // Dedicated reports whether the connection is one caller's own (from
 // Dial or Acquire) rather than a pool's shared connection: connection-state
-// commands such as MULTI or SELECT are allowed only there (async.Dedicated).
+// commands such as MULTI or SELECT are allowed only there (core.Dedicated).
 func (c *Conn) Dedicated() bool { return !c.shared }
 
 // Exec queues cmd; sink.Complete is called exactly once with its reply or
@@ -282,33 +282,33 @@ func (c *Conn) Dedicated() bool { return !c.shared }
 // is full, Exec waits for room, at most until ctx ends (the command then
 // fails with ctx.Err(), never sent) or the connection dies (ReadTimeout
 // and WriteTimeout bound that).
-func (c *Conn) Exec(ctx context.Context, cmd *async.Command, sink async.Sink) {
-	c.enqueue(ctx, []*async.Command{cmd}, []async.Sink{sink}, true, time.Time{})
+func (c *Conn) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
+	c.enqueue(ctx, []*core.Command{cmd}, []core.Sink{sink}, true, time.Time{})
 }
 
 // execWaited is Exec for a command that has already waited since at (for
 // a connection to be dialled): ReadTimeout counts from then.
 func (c *Conn) execWaited(r request) {
-	c.enqueue(r.ctx, []*async.Command{r.cmd}, []async.Sink{r.sink}, true, r.at)
+	c.enqueue(r.ctx, []*core.Command{r.cmd}, []core.Sink{r.sink}, true, r.at)
 }
 
 // ExecBatch queues several commands at once, in order, so that they are
-// written together (async.BatchExecutor). A batch is admitted whole when
+// written together (core.BatchExecutor). A batch is admitted whole when
 // the connection has room, even if it is larger than the bounds.
-func (c *Conn) ExecBatch(ctx context.Context, cmds []*async.Command, sinks []async.Sink) {
+func (c *Conn) ExecBatch(ctx context.Context, cmds []*core.Command, sinks []core.Sink) {
 	c.enqueue(ctx, cmds, sinks, true, time.Time{})
 }
 
 // tryExec queues cmd only if there is room at once, for the connection's
 // own health checks.
-func (c *Conn) tryExec(cmd *async.Command, sink async.Sink) bool {
-	return c.enqueue(context.Background(), []*async.Command{cmd}, []async.Sink{sink}, false, time.Time{})
+func (c *Conn) tryExec(cmd *core.Command, sink core.Sink) bool {
+	return c.enqueue(context.Background(), []*core.Command{cmd}, []core.Sink{sink}, false, time.Time{})
 }
 
 // enqueue admits cmds when there is room, waiting for it if wait is set.
 // It reports whether they were queued (without wait, false means full and
 // nothing was done).
-func (c *Conn) enqueue(ctx context.Context, cmds []*async.Command, sinks []async.Sink, wait bool, at time.Time) bool {
+func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.Sink, wait bool, at time.Time) bool {
 	size := 0
 	for _, cmd := range cmds {
 		size += len(cmd.Buf)
@@ -321,7 +321,7 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*async.Command, sinks []async
 			err := &ConnError{Addr: c.addr, Err: c.err}
 			c.mu.Unlock()
 			for i := range cmds {
-				async.FailNotSent(cmds[i], sinks[i], err)
+				core.FailNotSent(cmds[i], sinks[i], err)
 			}
 			return true
 		}
@@ -348,7 +348,7 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*async.Command, sinks []async
 		case <-c.dead:
 		case <-ctx.Done():
 			for i := range cmds {
-				async.FailNotSent(cmds[i], sinks[i], ctx.Err())
+				core.FailNotSent(cmds[i], sinks[i], ctx.Err())
 			}
 			return true
 		}
@@ -404,7 +404,7 @@ func (c *Conn) purgeLocked() []request {
 func completeExpired(gone []request) {
 	for _, r := range gone {
 		r.cmd.Release()
-		r.sink.Complete(protocol.Value{}, r.ctx.Err())
+		r.sink.Complete(protocol.Value{}, core.NotSent(r.ctx.Err()))
 	}
 }
 
@@ -443,7 +443,7 @@ func (c *Conn) die(cause error) {
 	c.nc.Close()
 	notSent := &ConnError{Addr: c.addr, Err: cause}
 	for _, r := range queue {
-		async.FailNotSent(r.cmd, r.sink, notSent)
+		core.FailNotSent(r.cmd, r.sink, notSent)
 	}
 	sent := &ConnError{Addr: c.addr, Sent: true, Err: cause}
 	for _, s := range inflight {
@@ -460,9 +460,9 @@ func (c *Conn) die(cause error) {
 func (c *Conn) writeLoop() {
 	defer c.wg.Done()
 	buf := make([]byte, 0, 16<<10)
-	var sinks []async.Sink
-	var cmds []*async.Command // released once written
-	var noReply []async.Sink  // completed once written
+	var sinks []core.Sink
+	var cmds []*core.Command // released once written
+	var noReply []core.Sink  // completed once written
 	var writeDeadline time.Time
 	for {
 		select {
@@ -485,7 +485,7 @@ func (c *Conn) writeLoop() {
 			}
 			if err := r.ctx.Err(); err != nil {
 				r.cmd.Release()
-				r.sink.Complete(protocol.Value{}, err) // never sent
+				r.sink.Complete(protocol.Value{}, core.NotSent(err)) // never sent
 				c.load.Add(-1)
 			} else if r.cmd.NoReply {
 				buf = append(buf, r.cmd.Buf...)
@@ -505,7 +505,7 @@ func (c *Conn) writeLoop() {
 				err := &ConnError{Addr: c.addr, Err: c.err}
 				c.mu.Unlock()
 				for i, s := range sinks {
-					async.FailNotSent(cmds[i], s, err)
+					core.FailNotSent(cmds[i], s, err)
 				}
 				for _, s := range noReply {
 					s.Complete(protocol.Value{}, err)
@@ -619,7 +619,7 @@ func (c *Conn) watchdog() {
 		if !waiting && queued == 0 && hc > 0 {
 			due := time.Unix(0, c.lastUsed.Load()).Add(hc)
 			if !now.Before(due) {
-				cmd := async.NewCommand()
+				cmd := core.NewCommand()
 				cmd.Buf = protocol.AppendString(protocol.AppendArrayHeader(cmd.Buf, 1), "PING")
 				if !c.tryExec(cmd, discard{}) {
 					cmd.Release()
@@ -676,16 +676,16 @@ func (c *Conn) readLoop() {
 
 // ring is a FIFO of sinks that reuses its storage.
 type ring struct {
-	buf        []async.Sink
+	buf        []core.Sink
 	head, size int
 }
 
 func (r *ring) len() int { return r.size }
 
-func (r *ring) push(ss ...async.Sink) {
+func (r *ring) push(ss ...core.Sink) {
 	if r.size+len(ss) > len(r.buf) {
 		n := max(2*len(r.buf), r.size+len(ss), 64)
-		nb := make([]async.Sink, n)
+		nb := make([]core.Sink, n)
 		for i := 0; i < r.size; i++ {
 			nb[i] = r.buf[(r.head+i)%len(r.buf)]
 		}
@@ -697,7 +697,7 @@ func (r *ring) push(ss ...async.Sink) {
 	}
 }
 
-func (r *ring) pop() (async.Sink, bool) {
+func (r *ring) pop() (core.Sink, bool) {
 	if r.size == 0 {
 		return nil, false
 	}
@@ -708,8 +708,8 @@ func (r *ring) pop() (async.Sink, bool) {
 	return s, true
 }
 
-func (r *ring) drain() []async.Sink {
-	out := make([]async.Sink, 0, r.size)
+func (r *ring) drain() []core.Sink {
+	out := make([]core.Sink, 0, r.size)
 	for {
 		s, ok := r.pop()
 		if !ok {

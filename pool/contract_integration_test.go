@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/integration"
 	"github.com/asyncredis/asyncredis/managedpool"
 	"github.com/asyncredis/asyncredis/pool"
@@ -238,7 +239,7 @@ func TestStoppedServerBoundsTimeAndMemory(t *testing.T) {
 	for i := range sinks {
 		s := &timedSink{issued: time.Now(), wg: &wg}
 		sinks[i] = s
-		cmd := async.NewCommand()
+		cmd := core.NewCommand()
 		cmd.Buf, _ = protocol.AppendCommand(cmd.Buf, "GET", "k")
 		conn.Exec(ctx, cmd, s)
 	}
@@ -458,7 +459,7 @@ func TestCancelledBlockingCommandCompletesOnce(t *testing.T) {
 	p := newPool(t, pool.Config{Addr: r.Addr()})
 	for range 5 {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
-		cmd := async.NewCommand()
+		cmd := core.NewCommand()
 		cmd.Buf, _ = protocol.AppendCommand(cmd.Buf, "BLPOP", "once", 0)
 		cmd.Blocking = true
 		s := &onceSink{done: make(chan struct{})}

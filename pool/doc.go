@@ -18,7 +18,7 @@
 // bounded, jittered backoff, runs blocking commands (BLPOP, ...) on
 // dedicated connections and lends dedicated connections through
 // [Pool.Acquire] for transactions and pub/sub. Both implement
-// async.Executor.
+// core.Executor.
 //
 // # Order
 //
@@ -38,7 +38,7 @@
 // A blocking command whose context ends resolves with ctx.Err() at once;
 // the pool then sends CLIENT UNBLOCK for its connection from a shared one
 // and puts back any element that reached it in between (see
-// async.UndoBlocking), so no element is lost and the connection is
+// core.UndoBlocking), so no element is lost and the connection is
 // reused.
 //
 // # Concurrency

@@ -3,18 +3,23 @@ package pool
 import (
 	"errors"
 	"fmt"
+
+	"github.com/asyncredis/asyncredis/async/core"
 )
 
 var (
 	// ErrClosed is the cause when a command meets a closed pool or
-	// connection. It is permanent (async.IsPermanent).
-	ErrClosed error = &permanentError{"pool: closed"}
-	// ErrNotSent is matched by a *ConnError for a command that surely did
-	// not run: it was never written to the server. It is safe to retry.
-	ErrNotSent = errors.New("pool: command not sent")
+	// connection: core.ErrClosed, the one every package returns after
+	// Close. It is permanent (core.IsPermanent).
+	ErrClosed = core.ErrClosed
+	// ErrNotSent is matched by the failure of a command that surely did
+	// not run: it was never written to the server (core.ErrNotSent; see
+	// core.SafeToRetry).
+	ErrNotSent = core.ErrNotSent
 	// ErrInFlight is matched by a *ConnError for a command that was
-	// written before the connection died: it may or may not have run.
-	ErrInFlight = errors.New("pool: connection lost with command in flight")
+	// written before the connection died: it may or may not have run
+	// (core.ErrInFlight).
+	ErrInFlight = core.ErrInFlight
 	// ErrReadTimeout is the cause when a server stops answering for longer
 	// than Config.ReadTimeout.
 	ErrReadTimeout = errors.New("pool: server did not answer within ReadTimeout")
@@ -23,7 +28,8 @@ var (
 	ErrWriteTimeout = errors.New("pool: server did not read within WriteTimeout")
 	// ErrQueueFull fails, unsent, a command that meets a full queue of
 	// commands waiting for a connection to be dialled.
-	ErrQueueFull = errors.New("pool: queue of commands waiting for a connection is full")
+	// It matches ErrNotSent.
+	ErrQueueFull = core.NewNotSent("pool: queue of commands waiting for a connection is full")
 	// ErrUnexpectedReply is the cause when a reply arrives with no command
 	// waiting for it.
 	ErrUnexpectedReply = errors.New("pool: reply with no pending command")
@@ -54,6 +60,10 @@ func (e *ConnError) Is(target error) bool {
 	return (target == ErrInFlight && e.Sent) || (target == ErrNotSent && !e.Sent)
 }
 
+// SafeToRetry reports whether the command surely did not run (see
+// core.SafeToRetry).
+func (e *ConnError) SafeToRetry() bool { return !e.Sent }
+
 // DialError reports a failure to connect or to complete the handshake.
 // Commands that meet it were not sent; errors.Is matches ErrNotSent.
 // Authentication failures match protocol.ErrAuth.
@@ -73,8 +83,5 @@ func (e *DialError) Unwrap() error { return e.Err }
 // Is matches ErrNotSent: no command was written.
 func (e *DialError) Is(target error) bool { return target == ErrNotSent }
 
-// permanentError is an error that retrying cannot cure (async.PermanentError).
-type permanentError struct{ msg string }
-
-func (e *permanentError) Error() string   { return e.msg }
-func (e *permanentError) Permanent() bool { return true }
+// SafeToRetry is true: no command was written (see core.SafeToRetry).
+func (e *DialError) SafeToRetry() bool { return true }

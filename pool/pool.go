@@ -8,13 +8,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
 // Pool spreads pipelined commands over a few shared connections and lends
 // dedicated connections for blocking commands, transactions and pub/sub.
-// It implements async.Executor; Close stops everything it started.
+// It implements core.Executor; Close stops everything it started.
 type Pool struct {
 	cfg     Config
 	nshared int // len(conns), fixed by New
@@ -74,10 +74,10 @@ func New(cfg Config) (*Pool, error) {
 // Config returns the pool's configuration with defaults filled in.
 func (p *Pool) Config() Config { return p.cfg }
 
-// Exec implements async.Executor: blocking commands run on a dedicated
+// Exec implements core.Executor: blocking commands run on a dedicated
 // connection, others are pipelined on the shared connection that the
 // command's key picks, so that commands on one key run in issue order.
-func (p *Pool) Exec(ctx context.Context, cmd *async.Command, sink async.Sink) {
+func (p *Pool) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 	if cmd.Blocking {
 		p.execBlocking(ctx, cmd, sink)
 		return
@@ -88,7 +88,7 @@ func (p *Pool) Exec(ctx context.Context, cmd *async.Command, sink async.Sink) {
 }
 
 // index picks the shared connection for cmd by its key's hash slot.
-func (p *Pool) index(cmd *async.Command) int {
+func (p *Pool) index(cmd *core.Command) int {
 	if p.nshared == 1 {
 		return 0
 	}
@@ -99,14 +99,14 @@ func (p *Pool) index(cmd *async.Command) int {
 // the command or queued it to wait for that connection. While a new
 // connection takes over the commands that waited for it, later commands
 // queue behind them, so none overtakes an earlier one.
-func (p *Pool) route(ctx context.Context, i int, cmd *async.Command, sink async.Sink) *Conn {
+func (p *Pool) route(ctx context.Context, i int, cmd *core.Command, sink core.Sink) *Conn {
 	var gone []request // purged; completed once p.mu is released
 	defer func() { completeExpired(gone) }()
 	p.mu.Lock()
 	for {
 		if p.closed {
 			p.mu.Unlock()
-			async.FailNotSent(cmd, sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
+			core.FailNotSent(cmd, sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
 			return nil
 		}
 		c := p.conns[i]
@@ -117,7 +117,7 @@ func (p *Pool) route(ctx context.Context, i int, cmd *async.Command, sink async.
 		if c == nil && p.dialErr != nil && time.Now().Before(p.retryAt) {
 			err := p.dialErr
 			p.mu.Unlock()
-			async.FailNotSent(cmd, sink, err) // fail fast while backing off
+			core.FailNotSent(cmd, sink, err) // fail fast while backing off
 			return nil
 		}
 		if p.nwait < p.cfg.MaxPending {
@@ -137,7 +137,7 @@ func (p *Pool) route(ctx context.Context, i int, cmd *async.Command, sink async.
 		case <-room:
 		case <-p.done:
 		case <-ctx.Done():
-			async.FailNotSent(cmd, sink, ctx.Err())
+			core.FailNotSent(cmd, sink, ctx.Err())
 			return nil
 		}
 		p.mu.Lock()
@@ -194,13 +194,13 @@ func (p *Pool) purgeWaitersLocked() []request {
 
 // ErrNeedsRESP3 is returned for a subscriber connection to a server that
 // does not speak RESP3 (Redis 6 or newer does).
-// It is permanent (async.IsPermanent).
-var ErrNeedsRESP3 error = &permanentError{"pool: pub/sub needs RESP3"}
+// It is permanent (core.IsPermanent).
+var ErrNeedsRESP3 = core.NewPermanent("pool: pub/sub needs RESP3")
 
 // Subscriber dials a connection for pub/sub whose push frames go to
 // onPush (on the connection's reader goroutine; it must not block). It is
 // the caller's to Close; the pool closes it too when it closes.
-func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (async.SubConn, error) {
+func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (core.SubConn, error) {
 	cfg := p.cfg
 	cfg.Protocol, cfg.OnPush = 3, onPush
 	if p.Closed() {
@@ -231,8 +231,8 @@ func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (asy
 }
 
 // ExecBatch sends several commands in order on one shared connection,
-// the one the first command's key picks (async.BatchExecutor).
-func (p *Pool) ExecBatch(ctx context.Context, cmds []*async.Command, sinks []async.Sink) {
+// the one the first command's key picks (core.BatchExecutor).
+func (p *Pool) ExecBatch(ctx context.Context, cmds []*core.Command, sinks []core.Sink) {
 	i := p.index(cmds[0])
 	p.mu.Lock()
 	c := p.conns[i]
@@ -249,8 +249,8 @@ func (p *Pool) ExecBatch(ctx context.Context, cmds []*async.Command, sinks []asy
 	c.ExecBatch(ctx, cmds, sinks)
 }
 
-// AcquireExecutor lends a dedicated connection (async.Acquirer).
-func (p *Pool) AcquireExecutor(ctx context.Context) (async.Executor, func(discard bool), error) {
+// AcquireExecutor lends a dedicated connection (core.Acquirer).
+func (p *Pool) AcquireExecutor(ctx context.Context) (core.Executor, func(discard bool), error) {
 	c, err := p.Acquire(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -312,7 +312,7 @@ func (p *Pool) startDialLocked(i int) {
 			waiters := p.dialFailedLocked(err)
 			p.mu.Unlock()
 			for _, w := range waiters {
-				async.FailNotSent(w.cmd, w.sink, err)
+				core.FailNotSent(w.cmd, w.sink, err)
 			}
 			p.poke()
 			return
@@ -464,13 +464,13 @@ func (p *Pool) Release(c *Conn) {
 // goroutine the pool owns, so that Exec itself does not block. When ctx
 // ends first the caller gets ctx.Err() at once, and the pool wakes the
 // server's side with CLIENT UNBLOCK and puts back anything the command
-// took anyway (see async.UndoBlocking), so nothing is lost; without a
+// took anyway (see core.UndoBlocking), so nothing is lost; without a
 // client id it closes the connection instead.
-func (p *Pool) execBlocking(ctx context.Context, cmd *async.Command, sink async.Sink) {
+func (p *Pool) execBlocking(ctx context.Context, cmd *core.Command, sink core.Sink) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		async.FailNotSent(cmd, sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
+		core.FailNotSent(cmd, sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
 		return
 	}
 	p.wg.Add(1)
@@ -479,7 +479,7 @@ func (p *Pool) execBlocking(ctx context.Context, cmd *async.Command, sink async.
 		defer p.wg.Done()
 		c, err := p.Acquire(ctx)
 		if err != nil {
-			async.FailNotSent(cmd, sink, err)
+			core.FailNotSent(cmd, sink, err)
 			return
 		}
 		encoded := append([]byte(nil), cmd.Buf...) // cmd is released once written
@@ -503,24 +503,24 @@ func (p *Pool) execBlocking(ctx context.Context, cmd *async.Command, sink async.
 }
 
 // putBack returns what an abandoned blocking command took (see
-// async.UndoBlocking).
+// core.UndoBlocking).
 func (p *Pool) putBack(encoded []byte, v protocol.Value) {
-	undo := async.UndoBlocking(encoded, v)
+	undo := core.UndoBlocking(encoded, v)
 	if undo == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.WriteTimeout+p.cfg.ReadTimeout)
 	defer cancel()
-	put := async.NewCommand()
+	put := core.NewCommand()
 	put.Buf, _ = protocol.AppendCommand(put.Buf, undo...)
-	f := async.NewFuture(async.ToValue)
-	p.Exec(ctx, put, f)
-	f.ResultCtx(ctx)
+	w := newReplyWaiter()
+	p.Exec(ctx, put, w)
+	w.wait(ctx)
 }
 
 // unblock wakes the abandoned blocking command on c and puts back what it
 // took; it reports whether c is in a known state again.
-func (p *Pool) unblock(c *Conn, w *blockingSink) bool {
+func (p *Pool) unblock(c *Conn, b *blockingSink) bool {
 	if c.clientID == 0 {
 		return false
 	}
@@ -533,20 +533,24 @@ func (p *Pool) unblock(c *Conn, w *blockingSink) bool {
 	// An UNBLOCK that reaches the server before the command itself finds
 	// nothing blocked (0): try again a few times, briefly.
 	for try := 1; ; try++ {
-		un := async.NewCommand()
+		un := core.NewCommand()
 		un.Buf, _ = protocol.AppendCommand(un.Buf, "CLIENT", "UNBLOCK", c.clientID)
-		f := async.NewFuture(async.ToInt64)
-		p.Exec(ctx, un, f)
-		n, err := f.ResultCtx(ctx)
+		w := newReplyWaiter()
+		p.Exec(ctx, un, w)
+		v, err := w.wait(ctx)
+		if err == nil {
+			err = v.Err()
+		}
 		if err != nil {
 			return false
 		}
+		n := v.Int
 		if n == 1 || try == 5 {
 			break
 		}
 		t := time.NewTimer(time.Duration(try) * 10 * time.Millisecond)
 		select {
-		case <-w.done:
+		case <-b.done:
 			t.Stop()
 		case <-t.C:
 			continue
@@ -554,14 +558,14 @@ func (p *Pool) unblock(c *Conn, w *blockingSink) bool {
 		break
 	}
 	select {
-	case <-w.done:
+	case <-b.done:
 	case <-ctx.Done():
 		return false
 	}
-	if w.err != nil {
+	if b.err != nil {
 		// Refused unsent because its context had ended: the connection
 		// never saw it. Anything else leaves the connection in doubt.
-		return c.Err() == nil && (errors.Is(w.err, context.Canceled) || errors.Is(w.err, context.DeadlineExceeded))
+		return c.Err() == nil && (errors.Is(b.err, context.Canceled) || errors.Is(b.err, context.DeadlineExceeded))
 	}
 	return true
 }
@@ -571,7 +575,7 @@ func (p *Pool) unblock(c *Conn, w *blockingSink) bool {
 // pool can put back what the command took. The caller is completed once:
 // by the reply or by abandon, whichever comes first.
 type blockingSink struct {
-	sink async.Sink
+	sink core.Sink
 	done chan struct{} // closed by Complete
 
 	mu     sync.Mutex     // guards the fields below
@@ -598,7 +602,7 @@ func (w *blockingSink) Complete(v protocol.Value, err error) {
 	w.mu.Unlock()
 	// A future whose context ended at this very moment may refuse the
 	// reply: then it is as if the caller had left.
-	if forward && !async.Offer(w.sink, v, err) && err == nil {
+	if forward && !core.Offer(w.sink, v, err) && err == nil {
 		w.mu.Lock()
 		w.late, w.unseen = v, true
 		w.mu.Unlock()
@@ -694,7 +698,7 @@ func (p *Pool) Close() error {
 		p.cancel()
 		for _, ws := range waiters {
 			for _, w := range ws {
-				async.FailNotSent(w.cmd, w.sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
+				core.FailNotSent(w.cmd, w.sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
 			}
 		}
 		for _, c := range conns {
@@ -703,4 +707,27 @@ func (p *Pool) Close() error {
 	})
 	p.wg.Wait()
 	return nil
+}
+
+// replyWaiter is a one-shot core.Sink for the pool's own commands.
+type replyWaiter chan reply
+
+type reply struct {
+	v   protocol.Value
+	err error
+}
+
+func newReplyWaiter() replyWaiter { return make(replyWaiter, 1) }
+
+// Complete implements core.Sink; the buffer of one means it never blocks.
+func (w replyWaiter) Complete(v protocol.Value, err error) { w <- reply{v, err} }
+
+// wait returns the reply, or ctx's error if it ends first.
+func (w replyWaiter) wait(ctx context.Context) (protocol.Value, error) {
+	select {
+	case r := <-w:
+		return r.v, r.err
+	case <-ctx.Done():
+		return protocol.Value{}, ctx.Err()
+	}
 }

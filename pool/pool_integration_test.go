@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/integration"
 	"github.com/asyncredis/asyncredis/pool"
 	"github.com/asyncredis/asyncredis/protocol"
@@ -84,14 +85,14 @@ func TestPoolConnectionKinds(t *testing.T) {
 
 // countingExec checks the Executor contract: Complete exactly once per Exec.
 type countingExec struct {
-	ex    async.Executor
+	ex    core.Executor
 	execs atomic.Int64
 	twice atomic.Int64
 	calls atomic.Int64
 }
 
 type countingSink struct {
-	async.Sink
+	core.Sink
 	e    *countingExec
 	seen atomic.Bool
 }
@@ -104,7 +105,7 @@ func (s *countingSink) Complete(v protocol.Value, err error) {
 	s.Sink.Complete(v, err)
 }
 
-func (e *countingExec) Exec(ctx context.Context, cmd *async.Command, sink async.Sink) {
+func (e *countingExec) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 	e.execs.Add(1)
 	e.ex.Exec(ctx, cmd, &countingSink{Sink: sink, e: e})
 }

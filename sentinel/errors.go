@@ -3,6 +3,8 @@ package sentinel
 import (
 	"errors"
 	"fmt"
+
+	"github.com/asyncredis/asyncredis/async/core"
 )
 
 var (
@@ -13,8 +15,9 @@ var (
 	// ErrNotUsable: a sentinel named the node, but it is down or its ROLE
 	// is not the one asked for.
 	ErrNotUsable = errors.New("sentinel: node found but not usable")
-	// ErrClosed: the SentinelPool is closed.
-	ErrClosed = errors.New("sentinel: closed")
+	// ErrClosed: the SentinelPool is closed. It is core.ErrClosed, the one
+	// every package returns after Close.
+	ErrClosed = core.ErrClosed
 )
 
 // MasterNotFoundError says no usable master is known for Name. Err is one

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
@@ -56,9 +57,9 @@ func (s *RedisSentinel) SlaveFor(name string) *async.Client {
 
 type closedExecutor struct{}
 
-func (closedExecutor) Exec(_ context.Context, cmd *async.Command, sink async.Sink) {
+func (closedExecutor) Exec(_ context.Context, cmd *core.Command, sink core.Sink) {
 	cmd.Release()
-	sink.Complete(protocol.Value{}, ErrClosed)
+	sink.Complete(protocol.Value{}, core.NotSent(ErrClosed))
 }
 
 // DiscoverMaster asks the sentinels for name's master now and verifies it
@@ -113,9 +114,9 @@ func (s *RedisSentinel) Execute(ctx context.Context, args ...any) *async.Future[
 }
 
 func (s *RedisSentinel) execute(ctx context.Context, args []any) *async.Future[protocol.Value] {
-	f := async.NewFuture(async.ToValue)
+	f, resolve := async.Promise[protocol.Value]()
 	if s.Closed() {
-		f.Complete(protocol.Value{}, ErrClosed)
+		resolve(protocol.Value{}, core.NotSent(ErrClosed))
 		return f
 	}
 	started := s.goWorker(func() {
@@ -125,7 +126,7 @@ func (s *RedisSentinel) execute(ctx context.Context, args []any) *async.Future[p
 			var re *protocol.RedisError
 			if err == nil || errors.As(err, &re) {
 				s.promote(addr)
-				f.Complete(v, err)
+				resolve(v, err)
 				return
 			}
 			errs = append(errs, errors.New(addr+": "+err.Error()))
@@ -133,10 +134,10 @@ func (s *RedisSentinel) execute(ctx context.Context, args []any) *async.Future[p
 				break
 			}
 		}
-		f.Complete(protocol.Value{}, because(ErrNoSentinel, errors.Join(errs...)))
+		resolve(protocol.Value{}, because(ErrNoSentinel, errors.Join(errs...)))
 	})
 	if !started {
-		f.Complete(protocol.Value{}, ErrClosed)
+		resolve(protocol.Value{}, core.NotSent(ErrClosed))
 	}
 	return f
 }

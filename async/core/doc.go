@@ -1,0 +1,31 @@
+// Package core is the contract between the typed client (package async)
+// and the transports that run commands (pool, managedpool, sentinel), and
+// the vocabulary of outcomes they share.
+//
+// A Command is one encoded command. An Executor takes ownership of it and
+// completes its Sink exactly once, with the reply or an error. Executors
+// may offer more: BatchExecutor (several commands in one write),
+// Acquirer (a dedicated connection for transactions), SubscriberSource
+// (pub/sub connections), Dedicated (connection-state commands allowed).
+// A sink that is a Requeuer can take back a command its executor never
+// wrote, which is how a managed pool sends it to the next master;
+// executors fail unwritten commands through FailNotSent so that this
+// happens in one place.
+//
+// The transports import core and protocol, not the command catalogue of
+// package async; async imports core to send its commands. Futures
+// implement Sink privately: only their executor resolves them.
+//
+// # Errors
+//
+// One predicate, SafeToRetry, says whether a failed command surely did
+// not run; the failures that say yes also match ErrNotSent, those of
+// commands written to a connection that then died match ErrInFlight.
+// ErrClosed is the one error matched after any Close. Permanent errors
+// (IsPermanent) are those retrying cannot cure.
+//
+// # Concurrency
+//
+// Executors are safe for concurrent use; a Sink may be completed from any
+// goroutine.
+package core

@@ -1,0 +1,129 @@
+package core
+
+import (
+	"context"
+	"sync"
+
+	"github.com/asyncredis/asyncredis/protocol"
+)
+
+// Sink receives the outcome of one command. An Executor calls Complete
+// exactly once per command it accepted, from any goroutine; a Sink that was
+// already resolved by its context ignores the call.
+type Sink interface {
+	Complete(v protocol.Value, err error)
+}
+
+// Command is one encoded command on its way to a server. Commands come
+// from a pool; the Executor that accepts one calls Release once it no
+// longer needs the bytes.
+type Command struct {
+	// Buf holds the command as RESP.
+	Buf []byte
+	// Blocking marks commands that may hold a connection for long (BLPOP
+	// and the like); executors run them on a dedicated connection.
+	Blocking bool
+	// NoReply marks commands whose answer comes as push frames rather
+	// than a reply (SUBSCRIBE and friends under RESP3): the sink completes
+	// once the command is written.
+	NoReply bool
+}
+
+var commandPool = sync.Pool{New: func() any { return &Command{Buf: make([]byte, 0, 128)} }}
+
+// NewCommand returns an empty Command from the pool.
+func NewCommand() *Command { return commandPool.Get().(*Command) }
+
+// Release returns the command to the pool. The caller must not touch it
+// afterwards.
+func (c *Command) Release() {
+	if cap(c.Buf) > 64<<10 {
+		return // let large buffers go rather than pin them
+	}
+	c.Buf, c.Blocking, c.NoReply = c.Buf[:0], false, false
+	commandPool.Put(c)
+}
+
+// Requeuer is implemented by sinks that can take back a command that was
+// never written, to send it elsewhere (a managed pool sends it to the new
+// master after a failover). An executor about to fail a command it did not
+// write calls Requeue first; true means the requeuer now owns cmd and will
+// complete the sink itself.
+type Requeuer interface {
+	Requeue(cmd *Command, err error) bool
+}
+
+// FailNotSent is how executors fail a command they never wrote: the sink
+// may take it back through Requeuer; otherwise cmd is released and the
+// sink completed with err.
+func FailNotSent(cmd *Command, sink Sink, err error) {
+	err = NotSent(err)
+	if rq, ok := sink.(Requeuer); ok && rq.Requeue(cmd, err) {
+		return
+	}
+	cmd.Release()
+	sink.Complete(protocol.Value{}, err)
+}
+
+// Executor sends commands to a server. Exec takes ownership of cmd and
+// calls sink.Complete exactly once, with the reply or an error, from any
+// goroutine. It must not block for long: waiting for the reply is the
+// sink's business. ctx is the caller's: an Executor must not write a
+// command whose context has already ended.
+type Executor interface {
+	Exec(ctx context.Context, cmd *Command, sink Sink)
+}
+
+// Offerer is a Sink that can report whether it took a reply. A blocking
+// command's executor uses it to learn that an element reached a caller
+// who had already left, so that it can put the element back.
+type Offerer interface {
+	Sink
+	Offer(v protocol.Value, err error) bool
+}
+
+// Offer completes sink and reports whether it took the reply: sinks that
+// are not Offerers are taken to have.
+func Offer(sink Sink, v protocol.Value, err error) bool {
+	if o, ok := sink.(Offerer); ok {
+		return o.Offer(v, err)
+	}
+	sink.Complete(v, err)
+	return true
+}
+
+// BatchExecutor is an Executor that can send several commands together,
+// in order, on one connection, in one write. Pipelines use it when the
+// executor has it.
+type BatchExecutor interface {
+	Executor
+	ExecBatch(ctx context.Context, cmds []*Command, sinks []Sink)
+}
+
+// Acquirer is an Executor that can lend a dedicated connection, for
+// transactions and WATCH. release(true) closes the connection instead of
+// returning it, for a connection left in an unknown state.
+type Acquirer interface {
+	AcquireExecutor(ctx context.Context) (ex Executor, release func(discard bool), err error)
+}
+
+// Dedicated is implemented by executors that stand for one connection
+// owned by one caller (a connection from Acquire or Dial): connection-state
+// commands such as MULTI, WATCH or SELECT are allowed there.
+type Dedicated interface {
+	Dedicated() bool
+}
+
+// SubConn is a connection in pub/sub mode.
+type SubConn interface {
+	Executor
+	Dead() <-chan struct{}
+	Close() error
+}
+
+// SubscriberSource is an Executor that can open pub/sub connections
+// (pool.Pool, and the managed pools of the sentinel package, which open
+// them on the current master).
+type SubscriberSource interface {
+	Subscriber(ctx context.Context, onPush func(protocol.Value)) (SubConn, error)
+}

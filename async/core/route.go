@@ -1,0 +1,147 @@
+package core
+
+import "strings"
+
+// KeySlot returns the Redis Cluster hash slot (CRC16 of the key, or of its
+// {hash tag}, modulo 16384) of the command's first key, read from its
+// encoding, or 0 for a command without a key. Pools with several
+// connections use it to send every command on one key down one
+// connection, so that commands on a key run in the order they were issued.
+func (c *Command) KeySlot() uint16 {
+	key, ok := firstKey(c.Buf)
+	if !ok {
+		return 0
+	}
+	return Slot(key)
+}
+
+// Slot returns the hash slot of key, honouring a {hash tag}.
+func Slot(key []byte) uint16 {
+	if i := indexByte(key, '{'); i >= 0 {
+		if j := indexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	return crc16(key) & 16383
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// firstKey finds the first key argument of an encoded command: an array
+// of bulk strings as AppendCommand writes it.
+func firstKey(buf []byte) ([]byte, bool) {
+	p := argParser{buf: buf}
+	n, ok := p.header('*')
+	if !ok || n < 2 {
+		return nil, false
+	}
+	name, ok := p.next()
+	if !ok {
+		return nil, false
+	}
+	pos := 1 // the argument index of the first key; 0 for none
+	switch strings.ToUpper(string(name)) {
+	case "PING", "ECHO", "INFO", "TIME", "DBSIZE", "FLUSHDB", "FLUSHALL", "CONFIG", "SCRIPT",
+		"FUNCTION", "SCAN", "RANDOMKEY", "DEBUG", "SLOWLOG", "COMMAND", "LASTSAVE", "ROLE",
+		"WAIT", "WAITAOF", "KEYS", "SWAPDB", "CLIENT", "ACL", "LATENCY", "MIGRATE", "SAVE",
+		"BGSAVE", "BGREWRITEAOF", "SHUTDOWN", "PUBSUB", "CLUSTER", "MODULE", "LOLWUT", "SENTINEL":
+		return nil, false
+	case "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO":
+		if _, ok := p.next(); !ok { // script, sha or function
+			return nil, false
+		}
+		nk, ok := p.next()
+		if !ok || string(nk) == "0" {
+			return nil, false
+		}
+		return p.next()
+	case "XREAD", "XREADGROUP":
+		for {
+			a, ok := p.next()
+			if !ok {
+				return nil, false
+			}
+			if strings.EqualFold(string(a), "STREAMS") {
+				return p.next()
+			}
+		}
+	case "BLMPOP", "BZMPOP":
+		pos = 3 // timeout, numkeys, key
+	case "LMPOP", "ZMPOP", "SINTERCARD", "ZINTERCARD", "ZUNION", "ZINTER", "ZDIFF", "BITOP", "OBJECT", "MEMORY", "XINFO":
+		pos = 2 // numkeys (or an operation, or a subcommand), key
+	}
+	for i := 1; i < pos; i++ {
+		if _, ok := p.next(); !ok {
+			return nil, false
+		}
+	}
+	return p.next()
+}
+
+// argParser reads bulk strings off an encoded command.
+type argParser struct {
+	buf []byte
+	i   int
+}
+
+func (p *argParser) header(kind byte) (int, bool) {
+	if p.i >= len(p.buf) || p.buf[p.i] != kind {
+		return 0, false
+	}
+	n := 0
+	j := p.i + 1
+	for ; j < len(p.buf) && p.buf[j] != '\r'; j++ {
+		c := p.buf[j]
+		if c < '0' || c > '9' || n > 1<<30 {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if j+1 >= len(p.buf) {
+		return 0, false
+	}
+	p.i = j + 2
+	return n, true
+}
+
+func (p *argParser) next() ([]byte, bool) {
+	n, ok := p.header('$')
+	if !ok || p.i+n+2 > len(p.buf) {
+		return nil, false
+	}
+	b := p.buf[p.i : p.i+n]
+	p.i += n + 2
+	return b, true
+}
+
+// crc16 is CRC-16/XMODEM (polynomial 0x1021), the checksum Redis Cluster
+// hashes keys with.
+func crc16(b []byte) uint16 {
+	var crc uint16
+	for _, x := range b {
+		crc = crc<<8 ^ crcTable[byte(crc>>8)^x]
+	}
+	return crc
+}
+
+var crcTable = func() (t [256]uint16) {
+	for i := range t {
+		crc := uint16(i) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+		t[i] = crc
+	}
+	return t
+}()
