@@ -301,18 +301,20 @@ func (c *Client) Watch(ctx context.Context, fn func(tx *Tx) error, keys ...strin
 }
 
 // WatchRetry is Watch retried up to maxAttempts times while it fails with
-// ErrTxFailed, with a short jittered pause between attempts.
+// ErrTxFailed, with a short jittered pause between attempts (from 1 ms,
+// doubling up to 100 ms) so that clients contending for a key do not
+// collide again in step.
 func (c *Client) WatchRetry(ctx context.Context, maxAttempts int, fn func(tx *Tx) error, keys ...string) error {
 	var err error
+	pause := core.Backoff{Min: time.Millisecond, Max: 100 * time.Millisecond}
 	for attempt := 0; attempt < max(1, maxAttempts); attempt++ {
 		if err = c.Watch(ctx, fn, keys...); !errors.Is(err, ErrTxFailed) {
 			return err
 		}
-		pause := time.Duration(attempt+1) * time.Millisecond
-		select {
-		case <-time.After(pause):
-		case <-ctx.Done():
-			return ctx.Err()
+		if attempt+1 < max(1, maxAttempts) {
+			if werr := pause.Wait(ctx); werr != nil {
+				return werr
+			}
 		}
 	}
 	return err

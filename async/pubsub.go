@@ -3,7 +3,6 @@ package async
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -172,7 +171,7 @@ func (ps *PubSub) onPush(v protocol.Value) {
 func (ps *PubSub) own() {
 	defer ps.wg.Done()
 	defer close(ps.msgs)
-	backoff, lost := 25*time.Millisecond, false
+	backoff, lost := core.Backoff{Min: 25 * time.Millisecond, Max: time.Second}, false
 	for ps.ctx.Err() == nil {
 		conn, err := ps.src.Subscriber(ps.ctx, ps.onPush)
 		if err == nil {
@@ -192,15 +191,10 @@ func (ps *PubSub) own() {
 				ps.deliver(Message{Kind: KindDisconnected, Err: err})
 				return
 			}
-			wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
-			backoff = min(2*backoff, time.Second)
-			select {
-			case <-time.After(wait):
-			case <-ps.ctx.Done():
-			}
+			backoff.Wait(ps.ctx)
 			continue
 		}
-		backoff = 25 * time.Millisecond
+		backoff.Reset()
 		select {
 		case <-conn.Dead():
 			conn.Close() // waits for its reader: no onPush after this

@@ -76,6 +76,33 @@ func (t readTracker) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Stream is a connection after the handshake, without a Conn's
+// goroutines, for a caller that reads frames itself: a subscription that
+// must work over RESP2 as well as RESP3 (the sentinel package's event
+// listeners). The caller owns it and closes it.
+type Stream struct {
+	net.Conn
+	// Reader decodes the server's frames, within Config.Limits.
+	Reader *protocol.Reader
+	// Protocol is the RESP version the handshake settled on.
+	Protocol int
+}
+
+// DialStream connects to cfg.Addr and performs the handshake (TLS,
+// HELLO or AUTH, CLIENT SETNAME, SELECT) as Dial does, then hands the
+// connection over. Errors are *DialError.
+func DialStream(ctx context.Context, cfg Config) (*Stream, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c, err := connect(ctx, cfg, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{Conn: c.nc, Reader: c.rd, Protocol: c.proto}, nil
+}
+
 // Dial connects to cfg.Addr, performs the handshake and starts the
 // connection's goroutines. Errors are *DialError.
 func Dial(ctx context.Context, cfg Config) (*Conn, error) {
@@ -86,8 +113,9 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	return dial(ctx, cfg, false, nil)
 }
 
-// dial connects; noDeadline and onDead are set before the loops start.
-func dial(ctx context.Context, cfg Config, noDeadline bool, onDead func(*Conn)) (*Conn, error) {
+// connect dials cfg.Addr (TCP, TLS or unix) and runs the handshake: the
+// one way this module opens a connection to a server.
+func connect(ctx context.Context, cfg Config, noDeadline bool, onDead func(*Conn)) (*Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
 	var d net.Dialer
@@ -121,6 +149,15 @@ func dial(ctx context.Context, cfg Config, noDeadline bool, onDead func(*Conn)) 
 	c.rd = protocol.NewReader(bufio.NewReaderSize(readTracker{nc, &c.lastRead}, 32<<10), cfg.Limits)
 	if err := c.handshake(ctx); err != nil {
 		nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// dial connects; noDeadline and onDead are set before the loops start.
+func dial(ctx context.Context, cfg Config, noDeadline bool, onDead func(*Conn)) (*Conn, error) {
+	c, err := connect(ctx, cfg, noDeadline, onDead)
+	if err != nil {
 		return nil, err
 	}
 	now := time.Now().UnixNano()

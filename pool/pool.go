@@ -3,7 +3,6 @@ package pool
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -38,7 +37,7 @@ type Pool struct {
 	subs      map[*Conn]struct{} // subscriber connections, closed with the pool
 	dialErr   error              // the last failed dial, while backing off
 	retryAt   time.Time          // no dial before this after failures
-	backoff   time.Duration
+	backoff   core.Backoff       // between failed dials
 	closed    bool
 	closeOnce sync.Once
 
@@ -54,14 +53,15 @@ func New(cfg Config) (*Pool, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Pool{
-		cfg:    cfg,
-		ctx:    ctx,
-		cancel: cancel,
-		wake:   make(chan struct{}, 1),
-		done:   make(chan struct{}),
-		sem:    make(chan struct{}, cfg.MaxSize),
-		lent:   map[*Conn]struct{}{},
-		subs:   map[*Conn]struct{}{},
+		cfg:     cfg,
+		ctx:     ctx,
+		cancel:  cancel,
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		sem:     make(chan struct{}, cfg.MaxSize),
+		lent:    map[*Conn]struct{}{},
+		subs:    map[*Conn]struct{}{},
+		backoff: core.Backoff{Min: cfg.ReconnectBackoff, Max: cfg.MaxReconnectBackoff},
 	}
 	n := max(cfg.MinSize, 1)
 	p.nshared = n
@@ -324,7 +324,8 @@ func (p *Pool) startDialLocked(i int) {
 		}
 		p.conns[i] = c
 		p.flushing[i] = true
-		p.dialErr, p.backoff = nil, 0
+		p.dialErr = nil
+		p.backoff.Reset()
 		// Hand over the waiting commands in order; commands that arrive
 		// meanwhile queue behind them (route), until none is left.
 		for {
@@ -352,13 +353,7 @@ func (p *Pool) startDialLocked(i int) {
 // returns the commands waiting for a connection, for the caller to fail
 // once the lock is released.
 func (p *Pool) dialFailedLocked(err error) []request {
-	if p.backoff == 0 {
-		p.backoff = p.cfg.ReconnectBackoff
-	} else {
-		p.backoff = min(2*p.backoff, p.cfg.MaxReconnectBackoff)
-	}
-	jitter := time.Duration(rand.Int64N(int64(p.backoff)/2 + 1))
-	p.retryAt = time.Now().Add(p.backoff/2 + jitter)
+	p.retryAt = time.Now().Add(p.backoff.Next())
 	p.dialErr = err
 	var waiters []request
 	for i := range p.waiters {

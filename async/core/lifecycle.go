@@ -1,0 +1,67 @@
+package core
+
+import "sync"
+
+// Lifecycle owns a set of goroutines: Go starts one unless Close has
+// begun, and Close waits for all of them. The closed check and the
+// WaitGroup's Add happen under one lock, so no goroutine starts after
+// Close began and Close never returns while one still runs. The zero
+// value is ready to use.
+type Lifecycle struct {
+	mu     sync.Mutex // guards closed and wg.Add
+	closed bool
+	wg     sync.WaitGroup
+	done   chan struct{} // closed by Close; made lazily under mu
+}
+
+// Go runs fn in a new goroutine and reports true, or reports false and
+// does nothing once Close has begun.
+func (l *Lifecycle) Go(fn func()) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		fn()
+	}()
+	return true
+}
+
+// Done returns a channel closed when Close begins.
+func (l *Lifecycle) Done() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.doneLocked()
+}
+
+func (l *Lifecycle) doneLocked() chan struct{} {
+	if l.done == nil {
+		l.done = make(chan struct{})
+	}
+	return l.done
+}
+
+// Closed reports whether Close has begun.
+func (l *Lifecycle) Closed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// Close refuses new goroutines, closes Done and waits for the running
+// ones to return. It reports whether this call was the one that closed;
+// every call waits.
+func (l *Lifecycle) Close() bool {
+	l.mu.Lock()
+	first := !l.closed
+	if first {
+		l.closed = true
+		close(l.doneLocked())
+	}
+	l.mu.Unlock()
+	l.wg.Wait()
+	return first
+}
