@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/asyncredis/asyncredis/integration"
+	"github.com/asyncredis/asyncredis/pool"
 	"github.com/asyncredis/asyncredis/protocol"
 	"github.com/asyncredis/asyncredis/sentinel"
 	"github.com/stretchr/testify/assert"
@@ -26,7 +27,7 @@ func TestSentinelBasics(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	d := integration.StartSentinelT(t, integration.SentinelConfig{Password: "datapw", SentinelPassword: "sentpw"})
-	s := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs(), Password: "datapw", SentinelPassword: "sentpw"})
+	s := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs(), Pool: pool.Config{Password: "datapw"}, Sentinel: pool.Config{Password: "sentpw"}})
 	name := d.Config.MasterName
 
 	t.Run("master and replicas", func(t *testing.T) {
@@ -142,13 +143,13 @@ func TestSentinelDiscoveryErrors(t *testing.T) {
 	}
 
 	t.Run("first sentinel dead", func(t *testing.T) {
-		took, err := firstCommand(t, sentinel.Config{Sentinels: append([]string{deadAddr(d, 250)}, good...), SentinelPassword: "sentpw"}, name)
+		took, err := firstCommand(t, sentinel.Config{Sentinels: append([]string{deadAddr(d, 250)}, good...), Sentinel: pool.Config{Password: "sentpw"}}, name)
 		require.NoError(t, err)
 		assert.Less(t, took, time.Second)
 		t.Logf("first command with a dead first sentinel: %v", took)
 	})
 	t.Run("unknown master name", func(t *testing.T) {
-		_, err := firstCommand(t, sentinel.Config{Sentinels: good, SentinelPassword: "sentpw"}, "nosuchmaster")
+		_, err := firstCommand(t, sentinel.Config{Sentinels: good, Sentinel: pool.Config{Password: "sentpw"}}, "nosuchmaster")
 		var mnf *sentinel.MasterNotFoundError
 		require.ErrorAs(t, err, &mnf)
 		assert.ErrorIs(t, err, sentinel.ErrUnknownName)
@@ -163,19 +164,19 @@ func TestSentinelDiscoveryErrors(t *testing.T) {
 		assert.Less(t, took, 2*time.Second)
 	})
 	t.Run("wrong sentinel password", func(t *testing.T) {
-		_, err := firstCommand(t, sentinel.Config{Sentinels: good, SentinelPassword: "wrong"}, name)
+		_, err := firstCommand(t, sentinel.Config{Sentinels: good, Sentinel: pool.Config{Password: "wrong"}}, name)
 		var mre *sentinel.MasterReplyError
 		require.ErrorAs(t, err, &mre)
 		assert.ErrorIs(t, err, protocol.ErrAuth)
 		assert.NotContains(t, err.Error(), "wrong ")
 	})
 	t.Run("fail fast", func(t *testing.T) {
-		_, err := firstCommand(t, sentinel.Config{Sentinels: good, SentinelPassword: "sentpw", FailFast: true}, "nosuchmaster")
+		_, err := firstCommand(t, sentinel.Config{Sentinels: good, Sentinel: pool.Config{Password: "sentpw"}, FailFast: true}, "nosuchmaster")
 		var mnf *sentinel.MasterNotFoundError
 		require.ErrorAs(t, err, &mnf)
 	})
 	t.Run("no replica", func(t *testing.T) {
-		s := newSentinel(t, sentinel.Config{Sentinels: good, SentinelPassword: "sentpw"})
+		s := newSentinel(t, sentinel.Config{Sentinels: good, Sentinel: pool.Config{Password: "sentpw"}})
 		err := s.SlaveFor("nosuchmaster").Ping(ctx).Err()
 		var snf *sentinel.SlaveNotFoundError
 		require.ErrorAs(t, err, &snf)

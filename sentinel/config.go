@@ -1,7 +1,6 @@
 package sentinel
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -9,45 +8,27 @@ import (
 	"time"
 
 	"github.com/asyncredis/asyncredis/pool"
-	"github.com/asyncredis/asyncredis/protocol"
 )
 
-// Config configures New. The zero value of each field means its default.
+// Config configures New and NewSentinelPool. The zero value of each field
+// means its default; negative durations and sizes are errors.
 type Config struct {
 	// Sentinels lists sentinel addresses ("host:port"), tried in order.
 	// Required. Peers learned from the sentinels are added in memory.
 	Sentinels []string
 
-	// Username, Password, DB, TLS and ClientName apply to connections to
-	// masters and replicas.
-	Username   string
-	Password   string
-	DB         int
-	TLS        *tls.Config
-	ClientName string
-	// Protocol is the RESP version for data nodes: 3 (default) or 2.
-	Protocol int
+	// Pool is the template for the connection pool of every master and
+	// replica: credentials, DB, TLS, RESP version, timeouts, sizes, queue
+	// bounds, decoder limits, every pool.Config knob with pool's own
+	// defaults. Its Addr is set per node and must be empty.
+	Pool pool.Config
 
-	// SentinelUsername, SentinelPassword and SentinelTLS apply to
-	// connections to sentinels.
-	SentinelUsername string
-	SentinelPassword string
-	SentinelTLS      *tls.Config
+	// Sentinel configures the connections to sentinels: Username,
+	// Password, TLS, Limits, Protocol. Its Addr must be empty; DialTimeout
+	// defaults to SentinelTimeout and ReadTimeout to four times it. Pool
+	// sizes do not apply (one connection per sentinel).
+	Sentinel pool.Config
 
-	// Limits bound the replies accepted from masters and replicas, and
-	// SentinelLimits those from sentinels (protocol.Limits; zero fields
-	// take its defaults).
-	Limits         protocol.Limits
-	SentinelLimits protocol.Limits
-
-	// MinSize and MaxSize size each managed pool per node, as in pool.Config
-	// (defaults 1 and 10).
-	MinSize int
-	MaxSize int
-	// DialTimeout bounds connecting to a data node; default 2s.
-	DialTimeout time.Duration
-	// ReadTimeout is pool.Config.ReadTimeout for data nodes; default 10s.
-	ReadTimeout time.Duration
 	// SentinelTimeout bounds each request to one sentinel, and each ROLE
 	// check of a node; default 500ms. Sentinels are asked concurrently, so
 	// a dead one costs at most this long.
@@ -66,11 +47,11 @@ type Config struct {
 	// QueueSize bounds the commands waiting for a master per service;
 	// default 4096.
 	QueueSize int
-	// SlaveFallbackToMaster lets SlaveFor clients read from the master when
-	// no replica is usable. Default false: a replica client then fails with
-	// *SlaveNotFoundError, so that read load never lands on the master
-	// unannounced.
-	SlaveFallbackToMaster bool
+	// ReplicaFallbackToMaster lets ReplicaFor clients read from the master
+	// when no replica is usable. Default false: a replica client then
+	// fails with *ReplicaNotFoundError, so that read load never lands on
+	// the master unannounced.
+	ReplicaFallbackToMaster bool
 
 	// AddrMapper, if set, rewrites every address a sentinel reports before
 	// it is used (for NAT and containers).
@@ -81,26 +62,45 @@ type Config struct {
 	EventBuffer int
 }
 
+// withDefaults checks c and fills in the defaults: the one place for
+// both. The pool.Config parts are checked by pool itself.
 func (c Config) withDefaults() (Config, error) {
 	if len(c.Sentinels) == 0 {
 		return c, errors.New("sentinel: Config.Sentinels is empty")
 	}
-	setDur := func(d *time.Duration, def time.Duration) {
-		if *d <= 0 {
-			*d = def
+	if c.Pool.Addr != "" || c.Sentinel.Addr != "" {
+		return c, errors.New("sentinel: Config.Pool.Addr and Config.Sentinel.Addr must be empty: addresses come from the sentinels")
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"SentinelTimeout", int64(c.SentinelTimeout)}, {"RecheckInterval", int64(c.RecheckInterval)},
+		{"Listeners", int64(c.Listeners)}, {"QueueSize", int64(c.QueueSize)}, {"EventBuffer", int64(c.EventBuffer)},
+	} {
+		if f.v < 0 {
+			return c, fmt.Errorf("sentinel: Config.%s is negative (%d)", f.name, f.v)
 		}
 	}
-	setDur(&c.DialTimeout, 2*time.Second)
-	setDur(&c.SentinelTimeout, 500*time.Millisecond)
-	setDur(&c.RecheckInterval, 2*time.Second)
-	if c.Listeners <= 0 {
-		c.Listeners = 3
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
 	}
-	if c.QueueSize <= 0 {
-		c.QueueSize = 4096
+	defInt := func(n *int, v int) {
+		if *n == 0 {
+			*n = v
+		}
 	}
-	if c.EventBuffer <= 0 {
-		c.EventBuffer = 256
+	def(&c.SentinelTimeout, 500*time.Millisecond)
+	def(&c.RecheckInterval, 2*time.Second)
+	defInt(&c.Listeners, 3)
+	defInt(&c.QueueSize, 4096)
+	defInt(&c.EventBuffer, 256)
+	def(&c.Sentinel.DialTimeout, c.SentinelTimeout)
+	def(&c.Sentinel.ReadTimeout, 4*c.SentinelTimeout)
+	if c.Sentinel.HealthCheckInterval == 0 {
+		c.Sentinel.HealthCheckInterval = -1 // every request has its own timeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -108,43 +108,36 @@ func (c Config) withDefaults() (Config, error) {
 	if c.AddrMapper == nil {
 		c.AddrMapper = func(a string) string { return a }
 	}
-	// Let the pool check the data-node settings now rather than per address.
+	// Let pool check both templates now rather than per address.
 	if err := c.dataConfig("127.0.0.1:6379").Validate(); err != nil {
-		return c, err
+		return c, fmt.Errorf("sentinel: Config.Pool: %w", err)
+	}
+	if err := c.sentinelConfig("127.0.0.1:26379").Validate(); err != nil {
+		return c, fmt.Errorf("sentinel: Config.Sentinel: %w", err)
 	}
 	return c, nil
 }
 
 // dataConfig is the pool configuration for a master or replica at addr.
 func (c Config) dataConfig(addr string) pool.Config {
-	return pool.Config{
-		Addr: addr, TLS: c.TLS, Username: c.Username, Password: c.Password, DB: c.DB,
-		ClientName: c.ClientName, Protocol: c.Protocol, DialTimeout: c.DialTimeout,
-		ReadTimeout: c.ReadTimeout, MinSize: c.MinSize, MaxSize: c.MaxSize, Limits: c.Limits,
-	}
+	pc := c.Pool
+	pc.Addr = addr
+	return pc
 }
 
 // sentinelConfig is the connection configuration for a sentinel.
 func (c Config) sentinelConfig(addr string) pool.Config {
-	return pool.Config{
-		Addr: addr, TLS: c.SentinelTLS, Username: c.SentinelUsername, Password: c.SentinelPassword,
-		DialTimeout: c.SentinelTimeout, HealthCheckInterval: -1, ReadTimeout: 4 * c.SentinelTimeout,
-		Limits: c.SentinelLimits,
-	}
+	sc := c.Sentinel
+	sc.Addr = addr
+	return sc
 }
 
 // String describes the configuration with secrets masked. Config also
 // formats itself masked for every verb (%v, %+v, %#v, %s), so that
 // logging a Config never leaks a password.
 func (c Config) String() string {
-	mask := func(s string) string {
-		if s == "" {
-			return `""`
-		}
-		return "***"
-	}
-	return fmt.Sprintf("sentinel.Config{sentinels=%v user=%q password=%s db=%d tls=%t sentinel-user=%q sentinel-password=%s sentinel-tls=%t min=%d max=%d}",
-		c.Sentinels, c.Username, mask(c.Password), c.DB, c.TLS != nil, c.SentinelUsername, mask(c.SentinelPassword), c.SentinelTLS != nil, c.MinSize, c.MaxSize)
+	return fmt.Sprintf("sentinel.Config{sentinels=%v pool=%s sentinel=%s timeout=%v recheck=%v listeners=%d failfast=%t queue=%d}",
+		c.Sentinels, c.Pool, c.Sentinel, c.SentinelTimeout, c.RecheckInterval, c.Listeners, c.FailFast, c.QueueSize)
 }
 
 // GoString is String, for %#v.

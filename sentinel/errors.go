@@ -34,18 +34,19 @@ func (e *MasterNotFoundError) Error() string {
 // Unwrap returns the reason.
 func (e *MasterNotFoundError) Unwrap() error { return e.Err }
 
-// SlaveNotFoundError says no usable replica is known for Name.
-type SlaveNotFoundError struct {
+// ReplicaNotFoundError says no usable replica is known for Name. Err is
+// one of ErrNoSentinel, ErrUnknownName or ErrNotUsable, wrapping the cause.
+type ReplicaNotFoundError struct {
 	Name string
 	Err  error
 }
 
-func (e *SlaveNotFoundError) Error() string {
+func (e *ReplicaNotFoundError) Error() string {
 	return fmt.Sprintf("sentinel: no replica of %q found: %v", e.Name, e.Err)
 }
 
 // Unwrap returns the reason.
-func (e *SlaveNotFoundError) Unwrap() error { return e.Err }
+func (e *ReplicaNotFoundError) Unwrap() error { return e.Err }
 
 // MasterReplyError reports a server error (authentication, ACL, ...) from
 // a sentinel or the master during master discovery.
@@ -62,21 +63,28 @@ func (e *MasterReplyError) Error() string {
 // Unwrap returns the server's error.
 func (e *MasterReplyError) Unwrap() error { return e.Err }
 
-// SlaveReplyError is MasterReplyError for replica discovery.
-type SlaveReplyError struct {
+// ReplicaReplyError is MasterReplyError for replica discovery.
+type ReplicaReplyError struct {
 	Name string
 	Addr string
 	Err  error
 }
 
-func (e *SlaveReplyError) Error() string {
+func (e *ReplicaReplyError) Error() string {
 	return fmt.Sprintf("sentinel: discovering replicas of %q: %s replied: %v", e.Name, e.Addr, e.Err)
 }
 
 // Unwrap returns the server's error.
-func (e *SlaveReplyError) Unwrap() error { return e.Err }
+func (e *ReplicaReplyError) Unwrap() error { return e.Err }
 
-// partial is joined with a reason to keep the cause of each sentinel.
+// SlaveNotFoundError is ReplicaNotFoundError under the name redis-py and
+// aioredis use.
+type SlaveNotFoundError = ReplicaNotFoundError
+
+// SlaveReplyError is ReplicaReplyError under its older name.
+type SlaveReplyError = ReplicaReplyError
+
+// reasons is with a reason to keep the cause of each sentinel.
 type reasons struct {
 	kind  error
 	cause error

@@ -1,15 +1,13 @@
 package sentinel
 
 import (
-	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
-	"math/rand/v2"
 	"net"
-	"strings"
 	"time"
 
+	"github.com/asyncredis/asyncredis/async/core"
+	"github.com/asyncredis/asyncredis/pool"
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
@@ -34,6 +32,7 @@ type Event struct {
 	Name     string    // the service (master name), when known
 	Addr     string    // the instance concerned (the new master for switches)
 	OldAddr  string    // the previous master, for switches and master changes
+	Via      string    // for EventMasterChanged: "discovery" or "+switch-master"
 	Addrs    []string  // the replicas, for EventReplicasChanged
 	Sentinel string    // the sentinel that announced it, if any
 	Payload  string    // the sentinel's message as sent
@@ -44,36 +43,39 @@ type Event struct {
 var channels = []string{
 	"+switch-master", "+sdown", "-sdown", "+odown", "-odown", "+slave", "+convert-to-slave",
 	"+reboot", "+sentinel", "+failover-end", "+selected-slave", "+promoted-slave",
+	"-failover-abort-not-elected", "-failover-abort-no-good-slave", "-failover-abort-slave-timeout",
 }
 
-// rawEvent is a message from a listener to the loop.
+// rawEvent is a message from a listener to the loop; lost reports that
+// the listener's subscription ended (events may have been missed).
 type rawEvent struct {
 	from    string
 	channel string
 	payload string
 	at      time.Time
+	lost    bool
 }
 
 // listen keeps a subscription to one sentinel's events, reconnecting with
-// backoff until the pool closes.
-func (p *SentinelPool) listen(addr string) {
-	defer p.wg.Done()
-	backoff := 50 * time.Millisecond
-	for p.ctx.Err() == nil {
+// backoff until ctx ends.
+func (p *SentinelPool) listen(ctx context.Context, addr string) {
+	backoff := core.Backoff{Min: 50 * time.Millisecond, Max: 2 * time.Second}
+	for ctx.Err() == nil {
 		start := time.Now()
-		err := p.listenOnce(addr)
-		if p.ctx.Err() != nil {
+		err := p.listenOnce(ctx, addr)
+		if ctx.Err() != nil {
 			return
 		}
 		if time.Since(start) > 10*time.Second {
-			backoff = 50 * time.Millisecond
+			backoff.Reset()
 		}
 		p.log.Debug("sentinel: event subscription lost", "sentinel", addr, "err", err)
-		wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
-		backoff = min(2*backoff, 2*time.Second)
 		select {
-		case <-time.After(wait):
-		case <-p.ctx.Done():
+		case p.events <- rawEvent{from: addr, lost: true, at: time.Now()}:
+		case <-ctx.Done():
+			return
+		}
+		if backoff.Wait(ctx) != nil {
 			return
 		}
 	}
@@ -84,43 +86,20 @@ const listenPing = time.Second
 // listenOnce subscribes on a fresh connection and forwards messages until
 // the connection fails. In subscribe mode a PING gets a "pong" message, so
 // a silent sentinel is pinged and given up on after two quiet periods.
-func (p *SentinelPool) listenOnce(addr string) error {
-	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.SentinelTimeout)
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err == nil && p.cfg.SentinelTLS != nil {
-		tc := p.cfg.SentinelTLS.Clone()
-		if tc.ServerName == "" {
-			tc.ServerName, _, _ = net.SplitHostPort(addr)
-		}
-		tlsConn := tls.Client(nc, tc)
-		if err = tlsConn.HandshakeContext(ctx); err != nil {
-			nc.Close()
-		}
-		nc = tlsConn
-	}
-	cancel()
+func (p *SentinelPool) listenOnce(ctx context.Context, addr string) error {
+	nc, err := pool.DialStream(ctx, p.cfg.sentinelConfig(addr))
 	if err != nil {
 		return err
 	}
-	stop := context.AfterFunc(p.ctx, func() { nc.Close() })
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
 	defer nc.Close()
-	rd := protocol.NewReader(bufio.NewReader(nc), protocol.Limits{MaxBulkLen: 1 << 20})
 
-	var buf []byte
-	if p.cfg.SentinelPassword != "" {
-		args := []any{"AUTH", p.cfg.SentinelPassword}
-		if p.cfg.SentinelUsername != "" {
-			args = []any{"AUTH", p.cfg.SentinelUsername, p.cfg.SentinelPassword}
-		}
-		buf, _ = protocol.AppendCommand(buf, args...)
-	}
 	sub := []any{"SUBSCRIBE"}
 	for _, ch := range channels {
 		sub = append(sub, ch)
 	}
-	buf, _ = protocol.AppendCommand(buf, sub...)
+	buf, _ := protocol.AppendCommand(nil, sub...)
 	nc.SetWriteDeadline(time.Now().Add(p.cfg.SentinelTimeout))
 	if _, err := nc.Write(buf); err != nil {
 		return err
@@ -128,7 +107,7 @@ func (p *SentinelPool) listenOnce(addr string) error {
 	quiet := 0
 	for {
 		nc.SetReadDeadline(time.Now().Add(listenPing))
-		v, err := rd.Read()
+		v, err := nc.Reader.Read()
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() && quiet == 0 {
 			quiet++
@@ -146,7 +125,7 @@ func (p *SentinelPool) listenOnce(addr string) error {
 		}
 		quiet = 0
 		if rerr := v.Err(); rerr != nil {
-			return rerr // e.g. a wrong sentinel password
+			return rerr // e.g. a refused SUBSCRIBE
 		}
 		if v.Kind != protocol.KindArray && v.Kind != protocol.KindPush || len(v.Elems) != 3 {
 			continue
@@ -154,16 +133,10 @@ func (p *SentinelPool) listenOnce(addr string) error {
 		if v.Elems[0].Str != "message" {
 			continue
 		}
-		ev := rawEvent{from: addr, channel: v.Elems[1].Str, payload: v.Elems[2].Str, at: time.Now()}
-		if ev.channel == "+switch-master" {
-			if f := strings.Fields(ev.payload); len(f) == 5 {
-				p.switchNow(f[0], p.cfg.AddrMapper(net.JoinHostPort(f[3], f[4])))
-			}
-		}
 		select {
-		case p.events <- ev:
-		case <-p.ctx.Done():
-			return p.ctx.Err()
+		case p.events <- rawEvent{from: addr, channel: v.Elems[1].Str, payload: v.Elems[2].Str, at: time.Now()}:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }

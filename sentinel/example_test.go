@@ -15,9 +15,9 @@ import (
 func Example() {
 	ctx := context.Background()
 	s, err := sentinel.New(ctx, sentinel.Config{
-		Sentinels:        []string{"10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379"},
-		Password:         "data-password",
-		SentinelPassword: "sentinel-password",
+		Sentinels: []string{"10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379"},
+		Pool:      pool.Config{Password: "data-password"},
+		Sentinel:  pool.Config{Password: "sentinel-password"},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -25,7 +25,7 @@ func Example() {
 	defer s.Close()
 
 	master := s.MasterFor("mymaster")
-	replica := s.SlaveFor("mymaster")
+	replica := s.ReplicaFor("mymaster")
 
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

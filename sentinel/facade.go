@@ -9,8 +9,9 @@ import (
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
-// RedisSentinel is the facade over a SentinelPool: managed clients for
-// masters and replicas, and every SENTINEL command.
+// RedisSentinel is the facade over a SentinelPool: what the pool offers
+// (managed clients for masters and replicas, discovery, Execute, Close),
+// plus every SENTINEL command as a typed method.
 type RedisSentinel struct {
 	*SentinelPool
 }
@@ -32,128 +33,17 @@ func New(ctx context.Context, cfg Config) (*RedisSentinel, error) {
 	return &RedisSentinel{SentinelPool: p}, nil
 }
 
-// MasterFor returns a client for name's master. It does not block: the
-// master is discovered in the background and followed across failovers.
-// Commands sent before a master is verified wait for it (or fail at once
-// with *MasterNotFoundError under Config.FailFast).
-func (s *RedisSentinel) MasterFor(name string) *async.Client {
-	var c *async.Client
-	if !s.call(func() { c = async.NewClient(s.serviceFor(name).master) }) {
-		return async.NewClient(closedExecutor{})
-	}
-	return c
-}
-
-// SlaveFor returns a client that reads from name's healthy replicas, each
-// key from one replica chosen by its hash slot, following them as they
-// come and go.
-func (s *RedisSentinel) SlaveFor(name string) *async.Client {
-	var c *async.Client
-	if !s.call(func() { c = async.NewClient(s.serviceFor(name).replicas) }) {
-		return async.NewClient(closedExecutor{})
-	}
-	return c
-}
-
-type closedExecutor struct{}
-
-func (closedExecutor) Exec(_ context.Context, cmd *core.Command, sink core.Sink) {
-	cmd.Release()
-	sink.Complete(protocol.Value{}, core.NotSent(ErrClosed))
-}
-
-// DiscoverMaster asks the sentinels for name's master now and verifies it
-// with ROLE; it returns its address.
-func (s *RedisSentinel) DiscoverMaster(ctx context.Context, name string) (string, error) {
-	in, err := s.askMaster(ctx, name)
-	if err != nil {
-		return "", err
-	}
-	addr := s.cfg.AddrMapper(in.Addr())
-	return addr, s.verifyRole(ctx, name, addr, "master")
-}
-
-// DiscoverSlave returns the addresses of name's usable replicas.
-func (s *RedisSentinel) DiscoverSlave(ctx context.Context, name string) ([]string, error) {
-	master, _ := s.DiscoverMaster(ctx, name)
-	addrs, err := s.discoverReplicas(ctx, name, master)
-	if err == nil && len(addrs) == 0 {
-		err = &SlaveNotFoundError{Name: name, Err: ErrNotUsable}
-	}
-	return addrs, err
-}
-
-// Discover checks that at least one sentinel answers PING, and learns the
-// peers of every master the sentinels monitor.
-func (s *RedisSentinel) Discover(ctx context.Context) error {
-	v, err := s.Execute(ctx, "MASTERS").Result()
-	if err != nil {
-		return err
-	}
-	masters, err := parseInstances(v)
-	if err != nil {
-		return err
-	}
-	for _, m := range masters {
-		peers, err := s.Sentinels(ctx, m.Name).Result()
-		if err != nil {
-			continue
-		}
-		for _, peer := range peers {
-			s.addSentinel(s.cfg.AddrMapper(peer.Addr()))
-		}
-	}
-	return nil
-}
-
-// Execute sends "SENTINEL args..." to the sentinels in order, moving on to
-// the next one when a sentinel cannot be reached; a sentinel's error reply
-// is returned as it is.
-func (s *RedisSentinel) Execute(ctx context.Context, args ...any) *async.Future[protocol.Value] {
-	return s.execute(ctx, append([]any{"SENTINEL"}, args...))
-}
-
-func (s *RedisSentinel) execute(ctx context.Context, args []any) *async.Future[protocol.Value] {
-	f, resolve := async.Promise[protocol.Value]()
-	if s.Closed() {
-		resolve(protocol.Value{}, core.NotSent(ErrClosed))
-		return f
-	}
-	started := s.goWorker(func() {
-		var errs []error
-		for _, addr := range s.KnownSentinels() {
-			v, err := s.query(ctx, addr, args...)
-			var re *protocol.RedisError
-			if err == nil || errors.As(err, &re) {
-				s.promote(addr)
-				resolve(v, err)
-				return
-			}
-			errs = append(errs, errors.New(addr+": "+err.Error()))
-			if ctx.Err() != nil {
-				break
-			}
-		}
-		resolve(protocol.Value{}, because(ErrNoSentinel, errors.Join(errs...)))
-	})
-	if !started {
-		resolve(protocol.Value{}, core.NotSent(ErrClosed))
-	}
-	return f
-}
-
-// ExecuteAll sends "SENTINEL args..." to every known sentinel and returns
-// each one's reply or error, by address.
-// It waits for every answer, each bounded by Config.SentinelTimeout.
+// ExecuteAll sends "SENTINEL args..." to every known sentinel at once and
+// returns each one's future reply, by address. It does not block; each
+// request is bounded by ctx and Config.SentinelTimeout.
 func (s *RedisSentinel) ExecuteAll(ctx context.Context, args ...any) map[string]*async.Future[protocol.Value] {
-	ch, n := s.askAll(ctx, append([]any{"SENTINEL"}, args...)...)
-	res := make(map[string]*async.Future[protocol.Value], n)
-	for i := 0; i < n; i++ {
-		a := <-ch
-		if a.err != nil {
-			res[a.addr] = async.Failed[protocol.Value](a.err)
-		} else {
-			res[a.addr] = async.Resolved(a.v)
+	addrs := s.set.known()
+	res := make(map[string]*async.Future[protocol.Value], len(addrs))
+	for _, addr := range addrs {
+		f, resolve := async.Promise[protocol.Value]()
+		res[addr] = f
+		if !s.life.Go(func() { resolve(s.set.query(ctx, addr, append([]any{"SENTINEL"}, args...)...)) }) {
+			resolve(protocol.Value{}, core.NotSent(ErrClosed))
 		}
 	}
 	return res
@@ -165,7 +55,7 @@ func typed[T any](s *RedisSentinel, ctx context.Context, conv func(protocol.Valu
 
 // Ping pings the first sentinel that answers.
 func (s *RedisSentinel) Ping(ctx context.Context) *async.Future[string] {
-	return async.Map(s.execute(ctx, []any{"PING"}), async.ToStatus)
+	return async.Cmd(ctx, async.NewClient(s.set), async.ToStatus, "PING")
 }
 
 // Master returns what the sentinels know of name's master.

@@ -11,7 +11,6 @@ type Lifecycle struct {
 	mu     sync.Mutex // guards closed and wg.Add
 	closed bool
 	wg     sync.WaitGroup
-	done   chan struct{} // closed by Close; made lazily under mu
 }
 
 // Go runs fn in a new goroutine and reports true, or reports false and
@@ -30,20 +29,6 @@ func (l *Lifecycle) Go(fn func()) bool {
 	return true
 }
 
-// Done returns a channel closed when Close begins.
-func (l *Lifecycle) Done() <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.doneLocked()
-}
-
-func (l *Lifecycle) doneLocked() chan struct{} {
-	if l.done == nil {
-		l.done = make(chan struct{})
-	}
-	return l.done
-}
-
 // Closed reports whether Close has begun.
 func (l *Lifecycle) Closed() bool {
 	l.mu.Lock()
@@ -51,16 +36,13 @@ func (l *Lifecycle) Closed() bool {
 	return l.closed
 }
 
-// Close refuses new goroutines, closes Done and waits for the running
-// ones to return. It reports whether this call was the one that closed;
+// Close refuses new goroutines and waits for the running ones to return
+// (the caller makes them return, by cancelling their context). It reports whether this call was the one that closed;
 // every call waits.
 func (l *Lifecycle) Close() bool {
 	l.mu.Lock()
 	first := !l.closed
-	if first {
-		l.closed = true
-		close(l.doneLocked())
-	}
+	l.closed = true
 	l.mu.Unlock()
 	l.wg.Wait()
 	return first

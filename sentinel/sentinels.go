@@ -1,0 +1,299 @@
+package sentinel
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/async/core"
+	"github.com/asyncredis/asyncredis/pool"
+	"github.com/asyncredis/asyncredis/protocol"
+)
+
+// sentinelSet is the known sentinels: their addresses, most recently
+// answering first, one connection to each, and the queries discovery
+// makes of them. It also checks data nodes' ROLE, so that it is the whole
+// of what discovery needs from the network (the querier interface).
+// Its goroutines belong to life.
+type sentinelSet struct {
+	cfg  Config
+	life *core.Lifecycle
+
+	mu     sync.Mutex // guards the fields below
+	addrs  []string   // the last one to answer first
+	conns  map[string]*pool.Conn
+	closed bool
+}
+
+func newSentinelSet(cfg Config, life *core.Lifecycle) *sentinelSet {
+	return &sentinelSet{cfg: cfg, life: life, addrs: slices.Clone(cfg.Sentinels), conns: map[string]*pool.Conn{}}
+}
+
+// known returns the sentinel addresses, most recently answering first.
+func (s *sentinelSet) known() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.addrs)
+}
+
+// promote moves addr to the front.
+func (s *sentinelSet) promote(addr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := slices.Index(s.addrs, addr); i > 0 {
+		s.addrs = slices.Insert(slices.Delete(s.addrs, i, i+1), 0, addr)
+	}
+}
+
+// add learns a peer sentinel; false if it was known.
+func (s *sentinelSet) add(addr string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if slices.Contains(s.addrs, addr) {
+		return false
+	}
+	s.addrs = append(s.addrs, addr)
+	return true
+}
+
+// conn returns the connection to the sentinel at addr, dialling one if
+// needed.
+func (s *sentinelSet) conn(ctx context.Context, addr string) (*pool.Conn, error) {
+	s.mu.Lock()
+	c := s.conns[addr]
+	s.mu.Unlock()
+	if c != nil && c.Err() == nil {
+		return c, nil
+	}
+	c, err := pool.Dial(ctx, s.cfg.sentinelConfig(addr))
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		c.Close()
+		return nil, ErrClosed
+	}
+	if old := s.conns[addr]; old != nil && old.Err() == nil {
+		c.Close() // another query won the race
+		return old, nil
+	}
+	s.conns[addr] = c
+	return c, nil
+}
+
+// close closes every connection; later dials are refused.
+func (s *sentinelSet) close() {
+	s.mu.Lock()
+	s.closed = true
+	conns := s.conns
+	s.conns = map[string]*pool.Conn{}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// query sends one command to one sentinel, bounded by SentinelTimeout.
+func (s *sentinelSet) query(ctx context.Context, addr string, args ...any) (protocol.Value, error) {
+	buf, err := protocol.AppendCommand(nil, args...)
+	if err != nil {
+		return protocol.Value{}, err
+	}
+	return s.send(ctx, addr, buf)
+}
+
+// send sends an encoded command to one sentinel, bounded by
+// SentinelTimeout, and returns the reply (an error reply as error).
+func (s *sentinelSet) send(ctx context.Context, addr string, buf []byte) (protocol.Value, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.SentinelTimeout)
+	defer cancel()
+	c, err := s.conn(ctx, addr)
+	if err != nil {
+		return protocol.Value{}, err
+	}
+	cmd := core.NewCommand()
+	cmd.Buf = append(cmd.Buf, buf...)
+	w := make(replyWaiter, 1)
+	c.Exec(ctx, cmd, w)
+	select {
+	case r := <-w:
+		if r.err == nil {
+			r.err = r.v.Err()
+		}
+		return r.v, r.err
+	case <-ctx.Done():
+		return protocol.Value{}, ctx.Err()
+	}
+}
+
+// replyWaiter is a one-shot core.Sink; its buffer of one means Complete
+// never blocks.
+type replyWaiter chan reply
+
+type reply struct {
+	v   protocol.Value
+	err error
+}
+
+func (w replyWaiter) Complete(v protocol.Value, err error) { w <- reply{v, err} }
+
+// first sends an encoded command to the sentinels in order until one
+// answers; an error reply is an answer. The one that answered moves to
+// the front.
+func (s *sentinelSet) first(ctx context.Context, buf []byte) (protocol.Value, error) {
+	var errs []error
+	for _, addr := range s.known() {
+		v, err := s.send(ctx, addr, buf)
+		var re *protocol.RedisError
+		if err == nil || errors.As(err, &re) {
+			s.promote(addr)
+			return v, err
+		}
+		errs = append(errs, errors.New(addr+": "+err.Error()))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return protocol.Value{}, because(ErrNoSentinel, errors.Join(errs...))
+}
+
+type answer struct {
+	addr string
+	v    protocol.Value
+	err  error
+}
+
+// all sends a command to every known sentinel at once and returns a
+// channel of answers (buffered: stragglers never block) and how many will
+// come. Each request is bounded by SentinelTimeout; after Close, each
+// answer is ErrClosed.
+func (s *sentinelSet) all(ctx context.Context, args ...any) (<-chan answer, int) {
+	addrs := s.known()
+	ch := make(chan answer, len(addrs))
+	for _, addr := range addrs {
+		if !s.life.Go(func() {
+			v, err := s.query(ctx, addr, args...)
+			ch <- answer{addr: addr, v: v, err: err}
+		}) {
+			ch <- answer{addr: addr, err: ErrClosed}
+		}
+	}
+	return ch, len(addrs)
+}
+
+// master asks one sentinel for name's master: SENTINEL MASTER for the
+// details and epoch, GET-MASTER-ADDR-BY-NAME for the address (a failover
+// leader points it at the promoted replica while its SENTINEL MASTER
+// still shows the old one), in one round trip.
+func (s *sentinelSet) master(ctx context.Context, addr, name string) (Instance, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.SentinelTimeout)
+	defer cancel()
+	c, err := s.conn(ctx, addr)
+	if err != nil {
+		return Instance{}, err
+	}
+	cl := async.NewClient(c)
+	masterF := cl.Do(ctx, "SENTINEL", "MASTER", name)
+	addrF := async.Cmd(ctx, cl, async.ToStrings, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)
+	v, err := masterF.Result()
+	if err != nil {
+		return Instance{}, unknownName(err)
+	}
+	in, err := parseInstance(v)
+	if err != nil {
+		return Instance{}, errors.Join(errors.New("bad SENTINEL MASTER reply"), err)
+	}
+	hp, err := addrF.Result()
+	if errors.Is(err, async.ErrNil) {
+		return Instance{}, because(ErrUnknownName, err)
+	}
+	if err != nil || len(hp) != 2 {
+		return Instance{}, errors.Join(errors.New("bad GET-MASTER-ADDR-BY-NAME reply"), err)
+	}
+	port, err := strconv.Atoi(hp[1])
+	if err != nil {
+		return Instance{}, errors.Join(errors.New("bad GET-MASTER-ADDR-BY-NAME reply"), err)
+	}
+	in.IP, in.Port = hp[0], port
+	return in, nil
+}
+
+// masters asks every sentinel for name's master (querier).
+func (s *sentinelSet) masters(ctx context.Context, name string) <-chan masterAnswer {
+	addrs := s.known()
+	ch := make(chan masterAnswer, len(addrs))
+	for _, addr := range addrs {
+		if !s.life.Go(func() {
+			in, err := s.master(ctx, addr, name)
+			ch <- masterAnswer{sentinel: addr, in: in, err: err}
+		}) {
+			ch <- masterAnswer{sentinel: addr, err: ErrClosed}
+		}
+	}
+	return ch
+}
+
+// replicas asks the sentinels for name's replicas and returns the first
+// list that comes (querier).
+func (s *sentinelSet) replicas(ctx context.Context, name string) ([]Instance, error) {
+	ch, n := s.all(ctx, "SENTINEL", "REPLICAS", name)
+	errs := map[string]error{}
+	for range n {
+		var a answer
+		select {
+		case a = <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if a.err != nil {
+			errs[a.addr] = unknownName(a.err)
+			continue
+		}
+		list, err := parseInstances(a.v)
+		if err != nil {
+			errs[a.addr] = err
+			continue
+		}
+		if list == nil {
+			list = []Instance{}
+		}
+		return list, nil
+	}
+	return nil, classify(name, true, errs)
+}
+
+// role connects to the data node at addr and returns what ROLE says
+// (querier). Errors are the pool's (*pool.DialError for a failed
+// handshake, with the server's reply for a refused AUTH).
+func (s *sentinelSet) role(ctx context.Context, addr string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*s.cfg.SentinelTimeout)
+	defer cancel()
+	cfg := s.cfg.dataConfig(addr)
+	cfg.HealthCheckInterval = -1
+	c, err := pool.Dial(ctx, cfg)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	role, err := async.NewClient(c).Role(ctx).Result()
+	return role.Role, err
+}
+
+// Exec makes the sentinel set an executor: each command goes to the
+// sentinels in order until one answers (core.Executor). It runs on a
+// goroutine the set's lifecycle owns; after Close it fails unsent.
+func (s *sentinelSet) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
+	if !s.life.Go(func() {
+		defer cmd.Release()
+		v, err := s.first(ctx, cmd.Buf)
+		sink.Complete(v, err)
+	}) {
+		cmd.Release()
+		sink.Complete(protocol.Value{}, core.NotSent(ErrClosed))
+	}
+}

@@ -1,0 +1,311 @@
+package sentinel
+
+import (
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/asyncredis/asyncredis/async/core"
+)
+
+// service is what the client knows and has decided about one monitored
+// name. It is pure: events, discovery results and the clock go in through
+// its methods, and each returns the actions to take (start a discovery,
+// point the master pool somewhere, emit an event); it starts nothing and
+// touches no pool itself. The loop owns it and carries the actions out.
+type service struct {
+	name string
+	// options from Config
+	recheck          time.Duration
+	fallbackToMaster bool
+
+	masterAddr  string // verified; "" while unknown
+	everMaster  bool   // a master was verified once
+	masterBusy  bool   // a master discovery or switch check is running
+	masterRetry time.Time
+	backoff     core.Backoff // between failed master discoveries
+	epoch       int64        // highest config epoch accepted
+	// switches counts +switch-master announcements followed; a discovery
+	// remembers the count it started with, and a result from before the
+	// latest switch never overrides it.
+	switches uint64
+
+	replicaAddrs []string
+	replicaGen   uint64 // bumped when a replica is dropped; older results are stale
+	// promoting holds replicas announced for promotion (+selected-slave,
+	// +promoted-slave, +switch-master), kept out of the replica set until
+	// they are our master, the failover aborts or the hold expires.
+	promoting    map[string]time.Time
+	replicaBusy  bool
+	replicaAgain bool // refresh once more when the running one ends
+	everReplica  bool
+
+	lastCheck time.Time
+}
+
+// promotionHold bounds how long a replica announced for promotion stays
+// out of the replica set when the promotion never completes.
+const promotionHold = 30 * time.Second
+
+func newService(name string, recheck time.Duration, fallbackToMaster bool, now time.Time) *service {
+	return &service{
+		name: name, recheck: recheck, fallbackToMaster: fallbackToMaster, lastCheck: now,
+		backoff: core.Backoff{Min: 25 * time.Millisecond, Max: 500 * time.Millisecond},
+	}
+}
+
+type actionKind int
+
+const (
+	// actDiscoverMaster: ask the sentinels for the master and check its
+	// ROLE; report with gen.
+	actDiscoverMaster actionKind = iota + 1
+	// actCheckSwitch: check that addr, announced by +switch-master, says
+	// master; report with gen.
+	actCheckSwitch
+	// actDiscoverReplicas: find the replicas (addr is the master to leave
+	// out); report with gen.
+	actDiscoverReplicas
+	// actInvalidateMaster: write nothing more to the current master;
+	// commands wait for the next one.
+	actInvalidateMaster
+	// actSetMaster: send the master's commands to addr.
+	actSetMaster
+	// actSetReplicas: read from addrs.
+	actSetReplicas
+	// actFailMasterWaiting / actFailReplicasWaiting: fail the commands
+	// waiting for a node with err (nothing to wait for yet).
+	actFailMasterWaiting
+	actFailReplicasWaiting
+	// actMasterErr / actReplicaErr: the error FailFast commands get from
+	// now on (nil: none).
+	actMasterErr
+	actReplicaErr
+	// actEmit: publish event.
+	actEmit
+)
+
+// action is one decision of a service.
+type action struct {
+	kind  actionKind
+	addr  string
+	addrs []string
+	gen   uint64
+	err   error
+	event Event
+}
+
+// masterResult is the outcome of a master discovery or switch check.
+type masterResult struct {
+	addr  string
+	epoch int64 // -1 for a switch check, which has none
+	err   error
+	gen   uint64 // the service's switch count when it started
+	via   string // "discovery" or "+switch-master"
+}
+
+// start is the first decision for a service just asked for.
+func (s *service) start() []action {
+	return append(s.discoverMaster(nil), s.refreshReplicas(nil)...)
+}
+
+func (s *service) discoverMaster(acts []action) []action {
+	if s.masterBusy {
+		return acts
+	}
+	s.masterBusy = true
+	return append(acts, action{kind: actDiscoverMaster, gen: s.switches})
+}
+
+func (s *service) refreshReplicas(acts []action) []action {
+	if s.replicaBusy {
+		s.replicaAgain = true
+		return acts
+	}
+	s.replicaBusy = true
+	return append(acts, action{kind: actDiscoverReplicas, addr: s.masterAddr, gen: s.replicaGen})
+}
+
+// tick runs periodically: it retries a missing master once its backoff has
+// passed and rechecks everything every recheck interval.
+func (s *service) tick(now time.Time) []action {
+	var acts []action
+	if s.masterAddr == "" && now.After(s.masterRetry) {
+		acts = s.discoverMaster(acts)
+	}
+	if now.Sub(s.lastCheck) >= s.recheck {
+		s.lastCheck = now
+		acts = s.discoverMaster(acts)
+		acts = s.refreshReplicas(acts)
+	}
+	return acts
+}
+
+// switchMaster follows a +switch-master to addr: nothing more is written
+// to the old master, and addr is used once its ROLE agrees.
+func (s *service) switchMaster(addr string, now time.Time) []action {
+	if addr == s.masterAddr {
+		return nil // an echo of a switch already followed: the first one wins
+	}
+	var acts []action
+	if s.masterAddr != "" {
+		acts = append(acts, action{kind: actInvalidateMaster, addr: s.masterAddr})
+		s.masterAddr = ""
+	}
+	s.switches++
+	acts = s.dropReplica(addr, now, acts)
+	// The check runs even when a discovery is running: that one started
+	// before the switch, and its result will be ignored.
+	s.masterBusy = true
+	return append(acts, action{kind: actCheckSwitch, addr: addr, gen: s.switches})
+}
+
+// masterDone applies a master discovery or switch check.
+func (s *service) masterDone(r masterResult, now time.Time) []action {
+	if r.gen != s.switches {
+		// Started before the latest switch: its view predates the
+		// promotion and must not override it. The check of that switch
+		// is running (masterBusy stays set) and decides.
+		return nil
+	}
+	s.masterBusy = false
+	var acts []action
+	if r.err != nil {
+		acts = append(acts, action{kind: actMasterErr, err: r.err})
+		var mnf *MasterNotFoundError
+		if errors.As(r.err, &mnf) && errors.Is(r.err, ErrNotUsable) && s.masterAddr != "" && (r.addr == "" || r.addr == s.masterAddr) {
+			// The master we use is down or demoted: stop sending to it.
+			acts = append(acts, action{kind: actInvalidateMaster, addr: s.masterAddr, err: r.err})
+			s.masterAddr = ""
+		}
+		if s.masterAddr == "" {
+			s.masterRetry = now.Add(s.backoff.Next())
+			if !s.everMaster {
+				acts = append(acts, action{kind: actFailMasterWaiting, err: r.err}) // nothing to wait for yet: say why
+			}
+		}
+		return acts
+	}
+	if r.epoch >= 0 {
+		if r.epoch < s.epoch && r.addr != s.masterAddr {
+			return nil // a lagging sentinel's older view
+		}
+		s.epoch = max(s.epoch, r.epoch)
+	}
+	acts = append(acts, action{kind: actMasterErr})
+	s.backoff.Reset()
+	if r.addr == s.masterAddr {
+		return acts
+	}
+	old := s.masterAddr
+	s.masterAddr, s.everMaster = r.addr, true
+	delete(s.promoting, r.addr)
+	acts = append(acts,
+		action{kind: actSetMaster, addr: r.addr},
+		action{kind: actEmit, event: Event{Kind: EventMasterChanged, Name: s.name, Addr: r.addr, OldAddr: old, Via: r.via, At: now}})
+	return s.refreshReplicas(acts)
+}
+
+// replicasDone applies a replica discovery started at gen.
+func (s *service) replicasDone(gen uint64, addrs []string, err error, now time.Time) []action {
+	s.replicaBusy = false
+	var acts []action
+	if s.replicaAgain {
+		s.replicaAgain = false
+		defer func() { acts = s.refreshReplicas(acts) }()
+	}
+	if gen != s.replicaGen {
+		return acts // started before a replica was dropped: it may list it again
+	}
+	addrs = slices.DeleteFunc(slices.Clone(addrs), func(a string) bool {
+		held, ok := s.promoting[a]
+		if ok && (a == s.masterAddr || now.Sub(held) > promotionHold) {
+			delete(s.promoting, a)
+			ok = false
+		}
+		return ok || a == s.masterAddr
+	})
+	if err == nil && len(addrs) == 0 {
+		err = &ReplicaNotFoundError{Name: s.name, Err: ErrNotUsable}
+	}
+	if err != nil {
+		acts = append(acts, action{kind: actReplicaErr, err: err})
+		if s.fallbackToMaster && s.masterAddr != "" {
+			addrs = []string{s.masterAddr}
+		} else {
+			if errors.Is(err, ErrNoSentinel) && len(s.replicaAddrs) > 0 {
+				return acts // sentinels are away, not the replicas
+			}
+			addrs = nil
+		}
+	} else {
+		acts = append(acts, action{kind: actReplicaErr})
+	}
+	slices.Sort(addrs)
+	if !slices.Equal(addrs, s.replicaAddrs) {
+		acts = append(acts, action{kind: actEmit, event: Event{Kind: EventReplicasChanged, Name: s.name, Addrs: addrs, At: now}})
+	}
+	s.replicaAddrs = addrs
+	acts = append(acts, action{kind: actSetReplicas, addrs: addrs})
+	if len(addrs) > 0 {
+		s.everReplica = true
+	} else {
+		acts = append(acts, action{kind: actFailReplicasWaiting, err: &ReplicaNotFoundError{Name: s.name, Err: err}})
+	}
+	return acts
+}
+
+// dropReplica stops reading from addr at once: it is being promoted.
+func (s *service) dropReplica(addr string, now time.Time, acts []action) []action {
+	s.replicaGen++
+	if s.promoting == nil {
+		s.promoting = map[string]time.Time{}
+	}
+	s.promoting[addr] = now
+	if i := slices.Index(s.replicaAddrs, addr); i >= 0 {
+		s.replicaAddrs = slices.Delete(slices.Clone(s.replicaAddrs), i, i+1)
+		acts = append(acts, action{kind: actSetReplicas, addrs: s.replicaAddrs})
+	}
+	return s.refreshReplicas(acts)
+}
+
+// instanceEvent applies a sentinel event about one instance of this
+// service (kind is the channel, role "master" or "slave").
+func (s *service) instanceEvent(kind, role, addr string, now time.Time) []action {
+	switch {
+	case role == "master" && (kind == "+sdown" || kind == "+odown") && addr == s.masterAddr:
+		return s.discoverMaster(nil) // a hint: verify now rather than at the next re-check
+	case kind == "+selected-slave" || kind == "+promoted-slave":
+		return s.dropReplica(addr, now, nil)
+	case isAbort(kind):
+		// The failover did not happen: the replicas held back are
+		// replicas again.
+		clear(s.promoting)
+		s.replicaGen++
+		return s.refreshReplicas(s.discoverMaster(nil))
+	case role == "slave" || kind == "+failover-end" || kind == "+reboot":
+		return s.refreshReplicas(nil)
+	}
+	return nil
+}
+
+func isAbort(kind string) bool {
+	return len(kind) > len("-failover-abort") && kind[:len("-failover-abort")] == "-failover-abort"
+}
+
+// trouble applies a managed pool's report of a failing connection.
+func (s *service) trouble(replica bool, addr string) []action {
+	if replica {
+		return s.refreshReplicas(nil)
+	}
+	if addr == s.masterAddr {
+		return s.discoverMaster(nil) // the pool dropped or doubts it: check now
+	}
+	return nil
+}
+
+// listenerLost applies the loss of an event subscription: events may have
+// been missed, so check everything now rather than at the next re-check.
+func (s *service) listenerLost() []action {
+	return s.refreshReplicas(s.discoverMaster(nil))
+}
