@@ -25,6 +25,9 @@ type service struct {
 	masterRetry time.Time
 	backoff     core.Backoff // between failed master discoveries
 	epoch       int64        // highest config epoch accepted
+	// checking is the address a +switch-master named, while its ROLE is
+	// being checked: the same announcement from other sentinels is an echo.
+	checking string
 	// switches counts +switch-master announcements followed; a discovery
 	// remembers the count it started with, and a result from before the
 	// latest switch never overrides it.
@@ -144,7 +147,7 @@ func (s *service) tick(now time.Time) []action {
 // switchMaster follows a +switch-master to addr: nothing more is written
 // to the old master, and addr is used once its ROLE agrees.
 func (s *service) switchMaster(addr string, now time.Time) []action {
-	if addr == s.masterAddr {
+	if addr == s.masterAddr || addr == s.checking {
 		return nil // an echo of a switch already followed: the first one wins
 	}
 	var acts []action
@@ -156,7 +159,7 @@ func (s *service) switchMaster(addr string, now time.Time) []action {
 	acts = s.dropReplica(addr, now, acts)
 	// The check runs even when a discovery is running: that one started
 	// before the switch, and its result will be ignored.
-	s.masterBusy = true
+	s.masterBusy, s.checking = true, addr
 	return append(acts, action{kind: actCheckSwitch, addr: addr, gen: s.switches})
 }
 
@@ -168,7 +171,7 @@ func (s *service) masterDone(r masterResult, now time.Time) []action {
 		// is running (masterBusy stays set) and decides.
 		return nil
 	}
-	s.masterBusy = false
+	s.masterBusy, s.checking = false, ""
 	var acts []action
 	if r.err != nil {
 		acts = append(acts, action{kind: actMasterErr, err: r.err})
@@ -207,9 +210,8 @@ func (s *service) masterDone(r masterResult, now time.Time) []action {
 }
 
 // replicasDone applies a replica discovery started at gen.
-func (s *service) replicasDone(gen uint64, addrs []string, err error, now time.Time) []action {
+func (s *service) replicasDone(gen uint64, addrs []string, err error, now time.Time) (acts []action) {
 	s.replicaBusy = false
-	var acts []action
 	if s.replicaAgain {
 		s.replicaAgain = false
 		defer func() { acts = s.refreshReplicas(acts) }()
