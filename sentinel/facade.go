@@ -42,7 +42,7 @@ func (s *RedisSentinel) ExecuteAll(ctx context.Context, args ...any) map[string]
 	for _, addr := range addrs {
 		f, resolve := async.Promise[protocol.Value]()
 		res[addr] = f
-		if !s.life.Go(func() { resolve(s.set.query(ctx, addr, append([]any{"SENTINEL"}, args...)...)) }) {
+		if !s.life.Go(func() { resolve(s.set.query(ctx, addr, false, append([]any{"SENTINEL"}, args...)...)) }) {
 			resolve(protocol.Value{}, core.NotSent(ErrClosed))
 		}
 	}

@@ -99,19 +99,38 @@ func (s *sentinelSet) close() {
 }
 
 // query sends one command to one sentinel, bounded by SentinelTimeout.
-func (s *sentinelSet) query(ctx context.Context, addr string, args ...any) (protocol.Value, error) {
+// readOnly says it may be sent again if its connection dies under it.
+func (s *sentinelSet) query(ctx context.Context, addr string, readOnly bool, args ...any) (protocol.Value, error) {
 	buf, err := protocol.AppendCommand(nil, args...)
 	if err != nil {
 		return protocol.Value{}, err
 	}
-	return s.send(ctx, addr, buf)
+	return s.send(ctx, addr, buf, readOnly)
 }
 
 // send sends an encoded command to one sentinel, bounded by
-// SentinelTimeout, and returns the reply (an error reply as error).
-func (s *sentinelSet) send(ctx context.Context, addr string, buf []byte) (protocol.Value, error) {
+// SentinelTimeout, and returns the reply (an error reply as error). A
+// command that a dead connection failed before writing it is sent once
+// more on a new connection: the old one had died unnoticed while idle.
+func (s *sentinelSet) send(ctx context.Context, addr string, buf []byte, readOnly bool) (protocol.Value, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.SentinelTimeout)
 	defer cancel()
+	v, err := s.sendOnce(ctx, addr, buf)
+	if staleConn(ctx, err, readOnly) {
+		v, err = s.sendOnce(ctx, addr, buf)
+	}
+	return v, err
+}
+
+// staleConn reports whether err is a connection that died under a
+// command (before writing it, or also after for a read-only query), so
+// that one more try on a new connection is due.
+func staleConn(ctx context.Context, err error, readOnly bool) bool {
+	var ce *pool.ConnError
+	return errors.As(err, &ce) && (readOnly || !ce.Sent) && ctx.Err() == nil
+}
+
+func (s *sentinelSet) sendOnce(ctx context.Context, addr string, buf []byte) (protocol.Value, error) {
 	c, err := s.conn(ctx, addr)
 	if err != nil {
 		return protocol.Value{}, err
@@ -148,7 +167,7 @@ func (w replyWaiter) Complete(v protocol.Value, err error) { w <- reply{v, err} 
 func (s *sentinelSet) first(ctx context.Context, buf []byte) (protocol.Value, error) {
 	var errs []error
 	for _, addr := range s.known() {
-		v, err := s.send(ctx, addr, buf)
+		v, err := s.send(ctx, addr, buf, false)
 		var re *protocol.RedisError
 		if err == nil || errors.As(err, &re) {
 			s.promote(addr)
@@ -172,12 +191,12 @@ type answer struct {
 // channel of answers (buffered: stragglers never block) and how many will
 // come. Each request is bounded by SentinelTimeout; after Close, each
 // answer is ErrClosed.
-func (s *sentinelSet) all(ctx context.Context, args ...any) (<-chan answer, int) {
+func (s *sentinelSet) all(ctx context.Context, readOnly bool, args ...any) (<-chan answer, int) {
 	addrs := s.known()
 	ch := make(chan answer, len(addrs))
 	for _, addr := range addrs {
 		if !s.life.Go(func() {
-			v, err := s.query(ctx, addr, args...)
+			v, err := s.query(ctx, addr, readOnly, args...)
 			ch <- answer{addr: addr, v: v, err: err}
 		}) {
 			ch <- answer{addr: addr, err: ErrClosed}
@@ -193,6 +212,14 @@ func (s *sentinelSet) all(ctx context.Context, args ...any) (<-chan answer, int)
 func (s *sentinelSet) master(ctx context.Context, addr, name string) (Instance, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.SentinelTimeout)
 	defer cancel()
+	in, err := s.masterOnce(ctx, addr, name)
+	if staleConn(ctx, err, true) {
+		in, err = s.masterOnce(ctx, addr, name)
+	}
+	return in, err
+}
+
+func (s *sentinelSet) masterOnce(ctx context.Context, addr, name string) (Instance, error) {
 	c, err := s.conn(ctx, addr)
 	if err != nil {
 		return Instance{}, err
@@ -241,7 +268,7 @@ func (s *sentinelSet) masters(ctx context.Context, name string) <-chan masterAns
 // replicas asks the sentinels for name's replicas and returns the first
 // list that comes (querier).
 func (s *sentinelSet) replicas(ctx context.Context, name string) ([]Instance, error) {
-	ch, n := s.all(ctx, "SENTINEL", "REPLICAS", name)
+	ch, n := s.all(ctx, true, "SENTINEL", "REPLICAS", name)
 	errs := map[string]error{}
 	for range n {
 		var a answer

@@ -20,6 +20,7 @@ type service struct {
 	fallbackToMaster bool
 
 	masterAddr  string // verified; "" while unknown
+	lastMaster  string // the last master followed, even once given up
 	everMaster  bool   // a master was verified once
 	masterBusy  bool   // a master discovery or switch check is running
 	masterRetry time.Time
@@ -200,8 +201,8 @@ func (s *service) masterDone(r masterResult, now time.Time) []action {
 	if r.addr == s.masterAddr {
 		return acts
 	}
-	old := s.masterAddr
-	s.masterAddr, s.everMaster = r.addr, true
+	old := s.lastMaster
+	s.masterAddr, s.lastMaster, s.everMaster = r.addr, r.addr, true
 	delete(s.promoting, r.addr)
 	acts = append(acts,
 		action{kind: actSetMaster, addr: r.addr},

@@ -1,0 +1,306 @@
+package sentinel
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/async/core"
+	"github.com/asyncredis/asyncredis/pool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// eventLog keeps the events a test has read, so that it can wait for
+// several in any order.
+type eventLog struct {
+	p    *SentinelPool
+	seen []Event
+}
+
+// wait returns the first event of kind for addr ("" for any) not returned
+// before, or fails t after a generous bound.
+func (l *eventLog) wait(t *testing.T, kind, addr string) Event {
+	t.Helper()
+	match := func(e Event) bool { return e.Kind == kind && (addr == "" || e.Addr == addr) }
+	for i, e := range l.seen {
+		if match(e) {
+			l.seen = append(l.seen[:i], l.seen[i+1:]...)
+			return e
+		}
+	}
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case e := <-l.p.Events():
+			if match(e) {
+				return e
+			}
+			l.seen = append(l.seen, e)
+		case <-timeout:
+			t.Fatalf("no %s event for %q", kind, addr)
+		}
+	}
+}
+
+func newTestPool(t *testing.T, cfg Config) *RedisSentinel {
+	t.Helper()
+	if cfg.RecheckInterval == 0 {
+		cfg.RecheckInterval = time.Hour // tests drive discovery through events
+	}
+	s, err := New(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestPoolFollowsSwitchWithoutDocker(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	n1, n2 := newFakeNode(t, "master"), newFakeNode(t, "slave")
+	topo := newFakeTopology("m", n1, n2)
+	s1, s2 := newFakeSentinel(t, topo), newFakeSentinel(t, topo)
+	p := newTestPool(t, Config{Sentinels: []string{s1.addr, s2.addr}, Listeners: 2})
+
+	events := &eventLog{p: p.SentinelPool}
+	master := p.MasterFor("m")
+	require.NoError(t, master.Set(ctx, "k", "v1").Err())
+	v, _ := n1.get("k")
+	assert.Equal(t, "v1", v, "written to the first master")
+	assert.Equal(t, n1.addr, events.wait(t, EventMasterChanged, n1.addr).Addr)
+	assert.Equal(t, []string{n2.addr}, events.wait(t, EventReplicasChanged, "").Addrs)
+
+	replica := p.ReplicaFor("m")
+	assert.ErrorIs(t, replica.Get(ctx, "k").Err(), async.ErrNil, "reads go to the replica, which lacks the key")
+	assert.Same(t, p.SlaveFor("m").Executor(), replica.Executor(), "SlaveFor is ReplicaFor")
+
+	for range 2 { // both listeners subscribed
+		<-topo.subscribed
+	}
+	topo.failover(0)
+	assert.Equal(t, n2.addr, events.wait(t, EventSwitchMaster, n2.addr).Addr)
+	changed := events.wait(t, EventMasterChanged, n2.addr)
+	assert.Equal(t, "+switch-master", changed.Via)
+	assert.Equal(t, n1.addr, changed.OldAddr)
+	require.NoError(t, master.Set(ctx, "k", "v2").Err())
+	v, _ = n2.get("k")
+	assert.Equal(t, "v2", v, "written to the new master")
+	v, _ = n1.get("k")
+	assert.Equal(t, "v1", v, "nothing more written to the old one")
+}
+
+func TestListenerLossTriggersDiscoveryAndResubscribes(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	n1, n2 := newFakeNode(t, "master"), newFakeNode(t, "slave")
+	topo := newFakeTopology("m", n1, n2)
+	s1 := newFakeSentinel(t, topo)
+	p := newTestPool(t, Config{Sentinels: []string{s1.addr}})
+	events := &eventLog{p: p.SentinelPool}
+	require.NoError(t, p.MasterFor("m").Ping(ctx).Err())
+	<-topo.subscribed
+
+	// The failover happens while the subscription is down: its event is
+	// lost, and the discovery that follows the loss finds the new master.
+	topo.mu.Lock()
+	topo.master, topo.replicas[0] = n2, n1
+	topo.epoch++
+	topo.mu.Unlock()
+	n2.setRole("master")
+	n1.setRole("slave")
+	s1.srv.CloseConns()
+	changed := events.wait(t, EventMasterChanged, n2.addr)
+	assert.Equal(t, "discovery", changed.Via)
+	assert.Equal(t, s1.addr, <-topo.subscribed, "the listener subscribed again")
+}
+
+func TestExecuteTriesSentinelsInOrder(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	topo := newFakeTopology("m", newFakeNode(t, "master"))
+	good := newFakeSentinel(t, topo)
+	dead := deadAddr(t)
+	p := newTestPool(t, Config{Sentinels: []string{dead, good.addr}})
+
+	masters, err := p.Masters(ctx).Result()
+	require.NoError(t, err)
+	require.Len(t, masters, 1)
+	assert.Equal(t, "m", masters[0].Name)
+	assert.Equal(t, []string{good.addr, dead}, p.KnownSentinels(), "the one that answered goes first")
+
+	all := p.ExecuteAll(ctx, "MASTERS")
+	require.Len(t, all, 2)
+	assert.NoError(t, all[good.addr].Err())
+	assert.Error(t, all[dead].Err())
+}
+
+func TestSentinelCommandsWithoutDocker(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	n1, n2 := newFakeNode(t, "master"), newFakeNode(t, "slave")
+	topo := newFakeTopology("m", n1, n2)
+	p := newTestPool(t, Config{Sentinels: []string{newFakeSentinel(t, topo).addr}})
+
+	pong, err := p.Ping(ctx).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "PONG", pong)
+	m, err := p.Master(ctx, "m").Result()
+	require.NoError(t, err)
+	assert.Equal(t, n1.addr, m.Addr())
+	assert.True(t, m.IsMaster)
+	assert.Equal(t, int64(1), m.ConfigEpoch)
+	addr, err := p.MasterAddress(ctx, "m").Result()
+	require.NoError(t, err)
+	assert.Equal(t, n1.addr, addr)
+	for _, f := range []func(context.Context, string) ([]Instance, error){
+		func(ctx context.Context, n string) ([]Instance, error) { return p.Replicas(ctx, n).Result() },
+		func(ctx context.Context, n string) ([]Instance, error) { return p.Slaves(ctx, n).Result() },
+	} {
+		reps, err := f(ctx, "m")
+		require.NoError(t, err)
+		require.Len(t, reps, 1)
+		assert.Equal(t, n2.addr, reps[0].Addr())
+		assert.True(t, reps[0].IsSlave)
+	}
+	peers, err := p.Sentinels(ctx, "m").Result()
+	require.NoError(t, err)
+	assert.Empty(t, peers)
+	n, err := p.Reset(ctx, "*").Result()
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n)
+	id, err := p.MyID(ctx).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "id-1", id)
+	q, err := p.CheckQuorum(ctx, "m").Result()
+	require.NoError(t, err)
+	assert.Contains(t, q, "usable")
+	cfg, err := p.ConfigGet(ctx, "resolve-hostnames").Result()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"resolve-hostnames": "no"}, cfg)
+	for _, f := range []interface{ Err() error }{
+		p.Monitor(ctx, "m2", "127.0.0.1", 1, 2), p.Set(ctx, "m", "down-after-milliseconds", 1000),
+		p.Failover(ctx, "m"), p.FlushConfig(ctx), p.ConfigSet(ctx, "resolve-hostnames", "no"), p.Remove(ctx, "m2"),
+	} {
+		assert.NoError(t, f.Err())
+	}
+	require.NoError(t, p.Discover(ctx))
+
+	got, err := p.DiscoverMaster(ctx, "m")
+	require.NoError(t, err)
+	assert.Equal(t, n1.addr, got)
+	reps, err := p.DiscoverReplicas(ctx, "m")
+	require.NoError(t, err)
+	assert.Equal(t, []string{n2.addr}, reps)
+	reps, err = p.DiscoverSlave(ctx, "m")
+	require.NoError(t, err)
+	assert.Equal(t, []string{n2.addr}, reps)
+}
+
+func TestUnknownNameAndNoSentinel(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	topo := newFakeTopology("m", newFakeNode(t, "master"))
+	p := newTestPool(t, Config{Sentinels: []string{newFakeSentinel(t, topo).addr}, FailFast: true})
+
+	_, err := p.DiscoverMaster(ctx, "nosuch")
+	var mnf *MasterNotFoundError
+	require.ErrorAs(t, err, &mnf)
+	assert.ErrorIs(t, err, ErrUnknownName)
+	_, err = p.MasterAddress(ctx, "nosuch").Result()
+	assert.ErrorIs(t, err, ErrUnknownName)
+	_, err = p.DiscoverReplicas(ctx, "nosuch")
+	var rnf *ReplicaNotFoundError
+	require.ErrorAs(t, err, &rnf)
+	assert.ErrorIs(t, err, ErrUnknownName)
+
+	// FailFast: commands fail at once while no master is known; none was
+	// sent.
+	err = p.MasterFor("nosuch").Ping(ctx).Err()
+	require.ErrorAs(t, err, &mnf)
+	assert.True(t, core.SafeToRetry(err))
+
+	none := newTestPool(t, Config{Sentinels: []string{deadAddr(t), deadAddr(t)}, SentinelTimeout: 200 * time.Millisecond})
+	_, err = none.DiscoverMaster(ctx, "m")
+	assert.ErrorIs(t, err, ErrNoSentinel)
+	assert.ErrorIs(t, none.Ping(ctx).Err(), ErrNoSentinel)
+}
+
+func TestDemotedMasterIsNotUsable(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	n1 := newFakeNode(t, "slave") // the sentinels still call it master
+	topo := newFakeTopology("m", n1)
+	p := newTestPool(t, Config{Sentinels: []string{newFakeSentinel(t, topo).addr}})
+	_, err := p.DiscoverMaster(ctx, "m")
+	assert.ErrorIs(t, err, ErrNotUsable)
+	_, err = p.DiscoverReplicas(ctx, "m")
+	assert.ErrorIs(t, err, ErrNotUsable, "no replicas")
+
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, p.MasterFor("m").Ping(short).Err(), ErrNotUsable,
+		"waiting commands learn why when no master was ever found")
+}
+
+func TestClosedPoolRefusesEverything(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	topo := newFakeTopology("m", newFakeNode(t, "master"))
+	p := newTestPool(t, Config{Sentinels: []string{newFakeSentinel(t, topo).addr}})
+	master := p.MasterFor("m")
+	require.NoError(t, master.Ping(ctx).Err())
+	require.NoError(t, p.Close())
+	require.NoError(t, p.Close(), "idempotent")
+	require.NoError(t, p.WaitClosed(ctx))
+	assert.True(t, p.Closed())
+
+	for name, err := range map[string]error{
+		"old client":  master.Ping(ctx).Err(),
+		"new client":  p.MasterFor("m").Ping(ctx).Err(),
+		"replica":     p.ReplicaFor("m").Ping(ctx).Err(),
+		"execute":     p.Execute(ctx, "MASTERS").Err(),
+		"execute all": p.ExecuteAll(ctx, "MASTERS")[p.KnownSentinels()[0]].Err(),
+		"ping":        p.Ping(ctx).Err(),
+	} {
+		assert.ErrorIs(t, err, ErrClosed, name)
+		assert.ErrorIs(t, err, core.ErrClosed, name)
+		assert.True(t, core.SafeToRetry(err), name+": not sent")
+	}
+	assert.ErrorIs(t, errOf(p.DiscoverMaster(ctx, "m")), ErrClosed)
+	assert.ErrorIs(t, errOf(p.DiscoverReplicas(ctx, "m")), ErrClosed)
+}
+
+func errOf[T any](_ T, err error) error { return err }
+
+func TestNewRejectsBadConfigs(t *testing.T) {
+	for name, cfg := range map[string]Config{
+		"no sentinels":          {},
+		"negative timeout":      {Sentinels: []string{"s:1"}, SentinelTimeout: -1},
+		"negative recheck":      {Sentinels: []string{"s:1"}, RecheckInterval: -time.Second},
+		"negative queue":        {Sentinels: []string{"s:1"}, QueueSize: -1},
+		"negative listeners":    {Sentinels: []string{"s:1"}, Listeners: -1},
+		"pool addr":             {Sentinels: []string{"s:1"}, Pool: poolConfig("x:1")},
+		"bad pool template":     {Sentinels: []string{"s:1"}, Pool: poolSizes(-1)},
+		"bad sentinel template": {Sentinels: []string{"s:1"}, Sentinel: poolSizes(-1)},
+	} {
+		_, err := New(context.Background(), cfg)
+		assert.Error(t, err, name)
+	}
+}
+
+func TestLaggingSentinelLosesToNewerEpoch(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	old, cur := newFakeNode(t, "slave"), newFakeNode(t, "master")
+	lagging := newFakeTopology("m", old)
+	current := newFakeTopology("m", cur)
+	current.epoch = 5
+	p := newTestPool(t, Config{Sentinels: []string{newFakeSentinel(t, lagging).addr, newFakeSentinel(t, current).addr}})
+	got, err := p.DiscoverMaster(ctx, "m")
+	require.NoError(t, err)
+	assert.Equal(t, cur.addr, got, "the highest config epoch wins")
+}
+
+func poolConfig(addr string) pool.Config { return pool.Config{Addr: addr} }
+func poolSizes(n int) pool.Config        { return pool.Config{MinSize: n} }
