@@ -14,6 +14,7 @@ import (
 // under -race, wg.Add concurrent with wg.Wait was reported here, and a
 // worker could outlive Close. Every future still resolves.
 func TestExecuteRacingCloseStartsNoLateWorker(t *testing.T) {
+	checkLeaks(t)
 	for range 50 {
 		s, err := New(context.Background(), Config{Sentinels: []string{"127.0.0.1:1"}})
 		require.NoError(t, err)

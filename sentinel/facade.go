@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/asyncredis/asyncredis/async"
-	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
@@ -33,29 +32,13 @@ func New(ctx context.Context, cfg Config) (*RedisSentinel, error) {
 	return &RedisSentinel{SentinelPool: p}, nil
 }
 
-// ExecuteAll sends "SENTINEL args..." to every known sentinel at once and
-// returns each one's future reply, by address. It does not block; each
-// request is bounded by ctx and Config.SentinelTimeout.
-func (s *RedisSentinel) ExecuteAll(ctx context.Context, args ...any) map[string]*async.Future[protocol.Value] {
-	addrs := s.set.known()
-	res := make(map[string]*async.Future[protocol.Value], len(addrs))
-	for _, addr := range addrs {
-		f, resolve := async.Promise[protocol.Value]()
-		res[addr] = f
-		if !s.life.Go(func() { resolve(s.set.query(ctx, addr, false, append([]any{"SENTINEL"}, args...)...)) }) {
-			resolve(protocol.Value{}, core.NotSent(ErrClosed))
-		}
-	}
-	return res
-}
-
 func typed[T any](s *RedisSentinel, ctx context.Context, conv func(protocol.Value) (T, error), args ...any) *async.Future[T] {
 	return async.Map(s.Execute(ctx, args...), conv)
 }
 
 // Ping pings the first sentinel that answers.
 func (s *RedisSentinel) Ping(ctx context.Context) *async.Future[string] {
-	return async.Cmd(ctx, async.NewClient(s.set), async.ToStatus, "PING")
+	return async.Cmd(ctx, s.SentinelClient(), async.ToStatus, "PING")
 }
 
 // Master returns what the sentinels know of name's master.

@@ -125,8 +125,29 @@ func (closedExecutor) Exec(_ context.Context, cmd *core.Command, sink core.Sink)
 // the next one when a sentinel cannot be reached; a sentinel's error reply
 // is returned as it is. It does not block.
 func (p *SentinelPool) Execute(ctx context.Context, args ...any) *async.Future[protocol.Value] {
-	return async.NewClient(p.set).Do(ctx, append([]any{"SENTINEL"}, args...)...)
+	return p.SentinelClient().Do(ctx, append([]any{"SENTINEL"}, args...)...)
 }
+
+// ExecuteAll sends "SENTINEL args..." to every known sentinel at once and
+// returns each one's future reply, by address. It does not block; each
+// request is bounded by ctx and Config.SentinelTimeout.
+func (p *SentinelPool) ExecuteAll(ctx context.Context, args ...any) map[string]*async.Future[protocol.Value] {
+	addrs := p.set.known()
+	res := make(map[string]*async.Future[protocol.Value], len(addrs))
+	for _, addr := range addrs {
+		f, resolve := async.Promise[protocol.Value]()
+		res[addr] = f
+		if !p.life.Go(func() { resolve(p.set.query(ctx, addr, false, append([]any{"SENTINEL"}, args...)...)) }) {
+			resolve(protocol.Value{}, core.NotSent(ErrClosed))
+		}
+	}
+	return res
+}
+
+// SentinelClient returns a client whose commands go to the sentinels in
+// order until one answers, as Execute's do: for commands this package has
+// no method for (INFO, SENTINEL DEBUG, ...).
+func (p *SentinelPool) SentinelClient() *async.Client { return async.NewClient(p.set) }
 
 // DiscoverMaster asks the sentinels for name's master now and verifies it
 // with ROLE; it returns its address.
