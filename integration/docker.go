@@ -12,9 +12,9 @@ import (
 	tclog "github.com/testcontainers/testcontainers-go/log"
 )
 
-// VerboseEnv names the environment variable that, set to any value, lets
+// verboseEnv names the environment variable that, set to any value, lets
 // testcontainers-go print its progress lines.
-const VerboseEnv = "ASYNCREDIS_HARNESS_VERBOSE"
+const verboseEnv = "ASYNCREDIS_HARNESS_VERBOSE"
 
 func init() {
 	// The reaper's image lives in a registry; where none can be reached,
@@ -22,7 +22,7 @@ func init() {
 	if _, set := os.LookupEnv("TESTCONTAINERS_RYUK_DISABLED"); !set {
 		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 	}
-	if os.Getenv(VerboseEnv) == "" {
+	if os.Getenv(verboseEnv) == "" {
 		tclog.SetDefault(quietLogger{})
 	}
 }

@@ -22,9 +22,9 @@ import (
 // ImageEnv names the environment variable that selects the Redis image.
 const ImageEnv = "ASYNCREDIS_REDIS_IMAGE"
 
-// RegistryImage is used when ImageEnv is unset, no redis-server is installed
+// registryImage is used when ImageEnv is unset, no redis-server is installed
 // on the host to build a local image from, and a registry can be reached.
-const RegistryImage = "redis:7"
+const registryImage = "redis:7"
 
 // LocalImage is the tag of the image built from the host's Redis binaries.
 const LocalImage = "asyncredis/redis-local:latest"
@@ -37,7 +37,7 @@ var imageState struct {
 // Image returns the Redis image the harness runs, preparing it if needed:
 // the image named by ASYNCREDIS_REDIS_IMAGE if set; otherwise a local image
 // built from the host's redis-server and redis-cli (so no registry is
-// needed); otherwise the official RegistryImage, which Docker will pull.
+// needed); otherwise the official registryImage, which Docker will pull.
 func Image(ctx context.Context) (string, error) {
 	imageState.mu.Lock()
 	defer imageState.mu.Unlock()
@@ -57,8 +57,8 @@ func Image(ctx context.Context) (string, error) {
 		return LocalImage, nil
 	}
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		imageState.name = RegistryImage
-		return RegistryImage, nil
+		imageState.name = registryImage
+		return registryImage, nil
 	}
 	if err := BuildLocalImage(ctx, cli, LocalImage); err != nil {
 		return "", err

@@ -21,9 +21,9 @@ import (
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 )
 
-// LabelKey labels every container and network the harness creates; its
+// labelKey labels every container and network the harness creates; its
 // value identifies one deployment.
-const LabelKey = "io.asyncredis.harness"
+const labelKey = "io.asyncredis.harness"
 
 // Kind says what a node runs.
 type Kind int
@@ -67,9 +67,6 @@ type Node struct {
 
 // Addr is the node's "ip:port", reachable from the host.
 func (n *Node) Addr() string { return net.JoinHostPort(n.IP, strconv.Itoa(n.Port)) }
-
-// ContainerID is the Docker container's ID.
-func (n *Node) ContainerID() string { return n.id }
 
 // State reports what the harness last did to the node.
 func (n *Node) State() State {
@@ -236,7 +233,7 @@ func poll(ctx context.Context, limit time.Duration, check func(ctx context.Conte
 // cluster is the Docker side of one deployment: a private network with a
 // fixed subnet, the containers on it, and host folders bound into them.
 type cluster struct {
-	id     string // value of LabelKey on everything created
+	id     string // value of labelKey on everything created
 	image  string
 	cli    *testcontainers.DockerClient
 	net    *testcontainers.DockerNetwork
@@ -278,7 +275,7 @@ func newCluster(ctx context.Context, img string) (*cluster, error) {
 // subnet is one Docker itself picked as free: a throwaway network is
 // created, its subnet read, and the real one created with it.
 func (c *cluster) createNetwork(ctx context.Context) error {
-	labels := map[string]string{LabelKey: c.id}
+	labels := map[string]string{labelKey: c.id}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		probe, err := tcnetwork.New(ctx, tcnetwork.WithLabels(labels))
@@ -377,7 +374,7 @@ func (c *cluster) start(ctx context.Context, spec nodeSpec) (*Node, error) {
 		Image:          c.image,
 		Name:           "asyncredis-" + c.id + "-" + spec.name,
 		Cmd:            cmd,
-		Labels:         map[string]string{LabelKey: c.id},
+		Labels:         map[string]string{labelKey: c.id},
 		Networks:       []string{netName},
 		NetworkAliases: map[string][]string{netName: {spec.name}},
 		Files:          files,
@@ -477,7 +474,7 @@ func (c *cluster) close(ctx context.Context) error {
 // Leftovers lists the containers and networks still labelled with this
 // deployment's ID; after Close both are empty.
 func (c *cluster) leftovers(ctx context.Context) (containers, networks int, err error) {
-	f := filters.NewArgs(filters.Arg("label", LabelKey+"="+c.id))
+	f := filters.NewArgs(filters.Arg("label", labelKey+"="+c.id))
 	cs, err := c.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	if err != nil {
 		return 0, 0, err

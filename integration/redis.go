@@ -43,8 +43,8 @@ type Redis struct {
 	c *cluster
 }
 
-// TLSPort is the TLS port of a standalone Redis started with TLS.
-const TLSPort = 6380
+// tlsPort is the TLS port of a standalone Redis started with TLS.
+const tlsPort = 6380
 
 // StartRedis starts a standalone Redis on a private network and returns
 // once it answers PING. Close removes it.
@@ -83,7 +83,7 @@ func startRedis(ctx context.Context, c *cluster, cfg RedisConfig) (*Redis, error
 		spec.files["/data/tls/ca.crt"] = pki.caPEM
 		spec.files["/data/tls/redis.crt"] = pki.serverCertPEM
 		spec.files["/data/tls/redis.key"] = pki.serverKeyPEM
-		conf += "tls-port " + strconv.Itoa(TLSPort) + "\n" +
+		conf += "tls-port " + strconv.Itoa(tlsPort) + "\n" +
 			"tls-cert-file /data/tls/redis.crt\ntls-key-file /data/tls/redis.key\n" +
 			"tls-ca-cert-file /data/tls/ca.crt\ntls-auth-clients optional\n"
 		r.TLSConfig = pki.clientConfig
@@ -104,7 +104,7 @@ func startRedis(ctx context.Context, c *cluster, cfg RedisConfig) (*Redis, error
 	}
 	r.Node = n
 	if cfg.TLS {
-		r.TLSAddr = net.JoinHostPort(n.IP, strconv.Itoa(TLSPort))
+		r.TLSAddr = net.JoinHostPort(n.IP, strconv.Itoa(tlsPort))
 	}
 	return r, nil
 }

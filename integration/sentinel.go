@@ -76,8 +76,8 @@ type Deployment struct {
 	c *cluster
 }
 
-// SentinelPort is the port every sentinel listens on.
-const SentinelPort = 26379
+// sentinelPort is the port every sentinel listens on.
+const sentinelPort = 26379
 
 // StartSentinel starts a deployment and returns only once every replica
 // is online and every sentinel sees every replica and every peer sentinel.
@@ -131,7 +131,7 @@ func (d *Deployment) start(ctx context.Context) error {
 	g, gctx = errgroup.WithContext(ctx)
 	for i := range d.Sentinels {
 		g.Go(func() error {
-			n, err := d.c.start(gctx, nodeSpec{name: "sentinel-" + strconv.Itoa(i), kind: KindSentinel, port: SentinelPort,
+			n, err := d.c.start(gctx, nodeSpec{name: "sentinel-" + strconv.Itoa(i), kind: KindSentinel, port: sentinelPort,
 				config: d.sentinelConfig(master.IP), password: cfg.SentinelPassword})
 			d.Sentinels[i] = n
 			return err
@@ -146,7 +146,7 @@ func (d *Deployment) start(ctx context.Context) error {
 func (d *Deployment) sentinelConfig(masterIP string) string {
 	cfg := d.Config
 	var b strings.Builder
-	fmt.Fprintf(&b, "port %d\nbind * -::*\nprotected-mode no\ndir /data\n", SentinelPort)
+	fmt.Fprintf(&b, "port %d\nbind * -::*\nprotected-mode no\ndir /data\n", sentinelPort)
 	fmt.Fprintf(&b, "sentinel monitor %s %s 6379 %d\n", cfg.MasterName, masterIP, cfg.Quorum)
 	fmt.Fprintf(&b, "sentinel down-after-milliseconds %s %d\n", cfg.MasterName, cfg.DownAfter.Milliseconds())
 	fmt.Fprintf(&b, "sentinel failover-timeout %s %d\n", cfg.MasterName, cfg.FailoverTimeout.Milliseconds())
@@ -272,8 +272,8 @@ func (d *Deployment) SentinelAddrs() []string {
 	return addrs
 }
 
-// NodeByAddr finds the data node or sentinel with this "ip:port".
-func (d *Deployment) NodeByAddr(addr string) *Node {
+// nodeByAddr finds the data node or sentinel with this "ip:port".
+func (d *Deployment) nodeByAddr(addr string) *Node {
 	for _, n := range append(d.DataNodes(), d.Sentinels...) {
 		if n.Addr() == addr {
 			return n
@@ -292,8 +292,8 @@ func (d *Deployment) liveSentinels() []*Node {
 	return live
 }
 
-// ErrNoSentinel means no sentinel the harness considers running answered.
-var ErrNoSentinel = errors.New("integration: no running sentinel answered")
+// errNoSentinel means no sentinel the harness considers running answered.
+var errNoSentinel = errors.New("integration: no running sentinel answered")
 
 // CurrentMaster asks the running sentinels in order for the master's
 // address and returns the node the first answer names.
@@ -305,12 +305,12 @@ func (d *Deployment) CurrentMaster(ctx context.Context) (*Node, error) {
 			errs = append(errs, err)
 			continue
 		}
-		if n := d.NodeByAddr(addr); n != nil {
+		if n := d.nodeByAddr(addr); n != nil {
 			return n, nil
 		}
 		return nil, fmt.Errorf("integration: %s names unknown master %s", s.Name, addr)
 	}
-	return nil, errors.Join(append([]error{ErrNoSentinel}, errs...)...)
+	return nil, errors.Join(append([]error{errNoSentinel}, errs...)...)
 }
 
 // Failover asks the first running sentinel that answers to fail over
@@ -324,7 +324,7 @@ func (d *Deployment) Failover(ctx context.Context) error {
 		}
 		return nil
 	}
-	return errors.Join(append([]error{ErrNoSentinel}, errs...)...)
+	return errors.Join(append([]error{errNoSentinel}, errs...)...)
 }
 
 // WaitForNewMaster waits (at most limit) until every running sentinel
@@ -335,7 +335,7 @@ func (d *Deployment) WaitForNewMaster(ctx context.Context, oldAddr string, limit
 	err := poll(ctx, limit, func(ctx context.Context) error {
 		live := d.liveSentinels()
 		if len(live) == 0 {
-			return ErrNoSentinel
+			return errNoSentinel
 		}
 		var first string
 		for _, s := range live {
@@ -352,7 +352,7 @@ func (d *Deployment) WaitForNewMaster(ctx context.Context, oldAddr string, limit
 				return fmt.Errorf("%w: sentinels disagree: %s vs %s", errNotReady, first, addr)
 			}
 		}
-		n := d.NodeByAddr(first)
+		n := d.nodeByAddr(first)
 		if n == nil {
 			return fmt.Errorf("integration: sentinels name unknown master %s", first)
 		}
