@@ -7,7 +7,7 @@ import (
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
-// Client turns typed command methods into futures over an core.Executor.
+// Client turns typed command methods into futures over a core.Executor.
 // Methods return a future that resolves with the reply or with ctx.Err()
 // as soon as ctx ends. A Client is safe for concurrent use.
 //

@@ -10,8 +10,11 @@
 //	name, err := f.Result()          // wait for one
 //	err = async.WaitAll(ctx, f, g)   // or for many
 //
-// The client sends through an [core.Executor]: pool.Pool, pool.Conn and, later,
-// the managed pools of the sentinel package.
+// The client sends through a core.Executor: pool.Pool, pool.Conn, the
+// managed pools of the sentinel package, or any other implementation of
+// the contract in package async/core. A future's resolving side is
+// private: only the executor its command went to can resolve it. For
+// values computed elsewhere, [Promise] returns a future with its resolver.
 //
 // # Pipelines, transactions, scripts, scans, pub/sub
 //

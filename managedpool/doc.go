@@ -20,7 +20,9 @@
 //
 // # Errors
 //
-// ErrQueueFull when the waiting queue is full, ErrClosed after Close, and
-// Config.NotFound's error (default ErrNoAddress) under FailFast. Other
-// errors are those of package pool.
+// ErrQueueFull when the waiting queue is full, ErrClosed (core.ErrClosed)
+// after Close, and Config.NotFound's error (default ErrNoAddress) under
+// FailFast. None of these commands was written: each failure matches
+// core.ErrNotSent and core.SafeToRetry says true. Other errors are those
+// of package pool.
 package managedpool

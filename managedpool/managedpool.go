@@ -46,7 +46,7 @@ type Config struct {
 	OnTrouble func(addr string, err error)
 }
 
-// Pool is an core.Executor whose target addresses are set by a
+// Pool is a core.Executor whose target addresses are set by a
 // controller. With one address it is a master's pool; with several, a
 // replicas' pool that spreads commands by their key's hash slot.
 //

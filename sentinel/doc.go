@@ -1,42 +1,68 @@
 // Package sentinel follows Redis masters and replicas through Redis
 // Sentinel.
 //
-// [New] returns a [RedisSentinel]: the facade over a [SentinelPool], the one
-// goroutine that owns sentinel connections, discovery, event subscriptions,
-// periodic re-checks and the managed pools of every service name.
+// [NewSentinelPool] starts a [SentinelPool]: managed clients for masters
+// and replicas ([SentinelPool.MasterFor], [SentinelPool.ReplicaFor]),
+// discovery on demand (DiscoverMaster, DiscoverReplicas), raw SENTINEL
+// commands (Execute, ExecuteAll), Close, WaitClosed and Closed, as in
+// aioredis. [New] returns a [RedisSentinel], which adds every SENTINEL
+// command as a typed method.
 //
 //	s, err := sentinel.New(ctx, sentinel.Config{Sentinels: addrs})
-//	master := s.MasterFor("mymaster") // follows failovers on its own
-//	replica := s.SlaveFor("mymaster")
+//	master := s.MasterFor("mymaster")   // follows failovers on its own
+//	replica := s.ReplicaFor("mymaster") // SlaveFor is the same
 //	err = master.Set(ctx, "k", "v").Err()
+//
+// [Config] composes: its Pool field is the pool.Config template of every
+// master and replica pool (every pool knob, pool's defaults), its Sentinel
+// field configures the connections to sentinels.
+//
+// # Parts
+//
+// The sentinel set knows the sentinels' addresses (the last to answer
+// first), keeps one connection to each and runs the queries; it is also a
+// core.Executor that sends a command to the sentinels in order until one
+// answers. Discovery reaches the network only through a small querier
+// interface (the sentinels' views of a master and its replicas, a node's
+// ROLE). Each service name has a state machine that is pure: events,
+// discovery results and the clock go in, decisions come out (start a
+// discovery, stop writing to the master, point the pool at an address,
+// publish an event). One goroutine, the SentinelPool's loop, owns the state
+// machines and carries the decisions out; it alone changes the managed
+// pools. Listeners and discovery workers report to it over channels, and
+// all of them belong to one lifecycle: nothing starts once Close has
+// begun, and Close waits for everything.
 //
 // # Discovery
 //
 // Following the Redis sentinel-clients guidelines: every known sentinel is
-// asked at once (SENTINEL MASTER, each bounded by Config.SentinelTimeout, so
-// a dead sentinel costs no more than that); the first to answer moves to the
-// front of the list; among the answers arriving within 20ms of the first,
-// the highest config epoch wins, so a lagging sentinel cannot lead the
-// client back to a demoted master. Every address is checked with ROLE
-// before use. Peer sentinels are learned from +sentinel events and
-// [RedisSentinel.Discover]. Replicas come from SENTINEL REPLICAS: healthy
-// ones (no s_down, o_down or disconnected flag) whose ROLE says slave,
-// each key read from one of them (by its hash slot), so reads of one key
-// stay in issue order.
+// asked at once (SENTINEL MASTER and GET-MASTER-ADDR-BY-NAME, each bounded
+// by Config.SentinelTimeout, so a dead sentinel costs no more than that);
+// the first to answer moves to the front of the list; among the answers
+// arriving within 20ms of the first, the highest config epoch wins, so a
+// lagging sentinel cannot lead the client back to a demoted master. Every
+// address is checked with ROLE before use. Peer sentinels are learned from
+// +sentinel events and [SentinelPool.Discover]. Replicas come from
+// SENTINEL REPLICAS: healthy ones (no s_down, o_down or disconnected
+// flag) whose ROLE says slave, each key read from one of them (by its hash
+// slot), so reads of one key stay in issue order.
 //
 // # Failover
 //
 // The pool subscribes to +switch-master and the other instance events on
 // up to Config.Listeners sentinels. The first +switch-master from any of
-// them wins (the failover leader announces last): the old master's pool is
-// closed at once, so nothing more is written there, and the new master is
-// used as soon as its ROLE says master. Commands in flight on the old
-// master fail with pool.ErrInFlight (they may or may not have run);
-// commands not yet written wait for the new master and are then sent
-// (at-most-once). A replica selected for promotion (+selected-slave) stops
-// receiving reads before it is promoted. Events are hints: every
-// Config.RecheckInterval every service is rediscovered and re-verified,
-// and connection trouble or READONLY replies trigger it at once.
+// them wins (the failover leader announces last): from that moment nothing
+// more is written to the old master, and the new master is used as soon as
+// its ROLE says master. A discovery that started before the switch never
+// overrides it, and the same announcement from other sentinels is an echo.
+// Commands in flight on the old master fail with core.ErrInFlight (they
+// may or may not have run); commands not yet written wait for the new
+// master and are then sent (at-most-once). A replica selected for
+// promotion (+selected-slave) stops receiving reads before it is
+// promoted, and is read from again if the failover aborts
+// (-failover-abort-*). Events are hints: every Config.RecheckInterval
+// every service is rediscovered and re-verified, and a lost subscription,
+// connection trouble or READONLY replies trigger it at once.
 //
 // What Redis replication itself can lose is not hidden: writes acknowledged
 // by a master that crashes before its replicas received them are gone, and
@@ -47,14 +73,17 @@
 //
 // Everything here is safe for concurrent use. [SentinelPool.Events]
 // delivers topology changes on a buffered channel for event-driven
-// workers. Close stops every goroutine and waits for them; WaitClosed and
-// Closed are as in aioredis.
+// workers. Close stops every goroutine and waits for them.
 //
 // # Errors
 //
-// [MasterNotFoundError] and [SlaveNotFoundError] wrap [ErrNoSentinel] (no
-// sentinel reachable), [ErrUnknownName] (no sentinel knows the name) or
-// [ErrNotUsable] (found, but down or of the wrong role); [MasterReplyError]
-// and [SlaveReplyError] carry server errors such as a wrong password
+// [MasterNotFoundError] and [ReplicaNotFoundError] (alias
+// SlaveNotFoundError) wrap [ErrNoSentinel] (no sentinel reachable),
+// [ErrUnknownName] (no sentinel knows the name) or [ErrNotUsable] (found,
+// but down or of the wrong role); [MasterReplyError] and
+// [ReplicaReplyError] carry server errors such as a wrong password
 // (protocol.ErrAuth). All are matched with errors.Is and errors.As.
+// Commands that fail without being written (FailFast, a closed pool, a
+// full queue) say so through core.SafeToRetry and core.ErrNotSent;
+// [ErrClosed] is core.ErrClosed.
 package sentinel

@@ -1,5 +1,5 @@
 // Command quickstart connects through Redis Sentinel, writes and reads
-// through MasterFor and SlaveFor, forces a failover and shows the client
+// through MasterFor and ReplicaFor, forces a failover and shows the client
 // following it.
 //
 //	go run ./examples/quickstart
@@ -59,7 +59,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer s.Close()
-	master, replica := s.MasterFor(name), s.SlaveFor(name)
+	master, replica := s.MasterFor(name), s.ReplicaFor(name)
 
 	addr, err := s.DiscoverMaster(ctx, name)
 	if err != nil {
