@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Compares asyncredis at two commits with the same benchmark, alternating
+# the two builds against one redis-server (rueidis and go-redis run in
+# every invocation too, as a control for the machine's noise).
+#
+#   bench/compare.sh OLD NEW ADDR [RUNS] [BENCH FLAGS...]
+#   bench/compare.sh e7b52e8 HEAD 127.0.0.1:6399 5 -duration 2s -rounds 1 -concurrency 1,1024
+#
+# Each build uses its own commit's bench/ program and library. Outputs go
+# to $OUT (default a new temporary folder); the summary lists, per
+# workload and goroutine count, the median ops/s of asyncredis for each
+# build, their ratio, and the median ratio to rueidis in the same run.
+set -euo pipefail
+old=$1 new=$2 addr=$3 runs=${4:-5}
+shift $(( $# < 4 ? $# : 4 ))
+out=${OUT:-$(mktemp -d)}
+root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+for v in old new; do
+  rev=${!v}
+  dir=$out/src-$v
+  git -C "$root" worktree add -q --detach "$dir" "$rev"
+  (cd "$dir/bench" && go build -o "$out/bench-$v" .)
+  git -C "$root" worktree remove --force "$dir"
+done
+for i in $(seq "$runs"); do
+  for v in old new; do
+    "$out/bench-$v" -addr "$addr" "$@" > "$out/$v-$i.txt"
+  done
+done
+echo "outputs in $out"
+echo "| workload | goroutines | $old ops/s | $new ops/s | new/old | $old ÷ rueidis | $new ÷ rueidis |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+awk '
+  /goroutines/ {
+    split(FILENAME, p, "/"); f = p[length(p)]; split(f, q, "-"); v = q[1]; run = q[2]
+    w = $1 " " $2 " " $3; c = $4; g = $5; ops = $7
+    key = w SUBSEP g
+    if (c == "asyncredis") a[v, key, run] = ops
+    if (c == "rueidis") r[v, key, run] = ops
+    keys[key] = 1; runs[run] = 1
+  }
+  function median(arr, n,   i, j, t) {
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (arr[j] < arr[i]) { t = arr[i]; arr[i] = arr[j]; arr[j] = t }
+    return (n % 2) ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
+  }
+  END {
+    for (key in keys) {
+      split(key, k, SUBSEP)
+      n = 0
+      for (run in runs) { n++; ao[n] = a["old", key, run]; an[n] = a["new", key, run]; ro[n] = a["old", key, run] / r["old", key, run]; rn[n] = a["new", key, run] / r["new", key, run] }
+      mo = median(ao, n); mn = median(an, n)
+      printf "| %s | %s | %.0f | %.0f | %.2f | %.2f | %.2f |\n", k[1], k[2], mo, mn, mn / mo, median(ro, n), median(rn, n)
+    }
+  }' "$out"/old-*.txt "$out"/new-*.txt | sort -t'|' -k2,2 -k3,3n
