@@ -24,7 +24,7 @@ for v in old new; do
 done
 for i in $(seq "$runs"); do
   for v in old new; do
-    "$out/bench-$v" -addr "$addr" "$@" > "$out/$v-$i.txt"
+    "$out/bench-$v" -addr "$addr" "$@" > "$out/$v-$i.md" 2> "$out/$v-$i.txt"
   done
 done
 echo "outputs in $out"

@@ -283,5 +283,9 @@ func mainErr(addr string, d time.Duration, rounds int, concList string) error {
 			}
 		}
 	}
-	return report(results, clients, workloads, concs, d, rounds)
+	server := "one redis-server (Debian's, in a Docker container on a bridge network)"
+	if addr != "" {
+		server = "the redis-server at " + addr + " (given with -addr)"
+	}
+	return report(results, clients, workloads, concs, d, rounds, server)
 }

@@ -51,7 +51,7 @@ func summarize(rs []result) summary {
 	}
 }
 
-func report(results []result, clients []*client, workloads []workload, concs []int, d time.Duration, rounds int) error {
+func report(results []result, clients []*client, workloads []workload, concs []int, d time.Duration, rounds int, server string) error {
 	get := func(w string, c string, n int) summary {
 		var rs []result
 		for _, r := range results {
@@ -64,9 +64,9 @@ func report(results []result, clients []*client, workloads []workload, concs []i
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmark results\n\n")
 	fmt.Fprintf(&b, "Reproduce: `cd bench && go run . -duration %v -rounds %d`\n\n", d, rounds)
-	fmt.Fprintf(&b, "Run %s on %d CPUs, %s, %s/%s; one redis-server (Debian's, in a Docker container on a bridge network) shared by all clients; "+
+	fmt.Fprintf(&b, "Run %s on %d CPUs, %s, %s/%s; %s shared by all clients; "+
 		"clients alternate A B C per round; figures are medians of %d rounds of %v. Allocations are the whole process's mallocs per operation; the benchmark loop itself allocates nothing (keys prebuilt, latency samples preallocated), so they are the client's.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, rounds, d)
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, server, rounds, d)
 	fmt.Fprintf(&b, "Clients: asyncredis (pool defaults), rueidis (auto-pipelining, client cache disabled), go-redis v9 (defaults).\n\n")
 	for _, w := range workloads {
 		fmt.Fprintf(&b, "## %s\n\n", w.name)
