@@ -274,3 +274,85 @@ func TestFailoverListenedSentinelKilledFirst(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, nm.Addr(), addr)
 }
+
+// lostAcks returns how many acknowledged writes c's master does not have,
+// in all and among those acknowledged after the time after.
+func lostAcks(t *testing.T, c *async.Client, results []write, after time.Time) (lost, lostAfter int) {
+	t.Helper()
+	ctx := context.Background()
+	futs := make([]*async.Future[int64], len(results))
+	for i, w := range results {
+		if w.err == nil {
+			futs[i] = c.Exists(ctx, w.key)
+		}
+	}
+	for i, w := range results {
+		if futs[i] == nil {
+			continue
+		}
+		n, err := futs[i].Result()
+		require.NoError(t, err)
+		if n == 0 {
+			lost++
+			if w.end.After(after) {
+				lostAfter++
+			}
+		}
+	}
+	return lost, lostAfter
+}
+
+// The master is paused through its failover and woken 100 ms after the
+// first +switch-master: it still says master to ROLE until the sentinels
+// convert it, and a rediscovery that started before the promotion, or a
+// sentinel that has not caught up, names it. The client must not go back:
+// nothing acknowledged after the switch may be lost.
+func TestPausedMasterWokenAfterSwitchIsNotFollowedBack(t *testing.T) {
+	integration.CheckGoroutines(t)
+	ctx := context.Background()
+	d := integration.StartSentinelT(t, integration.SentinelConfig{})
+	s := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs(), EventBuffer: 1 << 16})
+	name := d.Config.MasterName
+	old := d.Master.Addr()
+	m := s.MasterFor(name)
+	require.NoError(t, m.Ping(ctx).Err())
+	msgs, stopWatch, err := d.Watch(ctx, "+switch-master")
+	require.NoError(t, err)
+	defer stopWatch()
+
+	l := startLoad(m, t.Name())
+	l.waitAcks(t, 2000)
+	require.NoError(t, d.Master.Pause(ctx))
+	at := time.Now()
+	sw := firstSwitch(t, msgs)
+	wake := time.NewTimer(time.Until(sw.At.Add(100 * time.Millisecond)))
+	<-wake.C
+	require.NoError(t, d.Master.Unpause(ctx))
+	// Keep writing through the window in which the woken master is still
+	// a master to ROLE and the client rechecks (every 2 s).
+	l.waitAcks(t, 2000)
+	settle := time.NewTimer(5 * time.Second)
+	<-settle.C
+	l.waitAcks(t, 100)
+	results := l.finish()
+	checkOutcomes(t, results, at, sw)
+
+	backToOld := 0
+	for drained := false; !drained; {
+		select {
+		case e := <-s.Events():
+			if e.Kind == sentinel.EventMasterChanged && e.Addr == old && e.At.After(sw.At) {
+				backToOld++
+			}
+		default:
+			drained = true
+		}
+	}
+	assert.Zero(t, backToOld, "the client followed the demoted master again")
+	nm, err := d.WaitForNewMaster(ctx, old, 30*time.Second)
+	require.NoError(t, err)
+	require.NoError(t, d.WaitSettled(ctx, nm))
+	lost, lostAfter := lostAcks(t, m, results, sw.At)
+	t.Logf("acknowledged writes missing on the new master: %d in all, %d acknowledged after the first +switch-master", lost, lostAfter)
+	assert.Zero(t, lostAfter, "writes acknowledged after the switch were lost")
+}

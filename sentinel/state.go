@@ -33,6 +33,12 @@ type service struct {
 	// remembers the count it started with, and a result from before the
 	// latest switch never overrides it.
 	switches uint64
+	// demoted holds masters the client left for a +switch-master. Such an
+	// address is followed again only from a discovery that started after
+	// that switch and reports a newer config epoch (and ROLE agrees), or
+	// from a later +switch-master naming it: a master that wakes up after
+	// a failover still says master to ROLE until the sentinels convert it.
+	demoted map[string]demotion
 
 	replicaAddrs []string
 	replicaGen   uint64 // bumped when a replica is dropped; older results are stale
@@ -45,6 +51,11 @@ type service struct {
 	everReplica  bool
 
 	lastCheck time.Time
+}
+
+type demotion struct {
+	gen   uint64 // the switch count once it was left
+	epoch int64  // the highest config epoch known then
 }
 
 // promotionHold bounds how long a replica announced for promotion stays
@@ -157,6 +168,12 @@ func (s *service) switchMaster(addr string, now time.Time) []action {
 		s.masterAddr = ""
 	}
 	s.switches++
+	if s.lastMaster != "" && s.lastMaster != addr {
+		if s.demoted == nil {
+			s.demoted = map[string]demotion{}
+		}
+		s.demoted[s.lastMaster] = demotion{gen: s.switches, epoch: s.epoch}
+	}
 	acts = s.dropReplica(addr, now, acts)
 	// The check runs even when a discovery is running: that one started
 	// before the switch, and its result will be ignored.
@@ -189,6 +206,17 @@ func (s *service) masterDone(r masterResult, now time.Time) []action {
 			}
 		}
 		return acts
+	}
+	if d, ok := s.demoted[r.addr]; ok {
+		if r.epoch >= 0 && (r.gen < d.gen || r.epoch <= d.epoch) {
+			// A demoted master named by a view no newer than its
+			// demotion: it may still say master, but it is not.
+			if s.masterAddr == "" {
+				s.masterRetry = now.Add(s.backoff.Next())
+			}
+			return nil
+		}
+		delete(s.demoted, r.addr) // a newer failover made it master again
 	}
 	if r.epoch >= 0 {
 		if r.epoch < s.epoch && r.addr != s.masterAddr {

@@ -262,3 +262,39 @@ func TestStateReplicaFailures(t *testing.T) {
 			[]string{"replica-err=true", "emit replicas-changed a:1", "set-replicas a:1"}, "a:1"},
 	})
 }
+
+// The bug of a master paused through its failover: it wakes up after the
+// switch, still says master to ROLE, and a sentinel that has not caught up
+// names it. Only a newer failover makes it master again.
+func TestStateDemotedMasterIsNotFollowedBack(t *testing.T) {
+	s := following(t)
+	run(t, s, []step{
+		{"switch away from a:1", 0, switched("b:1"),
+			[]string{"invalidate a:1", "set-replicas c:1", "discover-replicas gen=1", "check-switch b:1 gen=1"}, ""},
+		{"b:1 checked", 0, switchChecked("b:1", nil, 1),
+			[]string{"master-err=false", "set-master b:1", "emit master-changed b:1"}, "b:1"},
+		{"recheck after the switch", 2 * time.Second, tick, []string{"discover-master gen=1"}, "b:1"},
+		{"a lagging sentinel names the woken a:1 with the old epoch: refused", 2 * time.Second, discovered("a:1", 1, 1), nil, "b:1"},
+		{"recheck", 4 * time.Second, tick, []string{"discover-master gen=1"}, "b:1"},
+		{"b:1 with the failover's epoch", 4 * time.Second, discovered("b:1", 2, 1), []string{"master-err=false"}, "b:1"},
+		{"a second failover, announced, back to a:1", 5 * time.Second, switched("a:1"),
+			[]string{"invalidate b:1", "check-switch a:1 gen=2"}, ""},
+		{"a:1 checked: followed again", 5 * time.Second, switchChecked("a:1", nil, 2),
+			[]string{"master-err=false", "set-master a:1", "emit master-changed a:1"}, "a:1"},
+	})
+}
+
+func TestStateDemotedMasterNeedsNewerEpoch(t *testing.T) {
+	s := following(t)
+	run(t, s, []step{
+		{"switch away from a:1", 0, switched("b:1"),
+			[]string{"invalidate a:1", "set-replicas c:1", "discover-replicas gen=1", "check-switch b:1 gen=1"}, ""},
+		{"b:1 is not master yet", 0, switchChecked("b:1", &MasterNotFoundError{Name: "m", Err: ErrNotUsable}, 1),
+			[]string{"master-err=true"}, ""},
+		{"retry", time.Second, tick, []string{"discover-master gen=1"}, ""},
+		{"a sentinel still names a:1 at epoch 1: refused, retried later", time.Second, discovered("a:1", 1, 1), nil, ""},
+		{"retry", 2 * time.Second, tick, []string{"discover-master gen=1"}, ""},
+		{"a:1 at epoch 3, a newer failover: followed", 2 * time.Second, discovered("a:1", 3, 1),
+			[]string{"master-err=false", "set-master a:1", "emit master-changed a:1"}, "a:1"},
+	})
+}
