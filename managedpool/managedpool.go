@@ -67,7 +67,10 @@ type Pool struct {
 	// flushing is set while SetAddrs hands the waiting commands over:
 	// new commands queue behind them, so none overtakes an earlier one.
 	flushing bool
-	closed   bool
+	// held is set by Hold: commands wait as if there were no address,
+	// while the pools stay open so that commands already written finish.
+	held   bool
+	closed bool
 
 	gen atomic.Uint64 // bumped by every SetAddrs and Invalidate
 
@@ -111,7 +114,7 @@ func (p *Pool) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 // (core.BatchExecutor).
 func (p *Pool) ExecBatch(ctx context.Context, cmds []*core.Command, sinks []core.Sink) {
 	p.mu.Lock()
-	if p.closed || len(p.pools) == 0 {
+	if p.closed || len(p.pools) == 0 || p.held {
 		p.mu.Unlock()
 		for i := range cmds {
 			p.Exec(ctx, cmds[i], sinks[i])
@@ -135,7 +138,7 @@ func (p *Pool) AcquireExecutor(ctx context.Context) (core.Executor, func(discard
 		p.mu.Unlock()
 		return nil, nil, ErrClosed
 	}
-	if len(p.pools) == 0 {
+	if len(p.pools) == 0 || p.held {
 		p.mu.Unlock()
 		return nil, nil, p.cfg.NotFound()
 	}
@@ -186,8 +189,8 @@ func (p *Pool) routeFrom(e *entry, cmd *core.Command, flush bool) {
 		e.sink.Complete(protocol.Value{}, core.NotSent(ErrClosed))
 		return
 	}
-	if len(p.pools) == 0 || (p.flushing && !flush) {
-		if p.cfg.FailFast && len(p.pools) == 0 {
+	if len(p.pools) == 0 || p.held || (p.flushing && !flush) {
+		if p.cfg.FailFast && (len(p.pools) == 0 || p.held) {
 			p.mu.Unlock()
 			cmd.Release()
 			e.sink.Complete(protocol.Value{}, core.NotSent(p.cfg.NotFound()))
@@ -310,7 +313,22 @@ func (p *Pool) dropLocked(pl *pool.Pool) {
 // not yet know the right one.
 func (p *Pool) Invalidate() { p.SetAddrs(nil) }
 
-// SetAddrs makes addrs, verified by the controller, the targets. Pools for
+// Hold stops sending: commands wait (bounded by QueueSize and their
+// context, or fail at once under FailFast) as if no address were known,
+// but the pools stay open, so that commands already handed to them finish
+// normally. SetAddrs or Resume ends it.
+func (p *Pool) Hold() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.held = true
+}
+
+// Resume ends a Hold on the same addresses: the waiting commands are sent
+// in order.
+func (p *Pool) Resume() error { return p.SetAddrs(p.Addrs()) }
+
+// SetAddrs makes addrs, verified by the controller, the targets, and ends
+// a Hold. Pools for
 // addresses no longer listed are closed at once: their commands in flight
 // fail as pool.ErrInFlight, and those not yet written move to the new
 // addresses. Waiting commands are sent.
@@ -320,6 +338,7 @@ func (p *Pool) SetAddrs(addrs []string) error {
 		p.mu.Unlock()
 		return ErrClosed
 	}
+	p.held = false
 	var keep, drop, created []*pool.Pool
 	var newAddrs []string
 	for _, a := range addrs {

@@ -199,3 +199,42 @@ func TestWaitingCommandsKeepIssueOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestHoldKeepsCommandsUntilResumeOrSwitch(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	a := resptest.NewServer(t, named("a"))
+	b := resptest.NewServer(t, named("b"))
+	p := managedpool.New(managedpool.Config{})
+	t.Cleanup(func() { p.Close() })
+	c := async.NewClient(p)
+	require.NoError(t, p.SetAddrs([]string{a.Addr}))
+	require.NoError(t, c.Ping(ctx).Err()) // connected
+
+	p.Hold()
+	held := []*async.Future[string]{c.Get(ctx, "k1"), c.Get(ctx, "k2")}
+	assert.Equal(t, 2, p.Stats().Waiting, "held: commands wait")
+	_, _, err := p.AcquireExecutor(ctx)
+	assert.ErrorIs(t, err, managedpool.ErrNoAddress, "no dedicated connection to a held address")
+	require.NoError(t, p.Resume())
+	for _, f := range held {
+		v, err := f.Result()
+		require.NoError(t, err)
+		assert.Equal(t, "a", v, "resumed on the same address")
+	}
+
+	p.Hold()
+	f := c.Get(ctx, "k3")
+	require.NoError(t, p.SetAddrs([]string{b.Addr}))
+	v, err := f.Result()
+	require.NoError(t, err)
+	assert.Equal(t, "b", v, "a switch ends the hold")
+
+	ff := managedpool.New(managedpool.Config{FailFast: true})
+	t.Cleanup(func() { ff.Close() })
+	require.NoError(t, ff.SetAddrs([]string{a.Addr}))
+	ff.Hold()
+	err = async.NewClient(ff).Ping(ctx).Err()
+	assert.ErrorIs(t, err, managedpool.ErrNoAddress, "FailFast fails at once while held")
+	assert.True(t, core.SafeToRetry(err))
+}

@@ -36,9 +36,21 @@ type Config struct {
 	// RecheckInterval is how often every service is rediscovered and its
 	// nodes' ROLE checked, catching events that were lost; default 2s.
 	RecheckInterval time.Duration
-	// Listeners is how many sentinels the pool subscribes to for events;
-	// default 3 (all, when there are fewer).
+	// Listeners bounds how many sentinels the pool subscribes to for
+	// events; default 16. Only the failover leader announces that a
+	// failover has started, so the fence needs every sentinel heard.
 	Listeners int
+
+	// DisableFence turns the fence off. By default, on the first sign from
+	// the failover leader that a failover of the master has started
+	// (+failover-state-select-slave, +selected-slave, ...), nothing more is
+	// written to that master: commands wait, as during a switch, until
+	// +switch-master (then they go to the new master), a
+	// -failover-abort-*, or the failover timeout passes and a re-check
+	// finds the same master. Writes pause for about the failover's
+	// duration instead of being acknowledged by a master that is about to
+	// be demoted and lose them.
+	DisableFence bool
 
 	// FailFast makes commands fail at once with *MasterNotFoundError while
 	// no verified master is known, as aioredis does, instead of waiting for
@@ -94,7 +106,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	def(&c.SentinelTimeout, 500*time.Millisecond)
 	def(&c.RecheckInterval, 2*time.Second)
-	defInt(&c.Listeners, 3)
+	defInt(&c.Listeners, 16)
 	defInt(&c.QueueSize, 4096)
 	defInt(&c.EventBuffer, 256)
 	def(&c.Sentinel.DialTimeout, c.SentinelTimeout)

@@ -78,14 +78,14 @@ func askMaster(ctx context.Context, q querier, name string) (Instance, error) {
 }
 
 // discoverMaster finds name's master and verifies it with ROLE; it returns
-// the (mapped) address and the config epoch the sentinels reported.
-func discoverMaster(ctx context.Context, q querier, name string, mapAddr func(string) string) (string, int64, error) {
+// what the sentinels reported and the (mapped) address.
+func discoverMaster(ctx context.Context, q querier, name string, mapAddr func(string) string) (Instance, string, error) {
 	in, err := askMaster(ctx, q, name)
 	if err != nil {
-		return "", 0, err
+		return Instance{}, "", err
 	}
 	addr := mapAddr(in.Addr())
-	return addr, in.ConfigEpoch, verifyRole(ctx, q, name, addr, "master")
+	return in, addr, verifyRole(ctx, q, name, addr, "master")
 }
 
 // discoverReplicas returns the addresses of name's replicas that the

@@ -15,6 +15,10 @@ var (
 	// ErrNotUsable: a sentinel named the node, but it is down or its ROLE
 	// is not the one asked for.
 	ErrNotUsable = errors.New("sentinel: node found but not usable")
+	// ErrFailoverInProgress: a failover of the master has started, and
+	// writes to it are fenced until it ends (FailFast commands fail with
+	// a *MasterNotFoundError wrapping it meanwhile).
+	ErrFailoverInProgress = errors.New("sentinel: failover in progress")
 	// ErrClosed: the SentinelPool is closed. It is core.ErrClosed, the one
 	// every package returns after Close.
 	ErrClosed = core.ErrClosed

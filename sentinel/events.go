@@ -24,6 +24,12 @@ const (
 	EventMasterChanged = "master-changed"
 	// EventReplicasChanged reports a new set of verified replicas.
 	EventReplicasChanged = "replicas-changed"
+	// EventWritesFenced reports that a failover of the master at Addr has
+	// started: nothing more is written to it, commands wait.
+	EventWritesFenced = "writes-fenced"
+	// EventWritesResumed reports that a fenced master is written to again
+	// (the failover aborted or timed out without a change).
+	EventWritesResumed = "writes-resumed"
 )
 
 // Event is one topology change, for event-driven workers.
@@ -44,6 +50,8 @@ var channels = []string{
 	"+switch-master", "+sdown", "-sdown", "+odown", "-odown", "+slave", "+convert-to-slave",
 	"+reboot", "+sentinel", "+failover-end", "+selected-slave", "+promoted-slave",
 	"-failover-abort-not-elected", "-failover-abort-no-good-slave", "-failover-abort-slave-timeout",
+	"+failover-state-select-slave", "+failover-state-send-slaveof-noone", "+failover-state-wait-promotion",
+	"+failover-state-reconf-slaves",
 }
 
 // rawEvent is a message from a listener to the loop; lost reports that

@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/asyncredis/asyncredis/async"
 	"github.com/asyncredis/asyncredis/protocol"
@@ -47,6 +48,12 @@ type Instance struct {
 
 // Addr is "ip:port".
 func (i Instance) Addr() string { return net.JoinHostPort(i.IP, strconv.Itoa(i.Port)) }
+
+// FailoverTimeout is the failover-timeout a sentinel reports for a master
+// (0 when absent).
+func (i Instance) FailoverTimeout() time.Duration {
+	return time.Duration(i.Numbers["failover-timeout"]) * time.Millisecond
+}
 
 // Healthy reports whether the instance is neither down nor disconnected.
 func (i Instance) Healthy() bool { return !i.SDown && !i.ODown && !i.Disconnected }

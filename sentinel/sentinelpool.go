@@ -155,7 +155,7 @@ func (p *SentinelPool) DiscoverMaster(ctx context.Context, name string) (string,
 	if p.Closed() {
 		return "", ErrClosed
 	}
-	addr, _, err := discoverMaster(ctx, p.set, name, p.cfg.AddrMapper)
+	_, addr, err := discoverMaster(ctx, p.set, name, p.cfg.AddrMapper)
 	return addr, err
 }
 
@@ -281,6 +281,7 @@ func (p *SentinelPool) serviceFor(name string) *serviceRun {
 		return s
 	}
 	s := &serviceRun{service: newService(name, p.cfg.RecheckInterval, p.cfg.ReplicaFallbackToMaster, time.Now())}
+	s.fenceEnabled = !p.cfg.DisableFence
 	s.master = managedpool.New(managedpool.Config{
 		Pool: p.cfg.dataConfig(""), QueueSize: p.cfg.QueueSize, FailFast: p.cfg.FailFast,
 		NotFound:  func() error { return &MasterNotFoundError{Name: name, Err: loadErr(&s.masterErr, ErrNotUsable)} },
@@ -319,10 +320,9 @@ func (p *SentinelPool) do(s *serviceRun, acts []action) {
 		switch a.kind {
 		case actDiscoverMaster:
 			p.work(func(ctx context.Context) {
-				addr, epoch, err := discoverMaster(ctx, p.set, name, p.cfg.AddrMapper)
-				p.report(func() {
-					p.do(s, s.masterDone(masterResult{addr: addr, epoch: epoch, err: err, gen: a.gen, via: "discovery"}, time.Now()))
-				})
+				in, addr, err := discoverMaster(ctx, p.set, name, p.cfg.AddrMapper)
+				r := masterResult{addr: addr, epoch: in.ConfigEpoch, failoverTimeout: in.FailoverTimeout(), err: err, gen: a.gen, via: "discovery"}
+				p.report(func() { p.do(s, s.masterDone(r, time.Now())) })
 			})
 		case actCheckSwitch:
 			p.work(func(ctx context.Context) {
@@ -336,6 +336,14 @@ func (p *SentinelPool) do(s *serviceRun, acts []action) {
 				addrs, err := discoverReplicas(ctx, p.set, name, a.addr, p.cfg.AddrMapper)
 				p.report(func() { p.do(s, s.replicasDone(a.gen, addrs, err, time.Now())) })
 			})
+		case actHoldMaster:
+			p.log.Info("sentinel: failover started: writes to the master held", "name", name, "addr", a.addr)
+			s.master.Hold()
+		case actResumeMaster:
+			p.log.Info("sentinel: writes to the master resumed", "name", name, "addr", a.addr)
+			if err := s.master.Resume(); err != nil {
+				p.log.Error("sentinel: resume master", "name", name, "err", err)
+			}
 		case actInvalidateMaster:
 			p.log.Info("sentinel: stop writing to master", "name", name, "addr", a.addr, "err", a.err)
 			s.master.Invalidate()
@@ -354,9 +362,10 @@ func (p *SentinelPool) do(s *serviceRun, acts []action) {
 		case actReplicaErr:
 			s.replicaErr.Store(errPtr(a.err))
 		case actEmit:
-			if a.event.Kind == EventMasterChanged {
+			switch a.event.Kind {
+			case EventMasterChanged:
 				p.log.Info("sentinel: following master", "name", name, "addr", a.event.Addr, "old", a.event.OldAddr, "via", a.event.Via)
-			} else {
+			case EventReplicasChanged:
 				p.log.Info("sentinel: replicas", "name", name, "addrs", a.event.Addrs)
 			}
 			p.emit(a.event)
@@ -407,7 +416,7 @@ func (p *SentinelPool) handleEvent(ev rawEvent) {
 		// <type> <name> <ip> <port> @ <master-name> <master-ip> <master-port>
 		p.emit(Event{Kind: ev.channel, Name: masterOf(f), Addr: instanceAddr(f), Sentinel: ev.from, Payload: ev.payload, At: ev.at})
 		if s, ok := p.services[masterOf(f)]; ok && len(f) >= 4 {
-			p.do(s, s.instanceEvent(ev.channel, f[0], p.cfg.AddrMapper(instanceAddr(f)), ev.at))
+			p.do(s, s.instanceEvent(ev.channel, f[0], p.cfg.AddrMapper(instanceAddr(f)), p.cfg.AddrMapper(masterAddrOf(f)), ev.at))
 		}
 	}
 }
@@ -419,6 +428,18 @@ func masterOf(f []string) string {
 	}
 	if i := slices.Index(f, "@"); i >= 0 && i+1 < len(f) {
 		return f[i+1]
+	}
+	return ""
+}
+
+// masterAddrOf returns the address of the master an instance event
+// concerns: the instance itself for a master, else the one after "@".
+func masterAddrOf(f []string) string {
+	if len(f) >= 4 && f[0] == "master" {
+		return net.JoinHostPort(f[2], f[3])
+	}
+	if i := slices.Index(f, "@"); i >= 0 && i+3 < len(f) {
+		return net.JoinHostPort(f[i+2], f[i+3])
 	}
 	return ""
 }

@@ -2,6 +2,7 @@ package sentinel
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -304,3 +305,40 @@ func TestLaggingSentinelLosesToNewerEpoch(t *testing.T) {
 
 func poolConfig(addr string) pool.Config { return pool.Config{Addr: addr} }
 func poolSizes(n int) pool.Config        { return pool.Config{MinSize: n} }
+
+func TestFenceHoldsWritesUntilSwitchWithoutDocker(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	n1, n2 := newFakeNode(t, "master"), newFakeNode(t, "slave")
+	topo := newFakeTopology("m", n1, n2)
+	s1, s2 := newFakeSentinel(t, topo), newFakeSentinel(t, topo)
+	p := newTestPool(t, Config{Sentinels: []string{s1.addr, s2.addr}})
+	events := &eventLog{p: p.SentinelPool}
+	master := p.MasterFor("m")
+	require.NoError(t, master.Set(ctx, "k", "before").Err())
+	for range 2 {
+		<-topo.subscribed
+	}
+
+	host, port, _ := net.SplitHostPort(n1.addr)
+	topo.publish("+failover-state-select-slave", "master m "+host+" "+port)
+	assert.Equal(t, n1.addr, events.wait(t, EventWritesFenced, n1.addr).Addr)
+	held := master.Set(ctx, "k", "during")
+	topo.failover(0)
+	require.NoError(t, held.Err())
+	v, _ := n2.get("k")
+	assert.Equal(t, "during", v, "the held write went to the new master")
+	v, _ = n1.get("k")
+	assert.Equal(t, "before", v, "and not to the old one")
+
+	// An aborted failover resumes writes on the same master.
+	host, port, _ = net.SplitHostPort(n2.addr)
+	topo.publish("+failover-state-select-slave", "master m "+host+" "+port)
+	events.wait(t, EventWritesFenced, n2.addr)
+	held = master.Set(ctx, "k", "after abort")
+	topo.publish("-failover-abort-no-good-slave", "master m "+host+" "+port)
+	events.wait(t, EventWritesResumed, n2.addr)
+	require.NoError(t, held.Err())
+	v, _ = n2.get("k")
+	assert.Equal(t, "after abort", v)
+}

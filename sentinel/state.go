@@ -18,6 +18,15 @@ type service struct {
 	// options from Config
 	recheck          time.Duration
 	fallbackToMaster bool
+	fenceEnabled     bool
+
+	// fenced is set from the first sign that a failover of the master has
+	// started until it ends (+switch-master), aborts, or fenceUntil passes
+	// and a re-check finds the same master: meanwhile nothing is written
+	// to the master (its pool holds commands).
+	fenced          bool
+	fenceUntil      time.Time
+	failoverTimeout time.Duration // the sentinels' failover-timeout; 0 unknown
 
 	masterAddr  string // verified; "" while unknown
 	lastMaster  string // the last master followed, even once given up
@@ -98,7 +107,24 @@ const (
 	actReplicaErr
 	// actEmit: publish event.
 	actEmit
+	// actHoldMaster: write nothing more to the master, but keep its
+	// connections so that what was written finishes; commands wait.
+	actHoldMaster
+	// actResumeMaster: end a hold on the same master.
+	actResumeMaster
 )
+
+// defaultFailoverTimeout is Redis Sentinel's own default failover-timeout,
+// for a fence raised before SENTINEL MASTER told the real one.
+const defaultFailoverTimeout = 3 * time.Minute
+
+// fenceEvents are the failover leader's announcements that a failover of
+// a master has started, before any replica is promoted.
+var fenceEvents = map[string]bool{
+	"+failover-state-select-slave": true, "+selected-slave": true,
+	"+failover-state-send-slaveof-noone": true, "+failover-state-wait-promotion": true,
+	"+promoted-slave": true, "+failover-state-reconf-slaves": true,
+}
 
 // action is one decision of a service.
 type action struct {
@@ -112,11 +138,12 @@ type action struct {
 
 // masterResult is the outcome of a master discovery or switch check.
 type masterResult struct {
-	addr  string
-	epoch int64 // -1 for a switch check, which has none
-	err   error
-	gen   uint64 // the service's switch count when it started
-	via   string // "discovery" or "+switch-master"
+	addr            string
+	epoch           int64 // -1 for a switch check, which has none
+	failoverTimeout time.Duration
+	err             error
+	gen             uint64 // the service's switch count when it started
+	via             string // "discovery" or "+switch-master"
 }
 
 // start is the first decision for a service just asked for.
@@ -148,6 +175,9 @@ func (s *service) tick(now time.Time) []action {
 	if s.masterAddr == "" && now.After(s.masterRetry) {
 		acts = s.discoverMaster(acts)
 	}
+	if s.fenced && now.After(s.fenceUntil) {
+		acts = s.discoverMaster(acts) // has the failover ended without us hearing?
+	}
 	if now.Sub(s.lastCheck) >= s.recheck {
 		s.lastCheck = now
 		acts = s.discoverMaster(acts)
@@ -167,6 +197,7 @@ func (s *service) switchMaster(addr string, now time.Time) []action {
 		acts = append(acts, action{kind: actInvalidateMaster, addr: s.masterAddr})
 		s.masterAddr = ""
 	}
+	s.fenced = false // the failover ended: what was held goes to the new master
 	s.switches++
 	if s.lastMaster != "" && s.lastMaster != addr {
 		if s.demoted == nil {
@@ -190,6 +221,9 @@ func (s *service) masterDone(r masterResult, now time.Time) []action {
 		return nil
 	}
 	s.masterBusy, s.checking = false, ""
+	if r.failoverTimeout > 0 {
+		s.failoverTimeout = r.failoverTimeout
+	}
 	var acts []action
 	if r.err != nil {
 		acts = append(acts, action{kind: actMasterErr, err: r.err})
@@ -197,7 +231,7 @@ func (s *service) masterDone(r masterResult, now time.Time) []action {
 		if errors.As(r.err, &mnf) && errors.Is(r.err, ErrNotUsable) && s.masterAddr != "" && (r.addr == "" || r.addr == s.masterAddr) {
 			// The master we use is down or demoted: stop sending to it.
 			acts = append(acts, action{kind: actInvalidateMaster, addr: s.masterAddr, err: r.err})
-			s.masterAddr = ""
+			s.masterAddr, s.fenced = "", false
 		}
 		if s.masterAddr == "" {
 			s.masterRetry = now.Add(s.backoff.Next())
@@ -224,11 +258,18 @@ func (s *service) masterDone(r masterResult, now time.Time) []action {
 		}
 		s.epoch = max(s.epoch, r.epoch)
 	}
-	acts = append(acts, action{kind: actMasterErr})
 	s.backoff.Reset()
 	if r.addr == s.masterAddr {
-		return acts
+		if s.fenced {
+			if now.Before(s.fenceUntil) {
+				return nil // the failover is under way: its end will tell
+			}
+			return s.unfence(now) // timed out, and nothing changed
+		}
+		return append(acts, action{kind: actMasterErr})
 	}
+	acts = append(acts, action{kind: actMasterErr})
+	s.fenced = false // a new master: setting it ends the hold
 	old := s.lastMaster
 	s.masterAddr, s.lastMaster, s.everMaster = r.addr, r.addr, true
 	delete(s.promoting, r.addr)
@@ -302,22 +343,57 @@ func (s *service) dropReplica(addr string, now time.Time, acts []action) []actio
 
 // instanceEvent applies a sentinel event about one instance of this
 // service (kind is the channel, role "master" or "slave").
-func (s *service) instanceEvent(kind, role, addr string, now time.Time) []action {
+// master is the address of the master the event concerns.
+func (s *service) instanceEvent(kind, role, addr, master string, now time.Time) []action {
+	var acts []action
+	if fenceEvents[kind] {
+		acts = s.failoverStarted(master, now)
+	}
 	switch {
 	case role == "master" && (kind == "+sdown" || kind == "+odown") && addr == s.masterAddr:
-		return s.discoverMaster(nil) // a hint: verify now rather than at the next re-check
+		return s.discoverMaster(acts) // a hint: verify now rather than at the next re-check
 	case kind == "+selected-slave" || kind == "+promoted-slave":
-		return s.dropReplica(addr, now, nil)
+		return s.dropReplica(addr, now, acts)
 	case isAbort(kind):
-		// The failover did not happen: the replicas held back are
-		// replicas again.
+		// The failover did not happen: writes resume on the master, and
+		// the replicas held back are replicas again.
+		if s.fenced && master == s.masterAddr {
+			acts = s.unfence(now)
+		}
 		clear(s.promoting)
 		s.replicaGen++
-		return s.refreshReplicas(s.discoverMaster(nil))
+		return s.refreshReplicas(s.discoverMaster(acts))
 	case role == "slave" || kind == "+failover-end" || kind == "+reboot":
-		return s.refreshReplicas(nil)
+		return s.refreshReplicas(acts)
 	}
-	return nil
+	return acts
+}
+
+// failoverStarted raises the fence on master, if it is the one followed.
+func (s *service) failoverStarted(master string, now time.Time) []action {
+	if !s.fenceEnabled || s.fenced || s.masterAddr == "" || master != s.masterAddr {
+		return nil
+	}
+	timeout := s.failoverTimeout
+	if timeout <= 0 {
+		timeout = defaultFailoverTimeout
+	}
+	s.fenced, s.fenceUntil = true, now.Add(timeout)
+	return []action{
+		{kind: actHoldMaster, addr: s.masterAddr},
+		{kind: actMasterErr, err: ErrFailoverInProgress},
+		{kind: actEmit, event: Event{Kind: EventWritesFenced, Name: s.name, Addr: s.masterAddr, At: now}},
+	}
+}
+
+// unfence lifts the fence on the same master.
+func (s *service) unfence(now time.Time) []action {
+	s.fenced = false
+	return []action{
+		{kind: actResumeMaster, addr: s.masterAddr},
+		{kind: actMasterErr},
+		{kind: actEmit, event: Event{Kind: EventWritesResumed, Name: s.name, Addr: s.masterAddr, At: now}},
+	}
 }
 
 func isAbort(kind string) bool {

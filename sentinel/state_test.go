@@ -37,6 +37,10 @@ func describe(acts []action) []string {
 			out = append(out, fmt.Sprintf("master-err=%t", a.err != nil))
 		case actReplicaErr:
 			out = append(out, fmt.Sprintf("replica-err=%t", a.err != nil))
+		case actHoldMaster:
+			out = append(out, "hold "+a.addr)
+		case actResumeMaster:
+			out = append(out, "resume "+a.addr)
 		case actEmit:
 			out = append(out, "emit "+a.event.Kind+" "+a.event.Addr+strings.Join(a.event.Addrs, ","))
 		}
@@ -88,8 +92,14 @@ func replicasFound(gen uint64, err error, addrs ...string) func(*service, time.T
 	return func(s *service, now time.Time) []action { return s.replicasDone(gen, addrs, err, now) }
 }
 
+// event is an instance event; a replica's master is a:1, the master
+// every table follows.
 func event(kind, role, addr string) func(*service, time.Time) []action {
-	return func(s *service, now time.Time) []action { return s.instanceEvent(kind, role, addr, now) }
+	master := "a:1"
+	if role == "master" {
+		master = addr
+	}
+	return func(s *service, now time.Time) []action { return s.instanceEvent(kind, role, addr, master, now) }
 }
 
 func tick(s *service, now time.Time) []action { return s.tick(now) }
@@ -296,5 +306,63 @@ func TestStateDemotedMasterNeedsNewerEpoch(t *testing.T) {
 		{"retry", 2 * time.Second, tick, []string{"discover-master gen=1"}, ""},
 		{"a:1 at epoch 3, a newer failover: followed", 2 * time.Second, discovered("a:1", 3, 1),
 			[]string{"master-err=false", "set-master a:1", "emit master-changed a:1"}, "a:1"},
+	})
+}
+
+func fencing(t *testing.T) *service {
+	s := following(t)
+	s.fenceEnabled, s.failoverTimeout = true, 3*time.Second
+	s.recheck = time.Hour // only the fence's own re-check
+	return s
+}
+
+var fenced = []string{"hold a:1", "master-err=true", "emit writes-fenced a:1"}
+
+func TestStateFenceUntilSwitch(t *testing.T) {
+	s := fencing(t)
+	run(t, s, []step{
+		{"the leader starts a failover of a:1: hold writes", 0, event("+failover-state-select-slave", "master", "a:1"), fenced, "a:1"},
+		{"it selects b:1: stop reading from it, no second hold", 100 * time.Millisecond, event("+selected-slave", "slave", "b:1"),
+			[]string{"set-replicas c:1", "discover-replicas gen=1"}, "a:1"},
+		{"a recheck during the failover", 2 * time.Second, func(s *service, _ time.Time) []action { return s.listenerLost() },
+			[]string{"discover-master gen=0"}, "a:1"},
+		{"still names a:1: the fence stays", 2 * time.Second, discovered("a:1", 1, 0), nil, "a:1"},
+		{"+switch-master ends it", 2500 * time.Millisecond, switched("b:1"), []string{"invalidate a:1", "check-switch b:1 gen=1"}, ""},
+		{"the held commands go to b:1", 2500 * time.Millisecond, switchChecked("b:1", nil, 1),
+			[]string{"master-err=false", "set-master b:1", "emit master-changed b:1"}, "b:1"},
+	})
+	assert.False(t, s.fenced)
+}
+
+func TestStateFenceLiftedByAbort(t *testing.T) {
+	s := fencing(t)
+	run(t, s, []step{
+		{"fence", 0, event("+selected-slave", "slave", "b:1"),
+			append(append([]string{}, fenced...), "set-replicas c:1", "discover-replicas gen=1"), "a:1"},
+		{"-failover-abort-slave-timeout: writes resume on a:1", time.Second, event("-failover-abort-slave-timeout", "master", "a:1"),
+			[]string{"resume a:1", "master-err=false", "emit writes-resumed a:1", "discover-master gen=0"}, "a:1"},
+	})
+}
+
+func TestStateFenceTimesOut(t *testing.T) {
+	s := fencing(t)
+	run(t, s, []step{
+		{"fence", 0, event("+failover-state-send-slaveof-noone", "slave", "b:1"),
+			append(append([]string{}, fenced...), "discover-replicas gen=0"), "a:1"},
+		{"before the failover timeout: nothing", 2900 * time.Millisecond, tick, nil, "a:1"},
+		{"after it: re-check", 3100 * time.Millisecond, tick, []string{"discover-master gen=0"}, "a:1"},
+		{"nothing changed: resume", 3200 * time.Millisecond, discovered("a:1", 1, 0),
+			[]string{"resume a:1", "master-err=false", "emit writes-resumed a:1"}, "a:1"},
+	})
+}
+
+func TestStateFenceOnlyForTheFollowedMaster(t *testing.T) {
+	s := fencing(t)
+	run(t, s, []step{
+		{"another master's failover", 0, event("+failover-state-select-slave", "master", "z:1"), nil, "a:1"},
+	})
+	off := following(t)
+	run(t, off, []step{
+		{"fence disabled", 0, event("+failover-state-select-slave", "master", "a:1"), nil, "a:1"},
 	})
 }
