@@ -174,6 +174,9 @@ func TestManualFailoverLosesAtMostInFlight(t *testing.T) {
 	msgs, stopWatch, err := d.Watch(ctx, "+switch-master")
 	require.NoError(t, err)
 	defer stopWatch()
+	selected, stopSelected, err := d.Watch(ctx, "+selected-slave")
+	require.NoError(t, err)
+	defer stopSelected()
 
 	// Replica reads run beside the writes and must only ever reach replicas.
 	var wrongRole, readErrs, reads atomic.Int64
@@ -221,29 +224,33 @@ func TestManualFailoverLosesAtMostInFlight(t *testing.T) {
 	assert.Zero(t, wrongRole.Load(), "a SlaveFor read reached a master")
 	t.Logf("replica reads: %d ok, %d errors, %d on a master", reads.Load(), readErrs.Load(), wrongRole.Load())
 
-	// Which acknowledged writes does the new master have?
-	futs := make([]*async.Future[int64], len(results))
-	for i, w := range results {
-		if w.err == nil {
-			futs[i] = m.Exists(ctx, w.key)
-		}
-	}
-	var lostAfter, lost int
-	for i, w := range results {
-		if futs[i] == nil {
-			continue
-		}
-		n, err := futs[i].Result()
-		require.NoError(t, err)
-		if n == 0 {
-			lost++
-			if w.end.After(sw.At) {
-				lostAfter++
-			}
-		}
-	}
+	// Which acknowledged writes does the new master have? The fence holds
+	// writes from the leader's first announcement, so none acknowledged by
+	// the old master after its replica stopped replicating can be lost:
+	// at most those in flight at the fence.
+	lost, lostAfter := lostAcks(t, m, results, sw.At)
 	t.Logf("acknowledged writes missing on the new master: %d in all, %d acknowledged after the first +switch-master", lost, lostAfter)
 	assert.LessOrEqual(t, lostAfter, writers)
+	assert.LessOrEqual(t, lost, writers, "acknowledged writes lost in all")
+
+	// Writes pause for about the failover's own duration, no longer: the
+	// longest gap between acknowledgements is at most +selected-slave to
+	// +switch-master (both as the harness heard them) plus 50 ms.
+	sel := firstSwitch(t, selected)
+	var gap time.Duration
+	var last time.Time
+	for _, w := range results {
+		if w.err != nil {
+			continue
+		}
+		if !last.IsZero() && w.end.Sub(last) > gap {
+			gap = w.end.Sub(last)
+		}
+		last = w.end
+	}
+	failover := sw.At.Sub(sel.At)
+	t.Logf("longest gap between acknowledged writes %v; the failover took %v (+selected-slave to +switch-master)", gap.Round(time.Millisecond), failover.Round(time.Millisecond))
+	assert.LessOrEqual(t, gap, failover+50*time.Millisecond)
 }
 
 func TestFailoverListenedSentinelKilledFirst(t *testing.T) {

@@ -43,7 +43,7 @@ type Config struct {
 
 	// DisableFence turns the fence off. By default, on the first sign from
 	// the failover leader that a failover of the master has started
-	// (+failover-state-select-slave, +selected-slave, ...), nothing more is
+	// (+selected-slave, +failover-state-send-slaveof-noone, ...), nothing more is
 	// written to that master: commands wait, as during a switch, until
 	// +switch-master (then they go to the new master), a
 	// -failover-abort-*, or the failover timeout passes and a re-check

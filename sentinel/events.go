@@ -50,7 +50,7 @@ var channels = []string{
 	"+switch-master", "+sdown", "-sdown", "+odown", "-odown", "+slave", "+convert-to-slave",
 	"+reboot", "+sentinel", "+failover-end", "+selected-slave", "+promoted-slave",
 	"-failover-abort-not-elected", "-failover-abort-no-good-slave", "-failover-abort-slave-timeout",
-	"+failover-state-select-slave", "+failover-state-send-slaveof-noone", "+failover-state-wait-promotion",
+	"+failover-state-send-slaveof-noone", "+failover-state-wait-promotion",
 	"+failover-state-reconf-slaves",
 }
 

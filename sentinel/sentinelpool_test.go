@@ -321,7 +321,8 @@ func TestFenceHoldsWritesUntilSwitchWithoutDocker(t *testing.T) {
 	}
 
 	host, port, _ := net.SplitHostPort(n1.addr)
-	topo.publish("+failover-state-select-slave", "master m "+host+" "+port)
+	rh, rp, _ := net.SplitHostPort(n2.addr)
+	topo.publish("+selected-slave", "slave "+n2.addr+" "+rh+" "+rp+" @ m "+host+" "+port)
 	assert.Equal(t, n1.addr, events.wait(t, EventWritesFenced, n1.addr).Addr)
 	held := master.Set(ctx, "k", "during")
 	topo.failover(0)
@@ -333,7 +334,8 @@ func TestFenceHoldsWritesUntilSwitchWithoutDocker(t *testing.T) {
 
 	// An aborted failover resumes writes on the same master.
 	host, port, _ = net.SplitHostPort(n2.addr)
-	topo.publish("+failover-state-select-slave", "master m "+host+" "+port)
+	rh, rp, _ = net.SplitHostPort(n1.addr)
+	topo.publish("+selected-slave", "slave "+n1.addr+" "+rh+" "+rp+" @ m "+host+" "+port)
 	events.wait(t, EventWritesFenced, n2.addr)
 	held = master.Set(ctx, "k", "after abort")
 	topo.publish("-failover-abort-no-good-slave", "master m "+host+" "+port)

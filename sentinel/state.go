@@ -119,9 +119,12 @@ const (
 const defaultFailoverTimeout = 3 * time.Minute
 
 // fenceEvents are the failover leader's announcements that a failover of
-// a master has started, before any replica is promoted.
+// a master has started, before any replica is promoted: +selected-slave
+// comes one sentinel tick (about 100 ms) before the leader sends REPLICAOF
+// NO ONE. (+failover-state-select-slave would be one tick earlier still,
+// but a failover can abort at that stage for want of a good replica.)
 var fenceEvents = map[string]bool{
-	"+failover-state-select-slave": true, "+selected-slave": true,
+	"+selected-slave": true,
 	"+failover-state-send-slaveof-noone": true, "+failover-state-wait-promotion": true,
 	"+promoted-slave": true, "+failover-state-reconf-slaves": true,
 }

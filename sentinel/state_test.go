@@ -321,9 +321,10 @@ var fenced = []string{"hold a:1", "master-err=true", "emit writes-fenced a:1"}
 func TestStateFenceUntilSwitch(t *testing.T) {
 	s := fencing(t)
 	run(t, s, []step{
-		{"the leader starts a failover of a:1: hold writes", 0, event("+failover-state-select-slave", "master", "a:1"), fenced, "a:1"},
-		{"it selects b:1: stop reading from it, no second hold", 100 * time.Millisecond, event("+selected-slave", "slave", "b:1"),
-			[]string{"set-replicas c:1", "discover-replicas gen=1"}, "a:1"},
+		{"the leader selects b:1: hold writes, stop reading from b:1", 0, event("+selected-slave", "slave", "b:1"),
+			append(append([]string{}, fenced...), "set-replicas c:1", "discover-replicas gen=1"), "a:1"},
+		{"it sends REPLICAOF NO ONE: no second hold", 100 * time.Millisecond, event("+failover-state-send-slaveof-noone", "slave", "b:1"),
+			nil, "a:1"},
 		{"a recheck during the failover", 2 * time.Second, func(s *service, _ time.Time) []action { return s.listenerLost() },
 			[]string{"discover-master gen=0"}, "a:1"},
 		{"still names a:1: the fence stays", 2 * time.Second, discovered("a:1", 1, 0), nil, "a:1"},
@@ -359,10 +360,12 @@ func TestStateFenceTimesOut(t *testing.T) {
 func TestStateFenceOnlyForTheFollowedMaster(t *testing.T) {
 	s := fencing(t)
 	run(t, s, []step{
-		{"another master's failover", 0, event("+failover-state-select-slave", "master", "z:1"), nil, "a:1"},
+		{"another master's failover", 0, func(s *service, now time.Time) []action {
+			return s.instanceEvent("+failover-state-wait-promotion", "slave", "y:1", "z:1", now)
+		}, []string{"discover-replicas gen=0"}, "a:1"},
 	})
 	off := following(t)
 	run(t, off, []step{
-		{"fence disabled", 0, event("+failover-state-select-slave", "master", "a:1"), nil, "a:1"},
+		{"fence disabled", 0, event("+failover-state-wait-promotion", "slave", "b:1"), []string{"discover-replicas gen=0"}, "a:1"},
 	})
 }
