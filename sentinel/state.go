@@ -124,7 +124,7 @@ const defaultFailoverTimeout = 3 * time.Minute
 // NO ONE. (+failover-state-select-slave would be one tick earlier still,
 // but a failover can abort at that stage for want of a good replica.)
 var fenceEvents = map[string]bool{
-	"+selected-slave": true,
+	"+selected-slave":                    true,
 	"+failover-state-send-slaveof-noone": true, "+failover-state-wait-promotion": true,
 	"+promoted-slave": true, "+failover-state-reconf-slaves": true,
 }
