@@ -3,6 +3,7 @@ module github.com/asyncredis/asyncredis
 go 1.24.0
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/docker/docker v28.5.1+incompatible
 	github.com/stretchr/testify v1.11.1
 	github.com/testcontainers/testcontainers-go v0.40.0
