@@ -152,6 +152,10 @@ func followFailover(t *testing.T, fault func(d *integration.Deployment) error) {
 	addr, err := s.MasterAddress(ctx, d.Config.MasterName).Result()
 	require.NoError(t, err)
 	assert.Equal(t, nm.Addr(), addr)
+	// Nothing acknowledged after the switch is lost: those writes went to
+	// the new master only.
+	_, lostAfter := lostAcks(t, m, results, sw.At)
+	assert.Zero(t, lostAfter, "writes acknowledged after the first +switch-master were lost")
 }
 
 func TestFailoverMasterKilled(t *testing.T) {
