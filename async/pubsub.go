@@ -285,6 +285,9 @@ func (ps *PubSub) change(ctx context.Context, cmd string, add bool, names []stri
 	confirm := strings.ToLower(cmd)
 	var waits []chan struct{}
 	ps.mu.Lock()
+	if !add && len(names) == 0 {
+		clear(ps.subs[set]) // no names: every one, as Redis does, so none comes back after a reconnect
+	}
 	for _, n := range names {
 		if add {
 			ps.subs[set][n] = true

@@ -86,6 +86,16 @@ func TestPubSub(t *testing.T) {
 		assert.Equal(t, "back", m.Payload)
 	})
 
+	t.Run("unsubscribe without names forgets every channel, also after a reconnect", func(t *testing.T) {
+		require.NoError(t, ps.Unsubscribe(ctx))
+		require.Eventually(t, func() bool { return must(t, c.Publish(ctx, "sport", "x")) == 0 }, 5*time.Second, 5*time.Millisecond)
+		must(t, c.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub"))
+		next(t, ps, async.KindResubscribed)
+		assert.EqualValues(t, 0, must(t, c.Publish(ctx, "sport", "x")), "sport came back after the reconnect")
+		must(t, c.Publish(ctx, "log.still", "p"))
+		assert.Equal(t, "p", next(t, ps, "pmessage").Payload, "patterns stay")
+	})
+
 	require.NoError(t, ps.Close())
 	require.NoError(t, ps.Close())
 	_, open := <-ps.Messages()
