@@ -69,8 +69,9 @@ type Pool struct {
 	flushing bool
 	// held is set by Hold: commands wait as if there were no address,
 	// while the pools stay open so that commands already written finish.
-	held   bool
-	closed bool
+	held     bool
+	failFast bool // Config.FailFast, until SetFailFast
+	closed   bool
 
 	gen atomic.Uint64 // bumped by every SetAddrs and Invalidate
 
@@ -95,7 +96,15 @@ func New(cfg Config) *Pool {
 	if cfg.NotFound == nil {
 		cfg.NotFound = func() error { return ErrNoAddress }
 	}
-	return &Pool{cfg: cfg}
+	return &Pool{cfg: cfg, failFast: cfg.FailFast}
+}
+
+// SetFailFast switches FailFast on or off, for a controller that lets the
+// first commands wait for its first verdict before failing fast.
+func (p *Pool) SetFailFast(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failFast = on
 }
 
 // Addrs returns the current verified addresses.
@@ -190,7 +199,7 @@ func (p *Pool) routeFrom(e *entry, cmd *core.Command, flush bool) {
 		return
 	}
 	if len(p.pools) == 0 || p.held || (p.flushing && !flush) {
-		if p.cfg.FailFast && (len(p.pools) == 0 || p.held) {
+		if p.failFast && (len(p.pools) == 0 || p.held) {
 			p.mu.Unlock()
 			cmd.Release()
 			e.sink.Complete(protocol.Value{}, core.NotSent(p.cfg.NotFound()))

@@ -54,7 +54,9 @@ type Config struct {
 
 	// FailFast makes commands fail at once with *MasterNotFoundError while
 	// no verified master is known, as aioredis does, instead of waiting for
-	// one (bounded by QueueSize and their context).
+	// one (bounded by QueueSize and their context). Commands issued before
+	// the first discovery has finished wait for its verdict, so that their
+	// error says why (ErrNoSentinel, ErrUnknownName, a refused password).
 	FailFast bool
 	// QueueSize bounds the commands waiting for a master per service;
 	// default 4096.

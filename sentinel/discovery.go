@@ -74,6 +74,9 @@ func askMaster(ctx context.Context, q querier, name string) (Instance, error) {
 	if found {
 		return best, nil
 	}
+	if err := ctx.Err(); err != nil {
+		return Instance{}, err
+	}
 	return Instance{}, classify(name, false, errs)
 }
 
@@ -159,9 +162,7 @@ func replyError(name, addr string, replica bool, err error) error {
 func classify(name string, replica bool, errs map[string]error) error {
 	var unknown, refused error
 	var refusedBy string
-	var all []error
 	for addr, err := range errs {
-		all = append(all, errors.New(addr+": "+err.Error()))
 		var re *protocol.RedisError
 		switch {
 		case errors.Is(err, ErrUnknownName):
@@ -170,8 +171,7 @@ func classify(name string, replica bool, errs map[string]error) error {
 			refused, refusedBy = err, addr
 		}
 	}
-	slices.SortFunc(all, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
-	cause := errors.Join(all...)
+	cause := joinSentinels(errs)
 	switch {
 	case unknown != nil:
 		return notFound(name, replica, because(ErrUnknownName, cause))

@@ -3,6 +3,9 @@ package sentinel
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/asyncredis/asyncredis/async/core"
 )
@@ -104,3 +107,40 @@ func (r *reasons) Error() string {
 func (r *reasons) Unwrap() []error { return []error{r.kind, r.cause} }
 
 func because(kind, cause error) error { return &reasons{kind: kind, cause: cause} }
+
+// perSentinel is the failures of several sentinels, one line: each as
+// "addr: error", joined with "; ". Each stays reachable with errors.As.
+type perSentinel []error
+
+func (e perSentinel) Error() string {
+	parts := make([]string, len(e))
+	for i, err := range e {
+		parts[i] = err.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (e perSentinel) Unwrap() []error { return e }
+
+// atSentinel is one sentinel's failure, prefixed with its address.
+type atSentinel struct {
+	addr string
+	err  error
+}
+
+func (e *atSentinel) Error() string { return e.addr + ": " + e.err.Error() }
+func (e *atSentinel) Unwrap() error { return e.err }
+
+// joinSentinels returns the failures by address as one error, sorted by
+// address; nil for none.
+func joinSentinels(errs map[string]error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	addrs := slices.Sorted(maps.Keys(errs))
+	out := make(perSentinel, len(addrs))
+	for i, a := range addrs {
+		out[i] = &atSentinel{addr: a, err: errs[a]}
+	}
+	return out
+}

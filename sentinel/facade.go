@@ -3,6 +3,7 @@ package sentinel
 import (
 	"context"
 	"errors"
+	"net"
 
 	"github.com/asyncredis/asyncredis/async"
 	"github.com/asyncredis/asyncredis/protocol"
@@ -62,7 +63,7 @@ func (s *RedisSentinel) MasterAddress(ctx context.Context, name string) *async.F
 		if err != nil || len(ss) != 2 {
 			return "", &async.TypeError{Want: "address", Got: v.Kind}
 		}
-		return s.cfg.AddrMapper(ss[0] + ":" + ss[1]), nil
+		return s.cfg.AddrMapper(net.JoinHostPort(ss[0], ss[1])), nil
 	}, "GET-MASTER-ADDR-BY-NAME", name)
 }
 

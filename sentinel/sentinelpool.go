@@ -35,7 +35,7 @@ type SentinelPool struct {
 	events  chan rawEvent      // written by listeners; read by the loop
 	results chan func()        // written by workers; run by the loop
 	trouble chan troubleReport // written by managed pools; read by the loop
-	out     chan Event         // written by the loop (never blocking); read by users; never closed
+	out     chan Event         // written by the loop (never blocking); read by users; closed by Close after the loop returned
 
 	// owned by the loop goroutine (and by Close once the loop has exited)
 	services  map[string]*serviceRun
@@ -212,7 +212,7 @@ func (p *SentinelPool) KnownSentinels() []string { return p.set.known() }
 // Events delivers topology changes: switches, replicas and sentinels going
 // up or down, discoveries. The channel is buffered (Config.EventBuffer);
 // when a reader falls behind, new events are dropped, never queued without
-// bound. It is never closed.
+// bound. Close closes it, so a range over it ends.
 func (p *SentinelPool) Events() <-chan Event { return p.out }
 
 func (p *SentinelPool) emit(e Event) {
@@ -282,8 +282,9 @@ func (p *SentinelPool) serviceFor(name string) *serviceRun {
 	}
 	s := &serviceRun{service: newService(name, p.cfg.RecheckInterval, p.cfg.ReplicaFallbackToMaster, time.Now())}
 	s.fenceEnabled = !p.cfg.DisableFence
+	s.failFast = p.cfg.FailFast // armed after the first discovery: the first commands wait for its verdict
 	s.master = managedpool.New(managedpool.Config{
-		Pool: p.cfg.dataConfig(""), QueueSize: p.cfg.QueueSize, FailFast: p.cfg.FailFast,
+		Pool: p.cfg.dataConfig(""), QueueSize: p.cfg.QueueSize,
 		NotFound:  func() error { return &MasterNotFoundError{Name: name, Err: loadErr(&s.masterErr, ErrNotUsable)} },
 		OnTrouble: func(addr string, err error) { p.noteTrouble(troubleReport{name: name, addr: addr, err: err}) },
 	})
@@ -336,6 +337,8 @@ func (p *SentinelPool) do(s *serviceRun, acts []action) {
 				addrs, err := discoverReplicas(ctx, p.set, name, a.addr, p.cfg.AddrMapper)
 				p.report(func() { p.do(s, s.replicasDone(a.gen, addrs, err, time.Now())) })
 			})
+		case actArmFailFast:
+			s.master.SetFailFast(true)
 		case actHoldMaster:
 			p.log.Info("sentinel: failover started: writes to the master held", "name", name, "addr", a.addr)
 			s.master.Hold()
@@ -489,6 +492,7 @@ func (p *SentinelPool) Close() error {
 		p.cancel()
 		p.set.close()  // wakes queries; later dials are refused
 		p.life.Close() // nothing starts after this; waits for what runs
+		close(p.out)   // the loop, its only writer, has returned
 		for _, s := range p.services {
 			s.master.Close()
 			s.replicas.Close()

@@ -3,6 +3,7 @@ package sentinel
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -343,4 +344,49 @@ func TestFenceHoldsWritesUntilSwitchWithoutDocker(t *testing.T) {
 	require.NoError(t, held.Err())
 	v, _ = n2.get("k")
 	assert.Equal(t, "after abort", v)
+}
+
+func TestErrorsCallersCanActOn(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	n1 := newFakeNode(t, "master")
+	topo := newFakeTopology("m", n1)
+	p := newTestPool(t, Config{Sentinels: []string{newFakeSentinel(t, topo).addr}})
+
+	t.Run("context errors stay matchable", func(t *testing.T) {
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		assert.ErrorIs(t, p.Execute(cancelled, "MASTERS").Err(), context.Canceled)
+		assert.ErrorIs(t, p.Master(cancelled, "m").Err(), context.Canceled)
+		_, err := p.DiscoverMaster(cancelled, "m")
+		assert.ErrorIs(t, err, context.Canceled)
+		_, err = p.DiscoverReplicas(cancelled, "m")
+		assert.ErrorIs(t, err, context.Canceled)
+	})
+
+	t.Run("one line, no doubled prefix", func(t *testing.T) {
+		dead := newTestPool(t, Config{Sentinels: []string{deadAddr(t), deadAddr(t)}, SentinelTimeout: 200 * time.Millisecond})
+		_, err := dead.DiscoverReplicas(ctx, "m")
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), "\n")
+		assert.Equal(t, 1, strings.Count(err.Error(), "sentinel: no replica"), err.Error())
+		var de *pool.DialError
+		assert.ErrorAs(t, err, &de, "each sentinel's failure stays reachable")
+		_, err = p.DiscoverReplicas(ctx, "m") // no replicas at all
+		require.Error(t, err)
+		assert.Equal(t, 1, strings.Count(err.Error(), "sentinel: no replica"), err.Error())
+	})
+
+	t.Run("fail fast says why first", func(t *testing.T) {
+		ff := newTestPool(t, Config{Sentinels: []string{deadAddr(t)}, SentinelTimeout: 200 * time.Millisecond, FailFast: true})
+		err := ff.MasterFor("m").Ping(ctx).Err()
+		assert.ErrorIs(t, err, ErrNoSentinel)
+	})
+
+	t.Run("Events ends with Close", func(t *testing.T) {
+		q := newTestPool(t, Config{Sentinels: []string{deadAddr(t)}})
+		require.NoError(t, q.Close())
+		for range q.Events() {
+		}
+	})
 }

@@ -165,7 +165,7 @@ func (w replyWaiter) Complete(v protocol.Value, err error) { w <- reply{v, err} 
 // answers; an error reply is an answer. The one that answered moves to
 // the front.
 func (s *sentinelSet) first(ctx context.Context, buf []byte) (protocol.Value, error) {
-	var errs []error
+	errs := map[string]error{}
 	for _, addr := range s.known() {
 		v, err := s.send(ctx, addr, buf, false)
 		var re *protocol.RedisError
@@ -173,12 +173,12 @@ func (s *sentinelSet) first(ctx context.Context, buf []byte) (protocol.Value, er
 			s.promote(addr)
 			return v, err
 		}
-		errs = append(errs, errors.New(addr+": "+err.Error()))
 		if ctx.Err() != nil {
-			break
+			return protocol.Value{}, ctx.Err()
 		}
+		errs[addr] = err
 	}
-	return protocol.Value{}, because(ErrNoSentinel, errors.Join(errs...))
+	return protocol.Value{}, because(ErrNoSentinel, joinSentinels(errs))
 }
 
 type answer struct {
@@ -290,6 +290,9 @@ func (s *sentinelSet) replicas(ctx context.Context, name string) ([]Instance, er
 			list = []Instance{}
 		}
 		return list, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return nil, classify(name, true, errs)
 }

@@ -19,6 +19,11 @@ type service struct {
 	recheck          time.Duration
 	fallbackToMaster bool
 	fenceEnabled     bool
+	// failFast: commands fail at once while no master is known, once
+	// the first discovery has given its verdict (armed); the first ones
+	// wait for it, so that their error says why.
+	failFast      bool
+	failFastArmed bool
 
 	// fenced is set from the first sign that a failover of the master has
 	// started until it ends (+switch-master), aborts, or fenceUntil passes
@@ -107,6 +112,9 @@ const (
 	actReplicaErr
 	// actEmit: publish event.
 	actEmit
+	// actArmFailFast: from now on, commands fail at once while no master
+	// is known.
+	actArmFailFast
 	// actHoldMaster: write nothing more to the master, but keep its
 	// connections so that what was written finishes; commands wait.
 	actHoldMaster
@@ -227,6 +235,16 @@ func (s *service) masterDone(r masterResult, now time.Time) []action {
 	if r.failoverTimeout > 0 {
 		s.failoverTimeout = r.failoverTimeout
 	}
+	acts := s.masterVerdict(r, now)
+	if s.failFast && !s.failFastArmed {
+		s.failFastArmed = true // after the first verdict reached the waiting commands
+		acts = append(acts, action{kind: actArmFailFast})
+	}
+	return acts
+}
+
+// masterVerdict is masterDone for a result of the current switch count.
+func (s *service) masterVerdict(r masterResult, now time.Time) []action {
 	var acts []action
 	if r.err != nil {
 		acts = append(acts, action{kind: actMasterErr, err: r.err})
@@ -325,7 +343,11 @@ func (s *service) replicasDone(gen uint64, addrs []string, err error, now time.T
 	if len(addrs) > 0 {
 		s.everReplica = true
 	} else {
-		acts = append(acts, action{kind: actFailReplicasWaiting, err: &ReplicaNotFoundError{Name: s.name, Err: err}})
+		var rnf *ReplicaNotFoundError
+		if !errors.As(err, &rnf) {
+			err = &ReplicaNotFoundError{Name: s.name, Err: err}
+		}
+		acts = append(acts, action{kind: actFailReplicasWaiting, err: err})
 	}
 	return acts
 }

@@ -108,7 +108,10 @@ func run(ctx context.Context, maxJobs int) error {
 			if handled < maxJobs {
 				c.Publish(ctx, "jobs", fmt.Sprint(handled+3))
 			}
-		case ev := <-s.Events():
+		case ev, open := <-s.Events():
+			if !open {
+				return nil // the sentinel client was closed
+			}
 			fmt.Printf("topology: %s %s %s%v\n", ev.Kind, ev.Name, ev.Addr, ev.Addrs)
 		}
 	}
