@@ -106,21 +106,29 @@ func discoverReplicas(ctx context.Context, q querier, name, master string, mapAd
 			cands = append(cands, addr)
 		}
 	}
-	ok := make([]bool, len(cands))
+	errs := make([]error, len(cands))
 	var wg sync.WaitGroup // bounded by ctx: role's own timeout
 	for i, addr := range cands {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok[i] = verifyRole(ctx, q, name, addr, "slave") == nil
+			errs[i] = verifyRole(ctx, q, name, addr, "slave")
 		}()
 	}
 	wg.Wait()
 	var out []string
+	var refused error
 	for i, addr := range cands {
-		if ok[i] {
+		var rre *ReplicaReplyError
+		switch {
+		case errs[i] == nil:
 			out = append(out, addr)
+		case errors.As(errs[i], &rre):
+			refused = errs[i]
 		}
+	}
+	if len(out) == 0 && refused != nil {
+		return nil, refused // say why (a wrong password), not just "none usable"
 	}
 	slices.Sort(out)
 	return out, nil

@@ -36,9 +36,10 @@ type fakeNode struct {
 	srv  *resptest.Server
 	addr string
 
-	mu   sync.Mutex // guards the fields below
-	role string
-	data map[string]string
+	mu       sync.Mutex // guards the fields below
+	role     string
+	data     map[string]string
+	password string // AUTH must give it, when set
 }
 
 func newFakeNode(t *testing.T, role string) *fakeNode {
@@ -65,6 +66,10 @@ func (n *fakeNode) reply(args []string) string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	switch strings.ToUpper(args[0]) {
+	case "AUTH":
+		if n.password != "" && args[len(args)-1] != n.password {
+			return "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+		}
 	case "ROLE":
 		if n.role == "master" {
 			return "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n"

@@ -10,6 +10,7 @@ import (
 	"github.com/asyncredis/asyncredis/async"
 	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/pool"
+	"github.com/asyncredis/asyncredis/protocol"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -389,4 +390,21 @@ func TestErrorsCallersCanActOn(t *testing.T) {
 		for range q.Events() {
 		}
 	})
+}
+
+func TestWrongReplicaPasswordSaysSo(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	n1, n2 := newFakeNode(t, "master"), newFakeNode(t, "slave")
+	n1.password, n2.password = "right", "right"
+	topo := newFakeTopology("m", n1, n2)
+	p := newTestPool(t, Config{Sentinels: []string{newFakeSentinel(t, topo).addr}, Pool: pool.Config{Password: "wrong"}})
+	_, err := p.DiscoverReplicas(ctx, "m")
+	assert.ErrorIs(t, err, protocol.ErrAuth)
+	var rre *ReplicaReplyError
+	assert.ErrorAs(t, err, &rre)
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	assert.ErrorIs(t, p.ReplicaFor("m").Ping(short).Err(), protocol.ErrAuth)
+	assert.ErrorIs(t, p.MasterFor("m").Ping(short).Err(), protocol.ErrAuth)
 }
