@@ -3,11 +3,14 @@ package sentinel
 import (
 	"context"
 	"errors"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/asyncredis/asyncredis/async"
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
@@ -21,7 +24,7 @@ type querier interface {
 	// replicas returns the first sentinel's list of name's replicas.
 	replicas(ctx context.Context, name string) ([]Instance, error)
 	// role returns what ROLE says on the data node at addr.
-	role(ctx context.Context, addr string) (string, error)
+	role(ctx context.Context, addr string) (async.Role, error)
 	// known lists the sentinels masters asks, and promote moves the one
 	// that answered first to the front.
 	known() []string
@@ -92,8 +95,8 @@ func discoverMaster(ctx context.Context, q querier, name string, mapAddr func(st
 }
 
 // discoverReplicas returns the addresses of name's replicas that the
-// sentinels see as healthy and whose own ROLE says replica, master
-// excluded, sorted.
+// sentinels see as up and whose own ROLE says replica with its link to
+// master up, master excluded, sorted.
 func discoverReplicas(ctx context.Context, q querier, name, master string, mapAddr func(string) string) ([]string, error) {
 	ins, err := q.replicas(ctx, name)
 	if err != nil {
@@ -102,7 +105,7 @@ func discoverReplicas(ctx context.Context, q querier, name, master string, mapAd
 	var cands []string
 	for _, in := range ins {
 		addr := mapAddr(in.Addr())
-		if in.Healthy() && in.IsSlave && in.MasterLinkStatus != "err" && addr != master {
+		if in.Healthy() && in.IsSlave && addr != master {
 			cands = append(cands, addr)
 		}
 	}
@@ -112,7 +115,7 @@ func discoverReplicas(ctx context.Context, q querier, name, master string, mapAd
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = verifyRole(ctx, q, name, addr, "slave")
+			errs[i] = verifyReplica(ctx, q, name, addr, master, mapAddr)
 		}()
 	}
 	wg.Wait()
@@ -136,17 +139,40 @@ func discoverReplicas(ctx context.Context, q querier, name, master string, mapAd
 
 // verifyRole checks that ROLE on addr says want ("master" or "slave").
 func verifyRole(ctx context.Context, q querier, name, addr, want string) error {
+	_, err := checkRole(ctx, q, name, addr, want)
+	return err
+}
+
+func checkRole(ctx context.Context, q querier, name, addr, want string) (async.Role, error) {
 	replica := want != "master"
 	role, err := q.role(ctx, addr)
 	if err != nil {
 		var re *protocol.RedisError
 		if errors.As(err, &re) {
-			return replyError(name, addr, replica, err)
+			return role, replyError(name, addr, replica, err)
 		}
-		return notFound(name, replica, because(ErrNotUsable, err))
+		return role, notFound(name, replica, because(ErrNotUsable, err))
 	}
-	if role != want {
-		return notFound(name, replica, because(ErrNotUsable, errors.New(addr+" has role "+role)))
+	if role.Role != want {
+		return role, notFound(name, replica, because(ErrNotUsable, errors.New(addr+" has role "+role.Role)))
+	}
+	return role, nil
+}
+
+// verifyReplica checks that the node at addr is a replica whose link to
+// master is up, by its own ROLE: the sentinels' view of a replica's link
+// lags by seconds after a failover, the replica's own does not. With
+// master unknown, any master will do.
+func verifyReplica(ctx context.Context, q querier, name, addr, master string, mapAddr func(string) string) error {
+	role, err := checkRole(ctx, q, name, addr, "slave")
+	if err != nil {
+		return err
+	}
+	if role.State != "connected" {
+		return notFound(name, true, because(ErrNotUsable, errors.New(addr+" is not linked to its master ("+role.State+")")))
+	}
+	if linked := mapAddr(net.JoinHostPort(role.MasterHost, strconv.Itoa(role.MasterPort))); master != "" && linked != master {
+		return notFound(name, true, because(ErrNotUsable, errors.New(addr+" replicates from "+linked+", not from "+master)))
 	}
 	return nil
 }

@@ -38,6 +38,7 @@ type fakeNode struct {
 
 	mu       sync.Mutex // guards the fields below
 	role     string
+	master   string // a replica's master, as ROLE reports it
 	data     map[string]string
 	password string // AUTH must give it, when set
 }
@@ -49,10 +50,10 @@ func newFakeNode(t *testing.T, role string) *fakeNode {
 	return n
 }
 
-func (n *fakeNode) setRole(role string) {
+func (n *fakeNode) setRole(role, master string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.role = role
+	n.role, n.master = role, master
 }
 
 func (n *fakeNode) get(key string) (string, bool) {
@@ -74,7 +75,11 @@ func (n *fakeNode) reply(args []string) string {
 		if n.role == "master" {
 			return "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n"
 		}
-		return "*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:1\r\n$9\r\nconnected\r\n:0\r\n"
+		host, port, err := net.SplitHostPort(n.master)
+		if err != nil {
+			host, port = "none", "0"
+		}
+		return fmt.Sprintf("*5\r\n$5\r\nslave\r\n$%d\r\n%s\r\n:%s\r\n$9\r\nconnected\r\n:0\r\n", len(host), host, port)
 	case "PING":
 		return "+PONG\r\n"
 	case "SET":
@@ -112,6 +117,9 @@ type fakeSub struct {
 }
 
 func newFakeTopology(name string, master *fakeNode, replicas ...*fakeNode) *fakeTopology {
+	for _, r := range replicas {
+		r.setRole(r.role, master.addr)
+	}
 	return &fakeTopology{name: name, master: master, replicas: replicas, epoch: 1,
 		subs: map[*fakeSub]struct{}{}, subscribed: make(chan string, 64)}
 }
@@ -124,8 +132,13 @@ func (tp *fakeTopology) failover(i int) {
 	tp.replicas[i], tp.master = old, next
 	tp.epoch++
 	tp.mu.Unlock()
-	next.setRole("master")
-	old.setRole("slave")
+	next.setRole("master", "")
+	old.setRole("slave", next.addr)
+	for _, r := range tp.replicas {
+		if r != old {
+			r.setRole("slave", next.addr)
+		}
+	}
 	oh, op, _ := net.SplitHostPort(old.addr)
 	nh, np, _ := net.SplitHostPort(next.addr)
 	tp.publish("+switch-master", strings.Join([]string{tp.name, oh, op, nh, np}, " "))

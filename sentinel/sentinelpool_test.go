@@ -110,8 +110,8 @@ func TestListenerLossTriggersDiscoveryAndResubscribes(t *testing.T) {
 	topo.master, topo.replicas[0] = n2, n1
 	topo.epoch++
 	topo.mu.Unlock()
-	n2.setRole("master")
-	n1.setRole("slave")
+	n2.setRole("master", "")
+	n1.setRole("slave", n2.addr)
 	s1.srv.CloseConns()
 	changed := events.wait(t, EventMasterChanged, n2.addr)
 	assert.Equal(t, "discovery", changed.Via)
@@ -407,4 +407,20 @@ func TestWrongReplicaPasswordSaysSo(t *testing.T) {
 	defer cancel()
 	assert.ErrorIs(t, p.ReplicaFor("m").Ping(short).Err(), protocol.ErrAuth)
 	assert.ErrorIs(t, p.MasterFor("m").Ping(short).Err(), protocol.ErrAuth)
+}
+
+func TestReplicasJudgedByTheirOwnRole(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	n1, n2, n3 := newFakeNode(t, "master"), newFakeNode(t, "slave"), newFakeNode(t, "slave")
+	topo := newFakeTopology("m", n1, n2, n3)
+	n3.setRole("slave", deadAddr(t)) // still replicating from an old master
+	p := newTestPool(t, Config{Sentinels: []string{newFakeSentinel(t, topo).addr}})
+	reps, err := p.DiscoverReplicas(ctx, "m")
+	require.NoError(t, err)
+	assert.Equal(t, []string{n2.addr}, reps, "only the replica linked to the current master")
+	n3.setRole("slave", n1.addr)
+	reps, err = p.DiscoverReplicas(ctx, "m")
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{n2.addr, n3.addr}, reps)
 }

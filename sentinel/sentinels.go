@@ -25,11 +25,13 @@ type sentinelSet struct {
 	mu     sync.Mutex // guards the fields below
 	addrs  []string   // the last one to answer first
 	conns  map[string]*pool.Conn
+	nodes  map[string]*pool.Conn // one per data node, for ROLE checks
 	closed bool
 }
 
 func newSentinelSet(cfg Config, life *core.Lifecycle) *sentinelSet {
-	return &sentinelSet{cfg: cfg, life: life, addrs: slices.Clone(cfg.Sentinels), conns: map[string]*pool.Conn{}}
+	return &sentinelSet{cfg: cfg, life: life, addrs: slices.Clone(cfg.Sentinels),
+		conns: map[string]*pool.Conn{}, nodes: map[string]*pool.Conn{}}
 }
 
 // known returns the sentinel addresses, most recently answering first.
@@ -92,6 +94,10 @@ func (s *sentinelSet) close() {
 	s.closed = true
 	conns := s.conns
 	s.conns = map[string]*pool.Conn{}
+	for a, c := range s.nodes {
+		conns[a+" (node)"] = c
+	}
+	s.nodes = map[string]*pool.Conn{}
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.Close()
@@ -297,21 +303,51 @@ func (s *sentinelSet) replicas(ctx context.Context, name string) ([]Instance, er
 	return nil, classify(name, true, errs)
 }
 
-// role connects to the data node at addr and returns what ROLE says
-// (querier). Errors are the pool's (*pool.DialError for a failed
-// handshake, with the server's reply for a refused AUTH).
-func (s *sentinelSet) role(ctx context.Context, addr string) (string, error) {
+// role returns what ROLE says on the data node at addr (querier), on a
+// connection kept for these checks. Errors are the pool's
+// (*pool.DialError for a failed handshake, with the server's reply for a
+// refused AUTH).
+func (s *sentinelSet) role(ctx context.Context, addr string) (async.Role, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*s.cfg.SentinelTimeout)
 	defer cancel()
+	c, err := s.nodeConn(ctx, addr)
+	if err != nil {
+		return async.Role{}, err
+	}
+	role, err := async.NewClient(c).Role(ctx).Result()
+	if err != nil {
+		c.Close() // in doubt: the next check dials again
+	}
+	return role, err
+}
+
+// nodeConn returns the connection kept for checking the data node at
+// addr, dialling one if needed.
+func (s *sentinelSet) nodeConn(ctx context.Context, addr string) (*pool.Conn, error) {
+	s.mu.Lock()
+	c := s.nodes[addr]
+	s.mu.Unlock()
+	if c != nil && c.Err() == nil {
+		return c, nil
+	}
 	cfg := s.cfg.dataConfig(addr)
 	cfg.HealthCheckInterval = -1
 	c, err := pool.Dial(ctx, cfg)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	defer c.Close()
-	role, err := async.NewClient(c).Role(ctx).Result()
-	return role.Role, err
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		c.Close()
+		return nil, ErrClosed
+	}
+	if old := s.nodes[addr]; old != nil && old.Err() == nil {
+		c.Close()
+		return old, nil
+	}
+	s.nodes[addr] = c
+	return c, nil
 }
 
 // Exec makes the sentinel set an executor: each command goes to the
