@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -50,6 +52,8 @@ type failoverResult struct {
 	firstAckAfterSwith time.Duration // first acknowledged write after the first +switch-master (kill only)
 	lostAfterSwitch    int           // acknowledged after the first +switch-master, missing on the new master
 	lostTotal          int
+	longestGap         time.Duration // between consecutive acknowledgements
+	failoverTook       time.Duration // +selected-slave to +switch-master, as the benchmark heard them
 }
 
 type ack struct {
@@ -79,6 +83,11 @@ func failoverOnce(ctx context.Context, which int, scenario string) (failoverResu
 		return failoverResult{}, err
 	}
 	defer stopWatch()
+	selected, stopSelected, err := d.Watch(ctx, "+selected-slave")
+	if err != nil {
+		return failoverResult{}, err
+	}
+	defer stopSelected()
 
 	var acks atomic.Int64
 	var mu sync.Mutex
@@ -145,7 +154,14 @@ func failoverOnce(ctx context.Context, which int, scenario string) (failoverResu
 	sort.Slice(all, func(i, j int) bool { return all[i].end.Before(all[j].end) })
 
 	r := failoverResult{client: c.name, scenario: scenario, switchAfterFault: sw.At.Sub(fault)}
+	select {
+	case sel := <-selected:
+		r.failoverTook = sw.At.Sub(sel.At)
+	default: // not heard: the table says so
+		r.failoverTook = -1
+	}
 	r.firstAckAfterSwith = -1
+	var last time.Time
 	for _, a := range all {
 		r.writes++
 		if a.err != nil {
@@ -155,6 +171,10 @@ func failoverOnce(ctx context.Context, which int, scenario string) (failoverResu
 		if r.firstAckAfterSwith < 0 && a.end.After(sw.At) {
 			r.firstAckAfterSwith = a.end.Sub(sw.At)
 		}
+		if !last.IsZero() && a.end.Sub(last) > r.longestGap {
+			r.longestGap = a.end.Sub(last)
+		}
+		last = a.end
 	}
 	if scenario == "failover" {
 		nm, err := d.WaitForNewMaster(ctx, old.Addr(), 30*time.Second)
@@ -207,23 +227,81 @@ func runFailover(runs int) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Failover benchmark\n\nReproduce: `cd bench && go run . -failover -failover-runs %d`\n\n", runs)
-	b.WriteString("Each row: a fresh deployment (1 master, 2 replicas, 3 sentinels, down-after 1 s), 64 writers doing SET with 10 s deadlines through the client's sentinel support (asyncredis `MasterFor`, rueidis `SentinelOption`, go-redis `NewFailoverClient`, all defaults). `kill`: master SIGKILLed; `failover`: `SENTINEL FAILOVER` with the old master alive. The first `+switch-master` is taken from the benchmark's own subscription to every sentinel. *Lost after switch*: writes acknowledged after the first `+switch-master` that the new master does not have.\n\n")
-	b.WriteString("| scenario | client | run | writes | errors seen by callers | first ack after first +switch-master | lost after switch | lost in all |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-	for i, r := range results {
-		ack := "—"
-		if r.scenario == "kill" {
-			ack = r.firstAckAfterSwith.Round(100 * time.Microsecond).String()
+	b.WriteString("Each row: a fresh deployment (1 master, 2 replicas, 3 sentinels, down-after 1 s, failover-timeout 3 s), 64 writers doing SET with 10 s deadlines through the client's sentinel support (asyncredis `MasterFor`, rueidis `SentinelOption`, go-redis `NewFailoverClient`, all defaults; asyncredis fences writes from the failover leader's `+selected-slave`). `kill`: master SIGKILLed; `failover`: `SENTINEL FAILOVER` with the old master alive. `+selected-slave` and the first `+switch-master` are taken from the benchmark's own subscriptions to every sentinel. *Lost after switch*: writes acknowledged after the first `+switch-master` that the new master does not have; *lost in all*: every acknowledged write the new master does not have. *Longest gap*: the longest time between two consecutive acknowledgements; *failover*: `+selected-slave` to `+switch-master`.\n\n")
+	b.WriteString("## Summary (median, worst)\n\n| scenario | client | runs | errors seen by callers | first ack after first +switch-master | lost in all | runs with lost in all ≤ 64 | longest gap | failover |\n| --- | --- | ---: | --- | --- | --- | ---: | --- | --- |\n")
+	for _, scenario := range []string{"kill", "failover"} {
+		for _, name := range names {
+			var errs, lostAll []float64
+			var acks, gaps, took []time.Duration
+			okRuns, n := 0, 0
+			for _, r := range results {
+				if r.scenario != scenario || r.client != name {
+					continue
+				}
+				n++
+				errs = append(errs, float64(r.errs))
+				acks = append(acks, r.firstAckAfterSwith)
+				gaps = append(gaps, r.longestGap)
+				took = append(took, r.failoverTook)
+				if scenario == "failover" {
+					lostAll = append(lostAll, float64(r.lostTotal))
+					if r.lostTotal <= 64 {
+						okRuns++
+					}
+				}
+			}
+			lost, okCol := "—", "—"
+			if scenario == "failover" {
+				lost = fmt.Sprintf("%.0f, %.0f", mid(lostAll), worst(lostAll))
+				okCol = fmt.Sprintf("%d of %d", okRuns, n)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %d | %.0f, %.0f | %v, %v | %s | %s | %v, %v | %v |\n", scenario, name, n,
+				mid(errs), worst(errs), medianDur(acks).Round(100*time.Microsecond), worstDur(acks).Round(100*time.Microsecond),
+				lost, okCol, medianDur(gaps).Round(time.Millisecond), worstDur(gaps).Round(time.Millisecond), medianDur(took).Round(time.Millisecond))
 		}
+	}
+	b.WriteString("\n## Every run\n\n| scenario | client | run | writes | errors seen by callers | first ack after first +switch-master | lost after switch | lost in all | longest gap | failover |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for i, r := range results {
+		ack := r.firstAckAfterSwith.Round(100 * time.Microsecond).String()
 		lost := "—"
 		lostAll := "—"
 		if r.scenario == "failover" {
 			lost, lostAll = fmt.Sprint(r.lostAfterSwitch), fmt.Sprint(r.lostTotal)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %s | %s | %s |\n", r.scenario, r.client, i/6+1, r.writes, r.errs, ack, lost, lostAll)
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %s | %s | %s | %v | %v |\n", r.scenario, r.client, i/6+1, r.writes, r.errs, ack, lost, lostAll,
+			r.longestGap.Round(time.Millisecond), r.failoverTook.Round(time.Millisecond))
 	}
 	if err := os.MkdirAll("results", 0o755); err != nil {
 		return err
 	}
 	fmt.Print(b.String())
 	return os.WriteFile(filepath.Join("results", "failover.md"), []byte(b.String()), 0o644)
+}
+
+func mid(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	return median(xs, cmp.Compare[float64])
+}
+
+func worst(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	return slices.Max(xs)
+}
+
+func medianDur(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	return median(ds, cmp.Compare[time.Duration])
+}
+
+func worstDur(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	return slices.Max(ds)
 }
