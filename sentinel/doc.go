@@ -50,30 +50,51 @@
 // # Failover
 //
 // The pool subscribes to +switch-master and the other instance events on
-// up to Config.Listeners sentinels. The first +switch-master from any of
-// them wins (the failover leader announces last): from that moment nothing
-// more is written to the old master, and the new master is used as soon as
-// its ROLE says master. A discovery that started before the switch never
-// overrides it, and the same announcement from other sentinels is an echo.
-// Commands in flight on the old master fail with core.ErrInFlight (they
-// may or may not have run); commands not yet written wait for the new
-// master and are then sent (at-most-once). A replica selected for
-// promotion (+selected-slave) stops receiving reads before it is
-// promoted, and is read from again if the failover aborts
-// (-failover-abort-*). Events are hints: every Config.RecheckInterval
-// every service is rediscovered and re-verified, and a lost subscription,
-// connection trouble or READONLY replies trigger it at once.
+// every known sentinel (up to Config.Listeners, default 16): only the
+// failover leader announces that a failover has started. The first
+// +switch-master from any of them wins: from that moment nothing more is
+// written to the old master, and the new master is used as soon as its
+// ROLE says master. A discovery that started before the switch never
+// overrides it, the same announcement from other sentinels is an echo, and
+// the old master is followed again only after a newer failover (a
+// discovery that started after the switch with a newer config epoch, or a
+// later +switch-master): a master paused through its own failover still
+// says master to ROLE when it wakes up.
+//
+// The fence: on the leader's first announcement that a failover of the
+// followed master has started (+selected-slave,
+// +failover-state-send-slaveof-noone, +failover-state-wait-promotion,
+// +promoted-slave, +failover-state-reconf-slaves), nothing more is written
+// to that master: new commands wait as during a switch (bounded by their
+// context and Config.QueueSize; FailFast commands fail with
+// ErrFailoverInProgress), commands already written finish normally.
+// Writing resumes on +switch-master (to the new master), on
+// -failover-abort-* (to the same master), or once the sentinels'
+// failover-timeout has passed and a re-check finds the same master. Writes
+// pause for about the failover's duration instead of being acknowledged by
+// a master that is about to lose them. Config.DisableFence turns it off.
+//
+// Commands in flight on the old master when it is left fail with
+// core.ErrInFlight (they may or may not have run); commands not yet
+// written wait for the new master and are then sent (at-most-once). A
+// replica selected for promotion stops receiving reads before it is
+// promoted, and is read from again if the failover aborts. Replicas are
+// judged by their own ROLE, linked to the current master, on connections
+// kept for these checks, not by the sentinels' view of their link, which
+// lags by seconds after a failover. Events are hints: every
+// Config.RecheckInterval every service is rediscovered and re-verified,
+// and a lost subscription, connection trouble or READONLY replies trigger
+// it at once.
 //
 // What Redis replication itself can lose is not hidden: writes acknowledged
-// by a master that crashes before its replicas received them are gone, and
-// in a manual failover the old master keeps acknowledging writes until the
-// first +switch-master reaches the client.
+// by a master that crashes before its replicas received them are gone.
 //
 // # Concurrency
 //
 // Everything here is safe for concurrent use. [SentinelPool.Events]
 // delivers topology changes on a buffered channel for event-driven
-// workers. Close stops every goroutine and waits for them.
+// workers (including EventWritesFenced and EventWritesResumed); Close
+// closes it. Close stops every goroutine and waits for them.
 //
 // # Errors
 //
