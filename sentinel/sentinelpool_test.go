@@ -424,3 +424,46 @@ func TestReplicasJudgedByTheirOwnRole(t *testing.T) {
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{n2.addr, n3.addr}, reps)
 }
+
+func TestClientForSplitsReadsFromWrites(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	n1, n2 := newFakeNode(t, "master"), newFakeNode(t, "slave")
+	n1.data["k"], n2.data["k"] = "on master", "on replica"
+	topo := newFakeTopology("m", n1, n2)
+	p := newTestPool(t, Config{Sentinels: []string{newFakeSentinel(t, topo).addr}})
+	events := &eventLog{p: p.SentinelPool}
+
+	c := p.ClientFor("m", ReadReplica)
+	v, err := c.Get(ctx, "k").Result()
+	require.NoError(t, err)
+	assert.Equal(t, "on replica", v, "a read goes to the replica")
+	raw, err := c.Do(ctx, "get", "k").Result()
+	require.NoError(t, err)
+	assert.Equal(t, "on replica", raw.Str, "Do is routed by the same table")
+	require.NoError(t, c.Set(ctx, "w", "1").Err(), "a write goes to the master (a replica would say READONLY)")
+	got, _ := n1.get("w")
+	assert.Equal(t, "1", got)
+
+	pipe := c.Pipeline()
+	g := pipe.Client().Get(ctx, "k")
+	require.NoError(t, pipe.Exec(ctx))
+	assert.Equal(t, "on master", g.Val(), "pipelines go to the master")
+
+	v, err = p.ClientFor("m", ReadMaster).Get(ctx, "k").Result()
+	require.NoError(t, err)
+	assert.Equal(t, "on master", v)
+
+	// With no usable replica, ReadReplicaPreferred falls back to the master.
+	n2.setRole("slave", deadAddr(t)) // linked elsewhere: not usable
+	topo.mu.Lock()
+	topo.replicas = nil
+	topo.mu.Unlock()
+	<-topo.subscribed
+	topo.publish("+reboot", "slave "+n2.addr+" 127.0.0.1 1 @ m 127.0.0.1 1")
+	for len(events.wait(t, EventReplicasChanged, "").Addrs) > 0 {
+	}
+	v, err = p.ClientFor("m", ReadReplicaPreferred).Get(ctx, "k").Result()
+	require.NoError(t, err)
+	assert.Equal(t, "on master", v)
+}

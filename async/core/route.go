@@ -15,6 +15,17 @@ func (c *Command) KeySlot() uint16 {
 	return Slot(key)
 }
 
+// Name returns the command's name as encoded (its first argument), or nil
+// for an empty or malformed command. It aliases Buf.
+func (c *Command) Name() []byte {
+	p := argParser{buf: c.Buf}
+	if n, ok := p.header('*'); !ok || n < 1 {
+		return nil
+	}
+	name, _ := p.next()
+	return name
+}
+
 // Slot returns the hash slot of key, honouring a {hash tag}.
 func Slot(key []byte) uint16 {
 	if i := indexByte(key, '{'); i >= 0 {

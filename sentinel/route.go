@@ -1,0 +1,114 @@
+package sentinel
+
+import (
+	"context"
+	"strings"
+
+	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/async/core"
+	"github.com/asyncredis/asyncredis/managedpool"
+	"github.com/asyncredis/asyncredis/protocol"
+)
+
+// ReadPolicy says where a client from ClientFor sends read-only commands.
+type ReadPolicy int
+
+const (
+	// ReadMaster sends every command to the master (as MasterFor).
+	ReadMaster ReadPolicy = iota
+	// ReadReplica sends read-only commands to the replicas only; they wait
+	// for a replica (or fail with *ReplicaNotFoundError) when none is
+	// usable, as ReplicaFor's do.
+	ReadReplica
+	// ReadReplicaPreferred sends read-only commands to the replicas while
+	// one is usable, else to the master.
+	ReadReplicaPreferred
+)
+
+// ClientFor returns one client for name that splits reads from writes:
+// read-only commands (by a table of Redis' read-only commands; Do and Cmd
+// included) go where reads says, everything else, and everything inside a
+// pipeline or transaction, to the master. It does not block, and follows
+// failovers as MasterFor and ReplicaFor do.
+//
+// Reads from replicas are not ordered with the writes before them: a GET
+// on a replica may not see the SET the same client just made on the
+// master (replication is asynchronous). Use ReadMaster, or MasterFor,
+// where that matters.
+func (p *SentinelPool) ClientFor(name string, reads ReadPolicy) *async.Client {
+	var c *async.Client
+	if !p.call(func() {
+		s := p.serviceFor(name)
+		c = async.NewClient(&router{master: s.master, replicas: s.replicas, reads: reads})
+	}) {
+		return async.NewClient(closedExecutor{})
+	}
+	return c
+}
+
+// router is the executor of ClientFor's clients.
+type router struct {
+	master, replicas *managedpool.Pool
+	reads            ReadPolicy
+}
+
+// Exec implements core.Executor.
+func (r *router) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
+	r.pick(cmd).Exec(ctx, cmd, sink)
+}
+
+func (r *router) pick(cmd *core.Command) *managedpool.Pool {
+	if r.reads == ReadMaster || !readOnly(cmd.Name()) {
+		return r.master
+	}
+	if r.reads == ReadReplicaPreferred && len(r.replicas.Addrs()) == 0 {
+		return r.master
+	}
+	return r.replicas
+}
+
+// ExecBatch sends a pipeline to the master (core.BatchExecutor).
+func (r *router) ExecBatch(ctx context.Context, cmds []*core.Command, sinks []core.Sink) {
+	r.master.ExecBatch(ctx, cmds, sinks)
+}
+
+// AcquireExecutor lends a master connection, for transactions
+// (core.Acquirer).
+func (r *router) AcquireExecutor(ctx context.Context) (core.Executor, func(discard bool), error) {
+	return r.master.AcquireExecutor(ctx)
+}
+
+// Subscriber opens pub/sub on the master (core.SubscriberSource).
+func (r *router) Subscriber(ctx context.Context, onPush func(protocol.Value)) (core.SubConn, error) {
+	return r.master.Subscriber(ctx, onPush)
+}
+
+// readOnly reports whether the command named name only reads data, so a
+// replica can serve it. Commands with a write variant (SORT, GEORADIUS,
+// ZRANGE ... STORE) are left to the master unless their read-only form
+// is named.
+func readOnly(name []byte) bool {
+	if len(name) == 0 || len(name) > 24 {
+		return false
+	}
+	var buf [24]byte
+	return readOnlyCommands[strings.ToUpper(string(append(buf[:0], name...)))]
+}
+
+var readOnlyCommands = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range strings.Fields(`
+		GET MGET GETRANGE SUBSTR STRLEN GETBIT BITCOUNT BITPOS BITFIELD_RO LCS EXISTS TYPE TTL PTTL
+		EXPIRETIME PEXPIRETIME DUMP KEYS SCAN RANDOMKEY DBSIZE OBJECT
+		HGET HMGET HGETALL HKEYS HVALS HLEN HEXISTS HSTRLEN HRANDFIELD HSCAN
+		LRANGE LLEN LINDEX LPOS
+		SCARD SISMEMBER SMISMEMBER SMEMBERS SRANDMEMBER SINTER SINTERCARD SUNION SDIFF SSCAN
+		ZCARD ZCOUNT ZLEXCOUNT ZSCORE ZMSCORE ZRANK ZREVRANK ZRANGE ZRANGEBYSCORE ZRANGEBYLEX
+		ZREVRANGE ZREVRANGEBYSCORE ZREVRANGEBYLEX ZRANDMEMBER ZINTER ZINTERCARD ZUNION ZDIFF ZSCAN
+		XRANGE XREVRANGE XLEN XREAD XINFO XPENDING
+		GEOPOS GEODIST GEOHASH GEOSEARCH GEORADIUS_RO GEORADIUSBYMEMBER_RO
+		PFCOUNT SORT_RO EVAL_RO EVALSHA_RO FCALL_RO TOUCH`) {
+		m[c] = true
+	}
+	return m
+}()
