@@ -109,9 +109,12 @@ func TestSentinelBasics(t *testing.T) {
 		}
 
 		require.NoError(t, s.Monitor(ctx, "other", d.Replicas[0].IP, 6379, 2).Err())
-		n, err := s.Reset(ctx, "other").Result()
+		reset, err := s.Reset(ctx, "other").Result()
 		require.NoError(t, err)
-		assert.EqualValues(t, 1, n)
+		assert.Len(t, reset, 3, "every sentinel monitors it and resets it")
+		for addr, o := range reset {
+			assert.EqualValues(t, 1, o.Reply.Int, addr)
+		}
 		require.NoError(t, s.Remove(ctx, "other").Err())
 		_, err = s.MasterAddress(ctx, "other").Result()
 		var mnf *sentinel.MasterNotFoundError

@@ -3,6 +3,7 @@ package sentinel
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 
 	"github.com/asyncredis/asyncredis/async"
@@ -83,18 +84,18 @@ func (s *RedisSentinel) Sentinels(ctx context.Context, name string) *async.Futur
 }
 
 // Monitor starts monitoring a master.
-func (s *RedisSentinel) Monitor(ctx context.Context, name, ip string, port, quorum int) *async.Future[string] {
-	return typed(s, ctx, async.ToStatus, "MONITOR", name, ip, port, quorum)
+func (s *RedisSentinel) Monitor(ctx context.Context, name, ip string, port, quorum int) *async.Future[Outcomes] {
+	return s.everySentinel(ctx, "MONITOR", name, ip, port, quorum)
 }
 
 // Remove stops monitoring a master.
-func (s *RedisSentinel) Remove(ctx context.Context, name string) *async.Future[string] {
-	return typed(s, ctx, async.ToStatus, "REMOVE", name)
+func (s *RedisSentinel) Remove(ctx context.Context, name string) *async.Future[Outcomes] {
+	return s.everySentinel(ctx, "REMOVE", name)
 }
 
 // Set changes a monitoring option of name (down-after-milliseconds, ...).
-func (s *RedisSentinel) Set(ctx context.Context, name, option string, value any) *async.Future[string] {
-	return typed(s, ctx, async.ToStatus, "SET", name, option, value)
+func (s *RedisSentinel) Set(ctx context.Context, name, option string, value any) *async.Future[Outcomes] {
+	return s.everySentinel(ctx, "SET", name, option, value)
 }
 
 // Failover forces a failover of name without asking the other sentinels.
@@ -109,13 +110,14 @@ func (s *RedisSentinel) CheckQuorum(ctx context.Context, name string) *async.Fut
 }
 
 // FlushConfig makes the sentinel rewrite its configuration file.
-func (s *RedisSentinel) FlushConfig(ctx context.Context) *async.Future[string] {
-	return typed(s, ctx, async.ToStatus, "FLUSHCONFIG")
+func (s *RedisSentinel) FlushConfig(ctx context.Context) *async.Future[Outcomes] {
+	return s.everySentinel(ctx, "FLUSHCONFIG")
 }
 
 // Reset resets the masters matching pattern and returns how many.
-func (s *RedisSentinel) Reset(ctx context.Context, pattern string) *async.Future[int64] {
-	return typed(s, ctx, async.ToInt64, "RESET", pattern)
+// Each outcome's Reply is that sentinel's count.
+func (s *RedisSentinel) Reset(ctx context.Context, pattern string) *async.Future[Outcomes] {
+	return s.everySentinel(ctx, "RESET", pattern)
 }
 
 // MyID returns the sentinel's ID.
@@ -129,6 +131,70 @@ func (s *RedisSentinel) ConfigGet(ctx context.Context, name string) *async.Futur
 }
 
 // ConfigSet sets a sentinel configuration parameter.
-func (s *RedisSentinel) ConfigSet(ctx context.Context, name string, value any) *async.Future[string] {
-	return typed(s, ctx, async.ToStatus, "CONFIG", "SET", name, value)
+func (s *RedisSentinel) ConfigSet(ctx context.Context, name string, value any) *async.Future[Outcomes] {
+	return s.everySentinel(ctx, "CONFIG", "SET", name, value)
+}
+
+// Outcomes is what every known sentinel answered to an admin command, by
+// address. Admin commands (Monitor, Remove, Set, Reset, FlushConfig,
+// ConfigSet) change one sentinel's configuration only, so they are sent to
+// every known sentinel, as redis-py does.
+type Outcomes map[string]Outcome
+
+// Outcome is one sentinel's reply, or why it has none.
+type Outcome struct {
+	Reply protocol.Value
+	Err   error
+}
+
+// AdminError fails an admin command that some sentinel did not carry out;
+// Outcomes holds every sentinel's answer.
+type AdminError struct {
+	Outcomes Outcomes
+}
+
+func (e *AdminError) Error() string {
+	errs := map[string]error{}
+	for addr, o := range e.Outcomes {
+		if o.Err != nil {
+			errs[addr] = o.Err
+		}
+	}
+	return fmt.Sprintf("sentinel: %d of %d sentinels failed: %v", len(errs), len(e.Outcomes), joinSentinels(errs))
+}
+
+// Unwrap returns each sentinel's error.
+func (e *AdminError) Unwrap() []error {
+	var errs []error
+	for _, o := range e.Outcomes {
+		if o.Err != nil {
+			errs = append(errs, o.Err)
+		}
+	}
+	return errs
+}
+
+// everySentinel sends "SENTINEL args..." to every known sentinel; the
+// future fails with *AdminError unless every one succeeded.
+func (s *RedisSentinel) everySentinel(ctx context.Context, args ...any) *async.Future[Outcomes] {
+	futs := s.ExecuteAll(ctx, args...)
+	f, resolve := async.Promise[Outcomes]()
+	collect := func() {
+		out := make(Outcomes, len(futs))
+		failed := false
+		for addr, fut := range futs {
+			v, err := fut.Result()
+			out[addr] = Outcome{Reply: v, Err: err}
+			failed = failed || err != nil
+		}
+		if failed {
+			resolve(nil, &AdminError{Outcomes: out})
+			return
+		}
+		resolve(out, nil)
+	}
+	if !s.life.Go(collect) {
+		collect() // closed: every future has already failed
+	}
+	return f
 }

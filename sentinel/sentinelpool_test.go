@@ -169,9 +169,12 @@ func TestSentinelCommandsWithoutDocker(t *testing.T) {
 	peers, err := p.Sentinels(ctx, "m").Result()
 	require.NoError(t, err)
 	assert.Empty(t, peers)
-	n, err := p.Reset(ctx, "*").Result()
+	reset, err := p.Reset(ctx, "*").Result()
 	require.NoError(t, err)
-	assert.Equal(t, int64(1), n)
+	require.Len(t, reset, 1)
+	for _, o := range reset {
+		assert.Equal(t, int64(1), o.Reply.Int)
+	}
 	id, err := p.MyID(ctx).Result()
 	require.NoError(t, err)
 	assert.Equal(t, "id-1", id)
@@ -466,4 +469,28 @@ func TestClientForSplitsReadsFromWrites(t *testing.T) {
 	v, err = p.ClientFor("m", ReadReplicaPreferred).Get(ctx, "k").Result()
 	require.NoError(t, err)
 	assert.Equal(t, "on master", v)
+}
+
+func TestAdminCommandsReachEverySentinel(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	topo := newFakeTopology("m", newFakeNode(t, "master"))
+	s1, s2 := newFakeSentinel(t, topo), newFakeSentinel(t, topo)
+	p := newTestPool(t, Config{Sentinels: []string{s1.addr, s2.addr}})
+	out, err := p.Set(ctx, "m", "down-after-milliseconds", 1000).Result()
+	require.NoError(t, err)
+	assert.Len(t, out, 2, "both sentinels changed")
+	for addr, o := range out {
+		assert.NoError(t, o.Err, addr)
+		assert.Equal(t, "OK", o.Reply.Str, addr)
+	}
+
+	dead := deadAddr(t)
+	q := newTestPool(t, Config{Sentinels: []string{s1.addr, dead}, SentinelTimeout: 200 * time.Millisecond})
+	err = q.FlushConfig(ctx).Err()
+	var ae *AdminError
+	require.ErrorAs(t, err, &ae)
+	assert.NoError(t, ae.Outcomes[s1.addr].Err)
+	assert.Error(t, ae.Outcomes[dead].Err)
+	assert.Contains(t, err.Error(), "1 of 2 sentinels failed")
 }
