@@ -153,7 +153,63 @@ func firstSwitch(t *testing.T, msgs <-chan integration.SentinelMessage) integrat
 // command resolved within its deadline (+50ms), errors only as ambiguous
 // in-flight failures and at most one per writer, and the first write
 // acknowledged after the fault came at most 50ms after the first switch.
-func checkOutcomes(t *testing.T, results []write, fault time.Time, sw integration.SentinelMessage) time.Duration {
+// clientEvents collects a sentinel client's events until it is closed.
+type clientEvents struct {
+	mu  sync.Mutex
+	evs []sentinel.Event
+}
+
+func collectEvents(s *sentinel.RedisSentinel) *clientEvents {
+	ce := &clientEvents{}
+	go func() { // ends when the client's Close closes Events
+		for e := range s.Events() {
+			ce.mu.Lock()
+			ce.evs = append(ce.evs, e)
+			ce.mu.Unlock()
+		}
+	}()
+	return ce
+}
+
+// first returns the first event of kind (ok false if none yet).
+func (ce *clientEvents) first(kind string) (sentinel.Event, bool) {
+	ce.mu.Lock()
+	defer ce.mu.Unlock()
+	for _, e := range ce.evs {
+		if e.Kind == kind {
+			return e, true
+		}
+	}
+	return sentinel.Event{}, false
+}
+
+// all returns the events of kind.
+func (ce *clientEvents) all(kind string) []sentinel.Event {
+	ce.mu.Lock()
+	defer ce.mu.Unlock()
+	var out []sentinel.Event
+	for _, e := range ce.evs {
+		if e.Kind == kind {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// clientSwitch waits for the client's own first +switch-master: the
+// moment it had stopped writing to the old master.
+func (ce *clientEvents) clientSwitch(t *testing.T) time.Time {
+	t.Helper()
+	var at time.Time
+	require.Eventually(t, func() bool {
+		e, ok := ce.first(sentinel.EventSwitchMaster)
+		at = e.At
+		return ok
+	}, 30*time.Second, time.Millisecond, "the client heard no +switch-master")
+	return at
+}
+
+func checkOutcomes(t *testing.T, results []write, fault time.Time, sw integration.SentinelMessage, clientSw time.Time) time.Duration {
 	t.Helper()
 	var errs int
 	var firstAfter time.Time
@@ -162,7 +218,11 @@ func checkOutcomes(t *testing.T, results []write, fault time.Time, sw integratio
 		if w.err != nil {
 			errs++
 			assert.True(t, errors.Is(w.err, pool.ErrInFlight), "%s: only in-flight commands may fail, got %v", w.key, w.err)
-			assert.True(t, w.start.Before(sw.At), "%s failed but was issued after the switch", w.key)
+			// Ordered by the client's own clock and events, not against
+			// the harness' wall-clock switch time: a write issued after
+			// the client stopped writing to the old master cannot be in
+			// flight there.
+			assert.True(t, w.start.Before(clientSw), "%s failed but was issued after the client followed the switch", w.key)
 			continue
 		}
 		if w.end.After(sw.At) && firstAfter.IsZero() {
@@ -183,6 +243,7 @@ func followFailover(t *testing.T, fault func(d *integration.Deployment) error) {
 	ctx := context.Background()
 	d := integration.StartSentinelT(t, integration.SentinelConfig{})
 	s := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs()})
+	events := collectEvents(s)
 	m := s.MasterFor(d.Config.MasterName)
 	require.NoError(t, m.Ping(ctx).Err())
 	msgs, stopWatch, err := d.Watch(ctx, "+switch-master")
@@ -199,7 +260,7 @@ func followFailover(t *testing.T, fault func(d *integration.Deployment) error) {
 	sw := firstSwitch(t, msgs)
 	l.waitAcks(t, 2000)
 	results := l.finish()
-	checkOutcomes(t, results, at, sw)
+	checkOutcomes(t, results, at, sw, events.clientSwitch(t))
 
 	nm, err := d.WaitForNewMaster(ctx, d.Master.Addr(), 30*time.Second)
 	require.NoError(t, err)
@@ -237,6 +298,7 @@ func TestManualFailoverLosesAtMostInFlight(t *testing.T) {
 	ctx := context.Background()
 	d := integration.StartSentinelT(t, integration.SentinelConfig{})
 	s := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs()})
+	events := collectEvents(s)
 	name := d.Config.MasterName
 	m := s.MasterFor(name)
 	r := s.SlaveFor(name)
@@ -258,7 +320,7 @@ func TestManualFailoverLosesAtMostInFlight(t *testing.T) {
 	sw := firstSwitch(t, msgs)
 	l.waitAcks(t, 2000)
 	results := l.finish()
-	checkOutcomes(t, results, at, sw)
+	checkOutcomes(t, results, at, sw, events.clientSwitch(t))
 
 	nm, err := d.WaitForNewMaster(ctx, d.Master.Addr(), 30*time.Second)
 	require.NoError(t, err)
@@ -366,6 +428,7 @@ func TestPausedMasterWokenAfterSwitchIsNotFollowedBack(t *testing.T) {
 	ctx := context.Background()
 	d := integration.StartSentinelT(t, integration.SentinelConfig{})
 	s := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs(), EventBuffer: 1 << 16})
+	events := collectEvents(s)
 	name := d.Config.MasterName
 	old := d.Master.Addr()
 	m := s.MasterFor(name)
@@ -389,17 +452,12 @@ func TestPausedMasterWokenAfterSwitchIsNotFollowedBack(t *testing.T) {
 	<-settle.C
 	l.waitAcks(t, 100)
 	results := l.finish()
-	checkOutcomes(t, results, at, sw)
+	checkOutcomes(t, results, at, sw, events.clientSwitch(t))
 
 	backToOld := 0
-	for drained := false; !drained; {
-		select {
-		case e := <-s.Events():
-			if e.Kind == sentinel.EventMasterChanged && e.Addr == old && e.At.After(sw.At) {
-				backToOld++
-			}
-		default:
-			drained = true
+	for _, e := range events.all(sentinel.EventMasterChanged) {
+		if e.Addr == old && e.At.After(sw.At) {
+			backToOld++
 		}
 	}
 	assert.Zero(t, backToOld, "the client followed the demoted master again")

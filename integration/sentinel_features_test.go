@@ -2,6 +2,11 @@ package integration_test
 
 import (
 	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,4 +86,113 @@ func waitMessage(t *testing.T, ps *async.PubSub, kind string) async.Message {
 			t.Fatalf("no %q message within 30s", kind)
 		}
 	}
+}
+
+// proxy forwards TCP connections from a loopback address to target and
+// counts them, to stand for the NAT that AddrMapper exists for.
+type proxy struct {
+	ln     net.Listener
+	target string
+	conns  atomic.Int64
+	wg     sync.WaitGroup
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &proxy{ln: ln, target: target}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.conns.Add(1)
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				defer c.Close()
+				up, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				done := make(chan struct{}, 2)
+				go func() { io.Copy(up, c); up.Close(); done <- struct{}{} }()
+				go func() { io.Copy(c, up); c.Close(); done <- struct{}{} }()
+				<-done
+				<-done
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
+	return p
+}
+
+// AddrMapper rewrites every address the sentinels report: here each data
+// node is reached only through a loopback proxy.
+func TestAddrMapperReachesNodesThroughTheirMappedAddresses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := integration.StartSentinelT(t, integration.SentinelConfig{})
+	proxies := map[string]*proxy{}
+	for _, n := range d.DataNodes() {
+		proxies[n.Addr()] = startProxy(t, n.Addr())
+	}
+	mapped := func(addr string) string {
+		if p, ok := proxies[addr]; ok {
+			return p.ln.Addr().String()
+		}
+		return addr
+	}
+	s := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs(), AddrMapper: mapped})
+	m := s.MasterFor(d.Config.MasterName)
+	require.NoError(t, m.Set(ctx, "mapped", "1").Err())
+	assert.Positive(t, proxies[d.Master.Addr()].conns.Load(), "the master was reached through its mapped address")
+	addr, err := s.DiscoverMaster(ctx, d.Config.MasterName)
+	require.NoError(t, err)
+	assert.Equal(t, mapped(d.Master.Addr()), addr)
+	reps, err := s.DiscoverReplicas(ctx, d.Config.MasterName)
+	require.NoError(t, err)
+	var want []string
+	for _, r := range d.Replicas {
+		want = append(want, mapped(r.Addr()))
+	}
+	assert.ElementsMatch(t, want, reps, "replicas, mapped, and judged linked to the mapped master")
+	v, err := s.ReplicaFor(d.Config.MasterName).Role(ctx).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "slave", v.Role)
+}
+
+// With every replica down, ReplicaFallbackToMaster reads from the master;
+// without it, a replica client says no replica is usable.
+func TestReplicaFallbackToMaster(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := integration.StartSentinelT(t, integration.SentinelConfig{})
+	fb := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs(), ReplicaFallbackToMaster: true})
+	strict := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs()})
+	name := d.Config.MasterName
+	r, rs := fb.ReplicaFor(name), strict.ReplicaFor(name)
+	role, err := r.Role(ctx).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "slave", role.Role)
+
+	for _, n := range d.Replicas {
+		require.NoError(t, n.Kill(ctx))
+	}
+	require.Eventually(t, func() bool {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		role, err := r.Role(cctx).Result()
+		return err == nil && role.Role == "master"
+	}, 30*time.Second, 10*time.Millisecond, "reads fall back to the master")
+	require.Eventually(t, func() bool {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		var rnf *sentinel.ReplicaNotFoundError
+		return errors.As(rs.Ping(cctx).Err(), &rnf)
+	}, 30*time.Second, 10*time.Millisecond, "without the fallback, no replica is usable")
 }

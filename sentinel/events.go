@@ -42,7 +42,7 @@ type Event struct {
 	Addrs    []string  // the replicas, for EventReplicasChanged
 	Sentinel string    // the sentinel that announced it, if any
 	Payload  string    // the sentinel's message as sent
-	At       time.Time // when it was received or decided
+	At       time.Time // when it was received or decided; for EventSwitchMaster, when the client had stopped writing to the old master
 }
 
 // channels are the sentinel event channels the pool subscribes to.

@@ -399,13 +399,15 @@ func (p *SentinelPool) handleEvent(ev rawEvent) {
 		if len(f) != 5 {
 			return
 		}
-		p.emit(Event{Kind: EventSwitchMaster, Name: f[0], Addr: net.JoinHostPort(f[3], f[4]),
-			OldAddr: net.JoinHostPort(f[1], f[2]), Sentinel: ev.from, Payload: ev.payload, At: ev.at})
 		if s, ok := p.services[f[0]]; ok {
 			addr := p.cfg.AddrMapper(net.JoinHostPort(f[3], f[4]))
 			p.log.Info("sentinel: +switch-master", "name", s.name, "old", s.masterAddr, "new", addr, "from", ev.from)
 			p.do(s, s.switchMaster(addr, ev.at))
 		}
+		// Published once acted on: a command issued after At is not
+		// written to the old master.
+		p.emit(Event{Kind: EventSwitchMaster, Name: f[0], Addr: net.JoinHostPort(f[3], f[4]),
+			OldAddr: net.JoinHostPort(f[1], f[2]), Sentinel: ev.from, Payload: ev.payload, At: time.Now()})
 	case "+sentinel":
 		// sentinel <runid> <ip> <port> @ <name> <ip> <port>
 		if len(f) >= 4 {

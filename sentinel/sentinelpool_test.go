@@ -494,3 +494,30 @@ func TestAdminCommandsReachEverySentinel(t *testing.T) {
 	assert.Error(t, ae.Outcomes[dead].Err)
 	assert.Contains(t, err.Error(), "1 of 2 sentinels failed")
 }
+
+// A master that turns into a replica without any event reaching the
+// client: its READONLY reply makes the client rediscover at once, instead
+// of at the next periodic re-check (an hour here).
+func TestReadOnlyReplyTriggersRediscovery(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	n1, n2 := newFakeNode(t, "master"), newFakeNode(t, "slave")
+	topo := newFakeTopology("m", n1, n2)
+	p := newTestPool(t, Config{Sentinels: []string{newFakeSentinel(t, topo).addr}, DisableFence: true})
+	events := &eventLog{p: p.SentinelPool}
+	master := p.MasterFor("m")
+	require.NoError(t, master.Set(ctx, "k", "1").Err())
+
+	topo.mu.Lock()
+	topo.master, topo.replicas[0] = n2, n1
+	topo.epoch++
+	topo.mu.Unlock()
+	n2.setRole("master", "")
+	n1.setRole("slave", n2.addr)
+	assert.ErrorIs(t, master.Set(ctx, "k", "2").Err(), protocol.ErrReadOnly)
+	changed := events.wait(t, EventMasterChanged, n2.addr)
+	assert.Equal(t, "discovery", changed.Via)
+	require.NoError(t, master.Set(ctx, "k", "3").Err())
+	v, _ := n2.get("k")
+	assert.Equal(t, "3", v)
+}
