@@ -228,7 +228,7 @@ func runFailover(runs int) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Failover benchmark\n\nReproduce: `cd bench && go run . -failover -failover-runs %d`\n\n", runs)
 	b.WriteString("Each row: a fresh deployment (1 master, 2 replicas, 3 sentinels, down-after 1 s, failover-timeout 3 s), 64 writers doing SET with 10 s deadlines through the client's sentinel support (asyncredis `MasterFor`, rueidis `SentinelOption`, go-redis `NewFailoverClient`, all defaults; asyncredis fences writes from the failover leader's `+selected-slave`). `kill`: master SIGKILLed; `failover`: `SENTINEL FAILOVER` with the old master alive. `+selected-slave` and the first `+switch-master` are taken from the benchmark's own subscriptions to every sentinel. *Lost after switch*: writes acknowledged after the first `+switch-master` that the new master does not have; *lost in all*: every acknowledged write the new master does not have. *Longest gap*: the longest time between two consecutive acknowledgements; *failover*: `+selected-slave` to `+switch-master`.\n\n")
-	b.WriteString("## Summary (median, worst)\n\n| scenario | client | runs | errors seen by callers | first ack after first +switch-master | lost in all | runs with lost in all ≤ 64 | longest gap | failover |\n| --- | --- | ---: | --- | --- | --- | ---: | --- | --- |\n")
+	b.WriteString("## Summary (median — the upper of the two middle runs — and worst)\n\n| scenario | client | runs | errors seen by callers | first ack after first +switch-master | lost in all | runs with lost in all ≤ 64 | longest gap | failover |\n| --- | --- | ---: | --- | --- | --- | ---: | --- | --- |\n")
 	for _, scenario := range []string{"kill", "failover"} {
 		for _, name := range names {
 			var errs, lostAll []float64
