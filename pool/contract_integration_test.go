@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -471,7 +472,14 @@ func TestCancelledBlockingCommandCompletesOnce(t *testing.T) {
 	}
 
 	var troubles atomic.Int32
-	mp := managedpool.New(managedpool.Config{Pool: pool.Config{}, OnTrouble: func(string, error) { troubles.Add(1) }})
+	var troubleMu sync.Mutex
+	var troubleErrs []error
+	mp := managedpool.New(managedpool.Config{Pool: pool.Config{}, OnTrouble: func(_ string, err error) {
+		troubles.Add(1)
+		troubleMu.Lock()
+		troubleErrs = append(troubleErrs, err)
+		troubleMu.Unlock()
+	}})
 	defer mp.Close()
 	require.NoError(t, mp.SetAddrs([]string{r.Addr()}))
 	mc := async.NewClient(mp)
@@ -486,8 +494,11 @@ func TestCancelledBlockingCommandCompletesOnce(t *testing.T) {
 	// dropped (after trouble) would make the Ping wait forever.
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	require.NoError(t, mc.Ping(pctx).Err(), "addresses %v, troubles %d", mp.Addrs(), troubles.Load())
-	assert.Zero(t, troubles.Load(), "cancelled BLPOPs reported trouble")
+	troubleMu.Lock()
+	seen := slices.Clone(troubleErrs)
+	troubleMu.Unlock()
+	require.NoError(t, mc.Ping(pctx).Err(), "addresses %v, troubles %v", mp.Addrs(), seen)
+	assert.Zero(t, troubles.Load(), "cancelled BLPOPs reported trouble: %v", seen)
 }
 
 // newSilentServer accepts connections and answers the handshake, then
