@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/asyncredis/asyncredis/protocol/resptest"
 	"go.uber.org/goleak"
@@ -40,7 +41,8 @@ type fakeNode struct {
 	role     string
 	master   string // a replica's master, as ROLE reports it
 	data     map[string]string
-	password string // AUTH must give it, when set
+	password string        // AUTH must give it, when set
+	delay    time.Duration // before answering ROLE: a distant node
 }
 
 func newFakeNode(t *testing.T, role string) *fakeNode {
@@ -63,7 +65,19 @@ func (n *fakeNode) get(key string) (string, bool) {
 	return v, ok
 }
 
+func (n *fakeNode) setDelay(d time.Duration) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.delay = d
+}
+
 func (n *fakeNode) reply(args []string) string {
+	n.mu.Lock()
+	delay := n.delay
+	n.mu.Unlock()
+	if strings.EqualFold(args[0], "ROLE") && delay > 0 {
+		time.Sleep(delay) // the node is far away, not a synchronisation
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	switch strings.ToUpper(args[0]) {

@@ -23,6 +23,10 @@ const (
 	// ReadReplicaPreferred sends read-only commands to the replicas while
 	// one is usable, else to the master.
 	ReadReplicaPreferred
+	// ReadNearest sends read-only commands to the node, master or replica,
+	// with the lowest round trip measured by the pool's ROLE checks (an
+	// average, refreshed every Config.RecheckInterval).
+	ReadNearest
 )
 
 // ClientFor returns one client for name that splits reads from writes:
@@ -39,7 +43,11 @@ func (p *SentinelPool) ClientFor(name string, reads ReadPolicy) *async.Client {
 	var c *async.Client
 	if !p.call(func() {
 		s := p.serviceFor(name)
-		c = async.NewClient(&router{master: s.master, replicas: s.replicas, reads: reads})
+		r := &router{master: s.master, replicas: s.replicas, reads: reads}
+		if reads == ReadNearest {
+			r.replicas = p.nearestPool(s)
+		}
+		c = async.NewClient(r)
 	}) {
 		return async.NewClient(closedExecutor{})
 	}
@@ -61,10 +69,10 @@ func (r *router) pick(cmd *core.Command) *managedpool.Pool {
 	if r.reads == ReadMaster || !readOnly(cmd.Name()) {
 		return r.master
 	}
-	if r.reads == ReadReplicaPreferred && len(r.replicas.Addrs()) == 0 {
+	if (r.reads == ReadReplicaPreferred || r.reads == ReadNearest) && len(r.replicas.Addrs()) == 0 {
 		return r.master
 	}
-	return r.replicas
+	return r.replicas // for ReadNearest, the pool of the nearest node
 }
 
 // ExecBatch sends a pipeline to the master (core.BatchExecutor).

@@ -51,6 +51,9 @@ type serviceRun struct {
 	*service
 	master   *managedpool.Pool
 	replicas *managedpool.Pool
+	// nearest is the pool of the node with the lowest round trip, for
+	// ReadNearest clients; made on first use, kept by the loop.
+	nearest *managedpool.Pool
 	// the errors FailFast and replica commands get while no node is
 	// known; written by the loop, read by the managed pools
 	masterErr  atomic.Pointer[error]
@@ -300,6 +303,35 @@ func (p *SentinelPool) serviceFor(name string) *serviceRun {
 	return s
 }
 
+// nearestPool returns (making) the pool of s's nearest node; loop only.
+func (p *SentinelPool) nearestPool(s *serviceRun) *managedpool.Pool {
+	if s.nearest == nil {
+		s.nearest = managedpool.New(managedpool.Config{Pool: p.cfg.dataConfig(""), QueueSize: p.cfg.QueueSize})
+		p.updateNearest(s)
+	}
+	return s.nearest
+}
+
+// updateNearest points the nearest pool at the node, master or replica,
+// with the lowest measured round trip; loop only.
+func (p *SentinelPool) updateNearest(s *serviceRun) {
+	if s.nearest == nil {
+		return
+	}
+	var cands []string
+	if s.masterAddr != "" {
+		cands = append(cands, s.masterAddr)
+	}
+	cands = append(cands, s.replicaAddrs...)
+	var want []string
+	if best := p.set.nearest(cands); best != "" {
+		want = []string{best}
+	}
+	if !slices.Equal(want, s.nearest.Addrs()) {
+		s.nearest.SetAddrs(want)
+	}
+}
+
 func loadErr(ptr *atomic.Pointer[error], def error) error {
 	if e := ptr.Load(); e != nil {
 		return *e
@@ -350,12 +382,15 @@ func (p *SentinelPool) do(s *serviceRun, acts []action) {
 		case actInvalidateMaster:
 			p.log.Info("sentinel: stop writing to master", "name", name, "addr", a.addr, "err", a.err)
 			s.master.Invalidate()
+			p.updateNearest(s)
 		case actSetMaster:
 			if err := s.master.SetAddrs([]string{a.addr}); err != nil {
 				p.log.Error("sentinel: set master", "name", name, "err", err)
 			}
+			p.updateNearest(s)
 		case actSetReplicas:
 			s.replicas.SetAddrs(a.addrs)
+			p.updateNearest(s)
 		case actFailMasterWaiting:
 			s.master.FailWaiting(a.err)
 		case actFailReplicasWaiting:
@@ -498,6 +533,9 @@ func (p *SentinelPool) Close() error {
 		for _, s := range p.services {
 			s.master.Close()
 			s.replicas.Close()
+			if s.nearest != nil {
+				s.nearest.Close()
+			}
 		}
 		close(p.done)
 	})

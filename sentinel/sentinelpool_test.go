@@ -521,3 +521,25 @@ func TestReadOnlyReplyTriggersRediscovery(t *testing.T) {
 	v, _ := n2.get("k")
 	assert.Equal(t, "3", v)
 }
+
+func TestReadNearestFollowsMeasuredRoundTrips(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	n1, n2 := newFakeNode(t, "master"), newFakeNode(t, "slave")
+	n1.data["k"], n2.data["k"] = "on master", "on replica"
+	n1.setDelay(40 * time.Millisecond)
+	topo := newFakeTopology("m", n1, n2)
+	p := newTestPool(t, Config{Sentinels: []string{newFakeSentinel(t, topo).addr}, RecheckInterval: 50 * time.Millisecond})
+	c := p.ClientFor("m", ReadNearest)
+	servedBy := func(want string) func() bool {
+		return func() bool {
+			v, err := c.Get(ctx, "k").Result()
+			return err == nil && v == want
+		}
+	}
+	require.Eventually(t, servedBy("on replica"), 10*time.Second, 5*time.Millisecond, "the replica answers faster")
+	require.NoError(t, c.Set(ctx, "w", "1").Err(), "writes still go to the master")
+	n1.setDelay(0)
+	n2.setDelay(40 * time.Millisecond)
+	require.Eventually(t, servedBy("on master"), 10*time.Second, 5*time.Millisecond, "now the master is nearer")
+}

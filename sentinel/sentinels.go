@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/asyncredis/asyncredis/async"
 	"github.com/asyncredis/asyncredis/async/core"
@@ -25,13 +26,14 @@ type sentinelSet struct {
 	mu     sync.Mutex // guards the fields below
 	addrs  []string   // the last one to answer first
 	conns  map[string]*pool.Conn
-	nodes  map[string]*pool.Conn // one per data node, for ROLE checks
+	nodes  map[string]*pool.Conn    // one per data node, for ROLE checks
+	rtt    map[string]time.Duration // measured by those checks, averaged
 	closed bool
 }
 
 func newSentinelSet(cfg Config, life *core.Lifecycle) *sentinelSet {
 	return &sentinelSet{cfg: cfg, life: life, addrs: slices.Clone(cfg.Sentinels),
-		conns: map[string]*pool.Conn{}, nodes: map[string]*pool.Conn{}}
+		conns: map[string]*pool.Conn{}, nodes: map[string]*pool.Conn{}, rtt: map[string]time.Duration{}}
 }
 
 // known returns the sentinel addresses, most recently answering first.
@@ -314,11 +316,42 @@ func (s *sentinelSet) role(ctx context.Context, addr string) (async.Role, error)
 	if err != nil {
 		return async.Role{}, err
 	}
+	start := time.Now()
 	role, err := async.NewClient(c).Role(ctx).Result()
 	if err != nil {
 		c.Close() // in doubt: the next check dials again
+		return role, err
 	}
-	return role, err
+	s.noteRTT(addr, time.Since(start))
+	return role, nil
+}
+
+// noteRTT folds one measured round trip to a data node into its average
+// (an exponentially weighted one, so one slow check does not flip it).
+func (s *sentinelSet) noteRTT(addr string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.rtt[addr]; ok {
+		d = (3*old + d) / 4
+	}
+	s.rtt[addr] = d
+}
+
+// nearest returns the address among addrs with the lowest measured round
+// trip; addrs never measured come last, in their order.
+func (s *sentinelSet) nearest(addrs []string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	best, bestRTT := "", time.Duration(-1)
+	for _, a := range addrs {
+		if rtt, ok := s.rtt[a]; ok && (bestRTT < 0 || rtt < bestRTT) {
+			best, bestRTT = a, rtt
+		}
+	}
+	if best == "" && len(addrs) > 0 {
+		best = addrs[0]
+	}
+	return best
 }
 
 // nodeConn returns the connection kept for checking the data node at
