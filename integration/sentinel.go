@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -34,6 +35,11 @@ type SentinelConfig struct {
 	// SentinelPassword, if set, is required by every sentinel, also from
 	// its peers.
 	SentinelPassword string
+	// TLS adds TLS ports with one fresh test CA: 6380 on data nodes and
+	// 26380 on sentinels. The plaintext ports stay, for replication, the
+	// sentinels' own connections and the harness; a client reaches the
+	// TLS ports by mapping addresses (TLSAddr).
+	TLS bool
 	// Image overrides the image; default: Image(ctx).
 	Image string
 }
@@ -72,8 +78,33 @@ type Deployment struct {
 	Master    *Node
 	Replicas  []*Node
 	Sentinels []*Node
+	// TLSConfig trusts the deployment's CA and carries a client
+	// certificate, with ServerName left empty so that each node's IP is
+	// checked; nil without TLS. Clone it before changing it.
+	TLSConfig *tls.Config
 
-	c *cluster
+	c   *cluster
+	pki *testPKI
+}
+
+// sentinelTLSPort is the TLS port of sentinels in a TLS deployment.
+const sentinelTLSPort = 26380
+
+// TLSAddr maps a node's plaintext "ip:port" (6379 or 26379, as sentinels
+// report them) to its TLS port in a TLS deployment, for a client's
+// AddrMapper; other addresses are returned unchanged.
+func TLSAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	switch port {
+	case "6379":
+		return net.JoinHostPort(host, strconv.Itoa(tlsPort))
+	case strconv.Itoa(sentinelPort):
+		return net.JoinHostPort(host, strconv.Itoa(sentinelTLSPort))
+	}
+	return addr
 }
 
 // sentinelPort is the port every sentinel listens on.
@@ -96,10 +127,43 @@ func StartSentinel(ctx context.Context, cfg SentinelConfig) (*Deployment, error)
 	return d, nil
 }
 
+// withTLS adds the TLS port and the deployment's certificates to spec.
+func (d *Deployment) withTLS(spec nodeSpec, port int) nodeSpec {
+	if d.pki == nil {
+		return spec
+	}
+	spec.files = map[string][]byte{
+		"/data/tls/ca.crt": d.pki.caPEM, "/data/tls/redis.crt": d.pki.serverCertPEM, "/data/tls/redis.key": d.pki.serverKeyPEM,
+	}
+	spec.config += "tls-port " + strconv.Itoa(port) + "\n" +
+		"tls-cert-file /data/tls/redis.crt\ntls-key-file /data/tls/redis.key\n" +
+		"tls-ca-cert-file /data/tls/ca.crt\ntls-auth-clients optional\n"
+	return spec
+}
+
 func (d *Deployment) start(ctx context.Context) error {
 	cfg := d.Config
-	master, err := d.c.start(ctx, nodeSpec{name: "master", kind: KindRedis, port: 6379,
-		config: dataNodeConfig(cfg.Password), password: cfg.Password})
+	if cfg.TLS {
+		// Every node's address goes into the one server certificate, so
+		// peek at the addresses the nodes will get, in start order.
+		d.c.mu.Lock()
+		ip := d.c.nextIP
+		d.c.mu.Unlock()
+		var ips []string
+		for range 1 + cfg.Replicas + cfg.Sentinels {
+			ips = append(ips, ip.String())
+			ip = ip.Next()
+		}
+		pki, err := newTestPKI(ips...)
+		if err != nil {
+			return err
+		}
+		d.pki = pki
+		d.TLSConfig = pki.clientConfig.Clone()
+		d.TLSConfig.ServerName = ""
+	}
+	master, err := d.c.start(ctx, d.withTLS(nodeSpec{name: "master", kind: KindRedis, port: 6379,
+		config: dataNodeConfig(cfg.Password), password: cfg.Password}, tlsPort))
 	if err != nil {
 		return err
 	}
@@ -110,8 +174,8 @@ func (d *Deployment) start(ctx context.Context) error {
 	for i := range d.Replicas {
 		g.Go(func() error {
 			conf := dataNodeConfig(cfg.Password) + "replicaof " + master.IP + " 6379\n"
-			n, err := d.c.start(gctx, nodeSpec{name: "replica-" + strconv.Itoa(i), kind: KindRedis, port: 6379,
-				config: conf, password: cfg.Password})
+			n, err := d.c.start(gctx, d.withTLS(nodeSpec{name: "replica-" + strconv.Itoa(i), kind: KindRedis, port: 6379,
+				config: conf, password: cfg.Password}, tlsPort))
 			d.Replicas[i] = n
 			return err
 		})
@@ -131,8 +195,8 @@ func (d *Deployment) start(ctx context.Context) error {
 	g, gctx = errgroup.WithContext(ctx)
 	for i := range d.Sentinels {
 		g.Go(func() error {
-			n, err := d.c.start(gctx, nodeSpec{name: "sentinel-" + strconv.Itoa(i), kind: KindSentinel, port: sentinelPort,
-				config: d.sentinelConfig(master.IP), password: cfg.SentinelPassword})
+			n, err := d.c.start(gctx, d.withTLS(nodeSpec{name: "sentinel-" + strconv.Itoa(i), kind: KindSentinel, port: sentinelPort,
+				config: d.sentinelConfig(master.IP), password: cfg.SentinelPassword}, sentinelTLSPort))
 			d.Sentinels[i] = n
 			return err
 		})

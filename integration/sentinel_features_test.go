@@ -12,6 +12,7 @@ import (
 
 	"github.com/asyncredis/asyncredis/async"
 	"github.com/asyncredis/asyncredis/integration"
+	"github.com/asyncredis/asyncredis/pool"
 	"github.com/asyncredis/asyncredis/sentinel"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -195,4 +196,50 @@ func TestReplicaFallbackToMaster(t *testing.T) {
 		var rnf *sentinel.ReplicaNotFoundError
 		return errors.As(rs.Ping(cctx).Err(), &rnf)
 	}, 30*time.Second, 10*time.Millisecond, "without the fallback, no replica is usable")
+}
+
+// Sentinels and data nodes reached over TLS only: queries, the event
+// subscription, ROLE checks and the managed pools all go through the one
+// dial path with the two TLS settings, across a failover.
+func TestSentinelTLSAndTLSDataNodes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := integration.StartSentinelT(t, integration.SentinelConfig{TLS: true})
+	var sentinels []string
+	for _, a := range d.SentinelAddrs() {
+		sentinels = append(sentinels, integration.TLSAddr(a))
+	}
+	s := newSentinel(t, sentinel.Config{
+		Sentinels:  sentinels,
+		Sentinel:   pool.Config{TLS: d.TLSConfig},
+		Pool:       pool.Config{TLS: d.TLSConfig},
+		AddrMapper: integration.TLSAddr,
+	})
+	events := collectEvents(s)
+	name := d.Config.MasterName
+	m := s.MasterFor(name)
+	require.NoError(t, m.Set(ctx, "tls", "1").Err())
+	role, err := s.ReplicaFor(name).Role(ctx).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "slave", role.Role)
+	addr, err := s.DiscoverMaster(ctx, name)
+	require.NoError(t, err)
+	assert.Equal(t, integration.TLSAddr(d.Master.Addr()), addr)
+
+	require.NoError(t, d.Master.Kill(ctx))
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, m.Set(cctx, "tls", "2").Err())
+	role, err = m.Role(ctx).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "master", role.Role)
+	require.Eventually(t, func() bool {
+		_, ok := events.first(sentinel.EventSwitchMaster)
+		return ok
+	}, 30*time.Second, 10*time.Millisecond, "the +switch-master came over a TLS subscription")
+
+	// Without TLS the sentinels' TLS ports refuse the client.
+	plain := newSentinel(t, sentinel.Config{Sentinels: sentinels, SentinelTimeout: 300 * time.Millisecond})
+	_, err = plain.DiscoverMaster(ctx, name)
+	assert.ErrorIs(t, err, sentinel.ErrNoSentinel)
 }

@@ -20,7 +20,9 @@ type testPKI struct {
 	clientConfig                       *tls.Config // trusts the CA, presents the client certificate
 }
 
-func newTestPKI(serverIP string) (*testPKI, error) {
+// newTestPKI makes a CA and one server certificate valid for every IP in
+// serverIPs (and loopback); the client configuration names the first.
+func newTestPKI(serverIPs ...string) (*testPKI, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -70,7 +72,11 @@ func newTestPKI(serverIP string) (*testPKI, error) {
 			pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), nil
 	}
 	p := &testPKI{caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})}
-	if p.serverCertPEM, p.serverKeyPEM, err = issue(2, "redis", x509.ExtKeyUsageServerAuth, []net.IP{net.ParseIP(serverIP), net.IPv4(127, 0, 0, 1)}); err != nil {
+	ips := []net.IP{net.IPv4(127, 0, 0, 1)}
+	for _, ip := range serverIPs {
+		ips = append(ips, net.ParseIP(ip))
+	}
+	if p.serverCertPEM, p.serverKeyPEM, err = issue(2, "redis", x509.ExtKeyUsageServerAuth, ips); err != nil {
 		return nil, err
 	}
 	clientCert, clientKey, err := issue(3, "client", x509.ExtKeyUsageClientAuth, nil)
@@ -83,6 +89,6 @@ func newTestPKI(serverIP string) (*testPKI, error) {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(caCert)
-	p.clientConfig = &tls.Config{ServerName: serverIP, RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	p.clientConfig = &tls.Config{ServerName: serverIPs[0], RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
 	return p, nil
 }
