@@ -13,6 +13,7 @@ import (
 	"github.com/asyncredis/asyncredis/async"
 	"github.com/asyncredis/asyncredis/integration"
 	"github.com/asyncredis/asyncredis/pool"
+	"github.com/asyncredis/asyncredis/protocol"
 	"github.com/asyncredis/asyncredis/sentinel"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -242,4 +243,26 @@ func TestSentinelTLSAndTLSDataNodes(t *testing.T) {
 	plain := newSentinel(t, sentinel.Config{Sentinels: sentinels, SentinelTimeout: 300 * time.Millisecond})
 	_, err = plain.DiscoverMaster(ctx, name)
 	assert.ErrorIs(t, err, sentinel.ErrNoSentinel)
+}
+
+// A wrong data-node password says so, for masters and replicas alike,
+// instead of "not found".
+func TestWrongDataPasswordIsAnAuthError(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := integration.StartSentinelT(t, integration.SentinelConfig{Password: "datapw"})
+	s := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs(), Pool: pool.Config{Password: "wrong"}})
+	name := d.Config.MasterName
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := s.MasterFor(name).Ping(cctx).Err()
+	assert.ErrorIs(t, err, protocol.ErrAuth)
+	var mre *sentinel.MasterReplyError
+	assert.ErrorAs(t, err, &mre)
+	err = s.ReplicaFor(name).Ping(cctx).Err()
+	assert.ErrorIs(t, err, protocol.ErrAuth)
+	var rre *sentinel.ReplicaReplyError
+	assert.ErrorAs(t, err, &rre)
+	_, err = s.DiscoverReplicas(ctx, name)
+	assert.ErrorIs(t, err, protocol.ErrAuth)
 }
