@@ -238,7 +238,10 @@ func checkOutcomes(t *testing.T, results []write, fault time.Time, sw integratio
 	return gap
 }
 
-func followFailover(t *testing.T, fault func(d *integration.Deployment) error) {
+// followFailover runs 64 writers through a failover caused by fault; heal,
+// if set, runs once the writes go to the new master (with the fault's
+// time), and the writers go on through it.
+func followFailover(t *testing.T, fault func(d *integration.Deployment) error, heal func(d *integration.Deployment, at time.Time) error) {
 	integration.CheckGoroutines(t)
 	ctx := context.Background()
 	d := integration.StartSentinelT(t, integration.SentinelConfig{})
@@ -259,6 +262,10 @@ func followFailover(t *testing.T, fault func(d *integration.Deployment) error) {
 	at := time.Now()
 	sw := firstSwitch(t, msgs)
 	l.waitAcks(t, 2000)
+	if heal != nil {
+		require.NoError(t, heal(d, at))
+		l.waitAcks(t, 2000)
+	}
 	results := l.finish()
 	checkOutcomes(t, results, at, sw, events.clientSwitch(t))
 
@@ -286,11 +293,23 @@ func followFailover(t *testing.T, fault func(d *integration.Deployment) error) {
 }
 
 func TestFailoverMasterKilled(t *testing.T) {
-	followFailover(t, func(d *integration.Deployment) error { return d.Master.Kill(context.Background()) })
+	followFailover(t, func(d *integration.Deployment) error { return d.Master.Kill(context.Background()) }, nil)
 }
 
 func TestFailoverMasterPaused(t *testing.T) {
-	followFailover(t, func(d *integration.Deployment) error { return d.Master.Pause(context.Background()) })
+	followFailover(t, func(d *integration.Deployment) error { return d.Master.Pause(context.Background()) }, nil)
+}
+
+// The master paused for 6 s: long enough to be failed over, then back,
+// still saying master until the sentinels convert it.
+func TestFailoverMasterPausedSixSeconds(t *testing.T) {
+	followFailover(t, func(d *integration.Deployment) error { return d.Master.Pause(context.Background()) },
+		func(d *integration.Deployment, at time.Time) error {
+			wake := time.NewTimer(time.Until(at.Add(6 * time.Second)))
+			defer wake.Stop()
+			<-wake.C
+			return d.Master.Unpause(context.Background())
+		})
 }
 
 func TestManualFailoverLosesAtMostInFlight(t *testing.T) {
