@@ -34,6 +34,7 @@ type client struct {
 	name  string
 	get   func(ctx context.Context, key string) error
 	set   func(ctx context.Context, key, val string) error
+	read  func(ctx context.Context, key string) (string, error) // the value, for the register check
 	mget  func(ctx context.Context, keys []string) error
 	close func()
 }
