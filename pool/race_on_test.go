@@ -5,6 +5,8 @@ package pool_test
 import "time"
 
 // raceSlack widens timing bounds under the race detector, which slows
-// every goroutine several times over; the bounds themselves are checked
-// without it (go test without -race, as bench/ runs).
-const raceSlack = 250 * time.Millisecond
+// every goroutine several times over (and, with the whole suite running in
+// parallel on two cores, stalls some by several hundred milliseconds); the
+// bounds themselves are checked without it: .ci/run runs these tests again
+// without -race.
+const raceSlack = time.Second
