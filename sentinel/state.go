@@ -63,6 +63,11 @@ type service struct {
 	replicaBusy  bool
 	replicaAgain bool // refresh once more when the running one ends
 	everReplica  bool
+	// While no replica is usable, replicas are looked for again with a
+	// short backoff (restarted by a switch) rather than only at the next
+	// re-check: after a failover they come back within a second or two.
+	replicaRetry   time.Time
+	replicaBackoff core.Backoff
 
 	lastCheck time.Time
 }
@@ -79,7 +84,8 @@ const promotionHold = 30 * time.Second
 func newService(name string, recheck time.Duration, fallbackToMaster bool, now time.Time) *service {
 	return &service{
 		name: name, recheck: recheck, fallbackToMaster: fallbackToMaster, lastCheck: now,
-		backoff: core.Backoff{Min: 25 * time.Millisecond, Max: 500 * time.Millisecond},
+		backoff:        core.Backoff{Min: 25 * time.Millisecond, Max: 500 * time.Millisecond},
+		replicaBackoff: core.Backoff{Min: 25 * time.Millisecond, Max: 500 * time.Millisecond},
 	}
 }
 
@@ -189,6 +195,10 @@ func (s *service) tick(now time.Time) []action {
 	if s.fenced && now.After(s.fenceUntil) {
 		acts = s.discoverMaster(acts) // has the failover ended without us hearing?
 	}
+	if len(s.replicaAddrs) == 0 && !s.replicaRetry.IsZero() && now.After(s.replicaRetry) {
+		s.replicaRetry = time.Time{}
+		acts = s.refreshReplicas(acts)
+	}
 	if now.Sub(s.lastCheck) >= s.recheck {
 		s.lastCheck = now
 		acts = s.discoverMaster(acts)
@@ -209,6 +219,7 @@ func (s *service) switchMaster(addr string, now time.Time) []action {
 		s.masterAddr = ""
 	}
 	s.fenced = false // the failover ended: what was held goes to the new master
+	s.replicaBackoff.Reset()
 	s.switches++
 	if s.lastMaster != "" && s.lastMaster != addr {
 		if s.demoted == nil {
@@ -342,7 +353,10 @@ func (s *service) replicasDone(gen uint64, addrs []string, err error, now time.T
 	acts = append(acts, action{kind: actSetReplicas, addrs: addrs})
 	if len(addrs) > 0 {
 		s.everReplica = true
+		s.replicaRetry = time.Time{}
+		s.replicaBackoff.Reset()
 	} else {
+		s.replicaRetry = now.Add(s.replicaBackoff.Next())
 		var rnf *ReplicaNotFoundError
 		if !errors.As(err, &rnf) {
 			err = &ReplicaNotFoundError{Name: s.name, Err: err}
