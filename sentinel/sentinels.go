@@ -66,13 +66,19 @@ func (s *sentinelSet) add(addr string) bool {
 // conn returns the connection to the sentinel at addr, dialling one if
 // needed.
 func (s *sentinelSet) conn(ctx context.Context, addr string) (*pool.Conn, error) {
+	return s.kept(ctx, s.conns, s.cfg.sentinelConfig(addr))
+}
+
+// kept returns the live connection kept in conns for cfg.Addr, or dials
+// one and keeps it; conns is guarded by s.mu. After close, it refuses.
+func (s *sentinelSet) kept(ctx context.Context, conns map[string]*pool.Conn, cfg pool.Config) (*pool.Conn, error) {
 	s.mu.Lock()
-	c := s.conns[addr]
+	c := conns[cfg.Addr]
 	s.mu.Unlock()
 	if c != nil && c.Err() == nil {
 		return c, nil
 	}
-	c, err := pool.Dial(ctx, s.cfg.sentinelConfig(addr))
+	c, err := pool.Dial(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -82,11 +88,11 @@ func (s *sentinelSet) conn(ctx context.Context, addr string) (*pool.Conn, error)
 		c.Close()
 		return nil, ErrClosed
 	}
-	if old := s.conns[addr]; old != nil && old.Err() == nil {
+	if old := conns[cfg.Addr]; old != nil && old.Err() == nil {
 		c.Close() // another query won the race
 		return old, nil
 	}
-	s.conns[addr] = c
+	conns[cfg.Addr] = c
 	return c, nil
 }
 
@@ -94,12 +100,13 @@ func (s *sentinelSet) conn(ctx context.Context, addr string) (*pool.Conn, error)
 func (s *sentinelSet) close() {
 	s.mu.Lock()
 	s.closed = true
-	conns := s.conns
-	s.conns = map[string]*pool.Conn{}
-	for a, c := range s.nodes {
-		conns[a+" (node)"] = c
+	var conns []*pool.Conn
+	for _, m := range []map[string]*pool.Conn{s.conns, s.nodes} {
+		for _, c := range m {
+			conns = append(conns, c)
+		}
+		clear(m) // the maps themselves stay: kept holds them
 	}
-	s.nodes = map[string]*pool.Conn{}
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.Close()
@@ -357,30 +364,9 @@ func (s *sentinelSet) nearest(addrs []string) string {
 // nodeConn returns the connection kept for checking the data node at
 // addr, dialling one if needed.
 func (s *sentinelSet) nodeConn(ctx context.Context, addr string) (*pool.Conn, error) {
-	s.mu.Lock()
-	c := s.nodes[addr]
-	s.mu.Unlock()
-	if c != nil && c.Err() == nil {
-		return c, nil
-	}
 	cfg := s.cfg.dataConfig(addr)
 	cfg.HealthCheckInterval = -1
-	c, err := pool.Dial(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		c.Close()
-		return nil, ErrClosed
-	}
-	if old := s.nodes[addr]; old != nil && old.Err() == nil {
-		c.Close()
-		return old, nil
-	}
-	s.nodes[addr] = c
-	return c, nil
+	return s.kept(ctx, s.nodes, cfg)
 }
 
 // Exec makes the sentinel set an executor: each command goes to the
