@@ -23,9 +23,9 @@ type sentinelSet struct {
 	cfg  Config
 	life *core.Lifecycle
 
-	mu     sync.Mutex // guards the fields below
-	addrs  []string   // the last one to answer first
-	conns  map[string]*pool.Conn
+	mu     sync.Mutex               // guards the fields below
+	addrs  []string                 // the last one to answer first
+	conns  map[string]*pool.Conn    // emptied by close, never replaced: kept holds it
 	nodes  map[string]*pool.Conn    // one per data node, for ROLE checks
 	rtt    map[string]time.Duration // measured by those checks, averaged
 	closed bool
