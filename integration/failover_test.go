@@ -149,10 +149,6 @@ func firstSwitch(t *testing.T, msgs <-chan integration.SentinelMessage) integrat
 	return integration.SentinelMessage{}
 }
 
-// checkOutcomes asserts the failover contract on a finished load: every
-// command resolved within its deadline (+50ms), errors only as ambiguous
-// in-flight failures and at most one per writer, and the first write
-// acknowledged after the fault came at most 50ms after the first switch.
 // clientEvents collects a sentinel client's events until it is closed.
 type clientEvents struct {
 	mu  sync.Mutex
@@ -209,6 +205,10 @@ func (ce *clientEvents) clientSwitch(t *testing.T) time.Time {
 	return at
 }
 
+// checkOutcomes asserts the failover contract on a finished load: every
+// command resolved within its deadline (+50ms), errors only as ambiguous
+// in-flight failures and at most one per writer, and the first write
+// acknowledged after the fault came at most 50ms after the first switch.
 func checkOutcomes(t *testing.T, results []write, fault time.Time, sw integration.SentinelMessage, clientSw time.Time) time.Duration {
 	t.Helper()
 	var errs int

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -265,4 +266,59 @@ func TestWrongDataPasswordIsAnAuthError(t *testing.T) {
 	assert.ErrorAs(t, err, &rre)
 	_, err = s.DiscoverReplicas(ctx, name)
 	assert.ErrorIs(t, err, protocol.ErrAuth)
+}
+
+// Operators move the master by hand: a replica is promoted, the sentinels
+// are re-pointed with SENTINEL REMOVE + MONITOR (no failover, so no
+// +switch-master is ever published) and the old master is made a replica.
+// The old master's READONLY replies are the client's only sign; it must
+// follow the new master at once, not at the next periodic re-check (an
+// hour here).
+func TestReadOnlyReplyTriggersRediscoveryOnRealServers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := integration.StartSentinelT(t, integration.SentinelConfig{})
+	name := d.Config.MasterName
+	s := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs(), RecheckInterval: time.Hour})
+	events := collectEvents(s)
+	m := s.MasterFor(name)
+	require.NoError(t, m.Set(ctx, "k", "before").Err())
+
+	old, next := d.Master, d.Replicas[0]
+	_, err := next.Do(ctx, "REPLICAOF", "NO", "ONE")
+	require.NoError(t, err)
+	for _, sn := range d.Sentinels {
+		_, err := sn.Do(ctx, "SENTINEL", "REMOVE", name)
+		require.NoError(t, err)
+		_, err = sn.Do(ctx, "SENTINEL", "MONITOR", name, next.IP, strconv.Itoa(next.Port), strconv.Itoa(d.Config.Quorum))
+		require.NoError(t, err)
+	}
+	require.NoError(t, m.Set(ctx, "k", "still old").Err())
+	v, err := old.Do(ctx, "GET", "k")
+	require.NoError(t, err)
+	require.Equal(t, "still old", v, "nothing told the client yet: it still writes to the old master")
+
+	_, err = old.Do(ctx, "REPLICAOF", next.IP, strconv.Itoa(next.Port))
+	require.NoError(t, err)
+	demoted := time.Now()
+	assert.ErrorIs(t, m.Set(ctx, "k", "refused").Err(), protocol.ErrReadOnly)
+	var followed time.Duration
+	require.Eventually(t, func() bool {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		followed = time.Since(demoted)
+		return m.Set(cctx, "k", "after").Err() == nil
+	}, 10*time.Second, time.Millisecond, "writes resume on the new master")
+	t.Logf("writes resumed %v after the old master was demoted", followed)
+	assert.Less(t, followed, time.Second, "the READONLY reply, not the hourly re-check, moved the client")
+	v, err = next.Do(ctx, "GET", "k")
+	require.NoError(t, err)
+	assert.Equal(t, "after", v)
+
+	changes := events.all(sentinel.EventMasterChanged)
+	require.Len(t, changes, 2, "the first discovery, then the move")
+	assert.Equal(t, next.Addr(), changes[1].Addr)
+	assert.Equal(t, old.Addr(), changes[1].OldAddr)
+	assert.Equal(t, "discovery", changes[1].Via)
+	assert.Empty(t, events.all(sentinel.EventSwitchMaster), "no sentinel announced a switch")
 }
