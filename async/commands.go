@@ -7,10 +7,25 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
 // withKeys builds [name, extra-before..., keys...].
+// keyCommand sends name followed by keys, encoded straight into the
+// command's buffer (no []any, no boxing): MGET, DEL and the like.
+func keyCommand[T any](c *Client, ctx context.Context, conv func(protocol.Value) (T, error), name string, keys []string) *Future[T] {
+	f := newFuture(conv)
+	cmd := core.NewCommand()
+	b := protocol.AppendArrayHeader(cmd.Buf, 1+len(keys))
+	b = protocol.AppendString(b, name)
+	for _, k := range keys {
+		b = protocol.AppendString(b, k)
+	}
+	cmd.Buf = b
+	return send(c, ctx, cmd, f)
+}
+
 func withKeys(name string, keys []string, before ...any) []any {
 	out := make([]any, 0, 1+len(before)+len(keys))
 	out = append(out, name)
@@ -293,7 +308,7 @@ func (c *Client) GetEx(ctx context.Context, key string, a GetExArgs) *Future[str
 
 // MGet returns the values of keys; a missing key's element is not Valid.
 func (c *Client) MGet(ctx context.Context, keys ...string) *Future[[]NullString] {
-	return Cmd(ctx, c, ToNullStrings, withKeys("MGET", keys)...)
+	return keyCommand(c, ctx, ToNullStrings, "MGET", keys)
 }
 
 // MSet sets alternating keys and values.
@@ -356,17 +371,17 @@ func (c *Client) SetRange(ctx context.Context, key string, offset int64, value a
 
 // Del deletes keys and returns how many existed.
 func (c *Client) Del(ctx context.Context, keys ...string) *Future[int64] {
-	return Cmd(ctx, c, ToInt64, withKeys("DEL", keys)...)
+	return keyCommand(c, ctx, ToInt64, "DEL", keys)
 }
 
 // Unlink deletes keys in the background and returns how many existed.
 func (c *Client) Unlink(ctx context.Context, keys ...string) *Future[int64] {
-	return Cmd(ctx, c, ToInt64, withKeys("UNLINK", keys)...)
+	return keyCommand(c, ctx, ToInt64, "UNLINK", keys)
 }
 
 // Exists returns how many of keys exist.
 func (c *Client) Exists(ctx context.Context, keys ...string) *Future[int64] {
-	return Cmd(ctx, c, ToInt64, withKeys("EXISTS", keys)...)
+	return keyCommand(c, ctx, ToInt64, "EXISTS", keys)
 }
 
 // ExpireCond is EXPIRE's optional condition: "", "NX", "XX", "GT" or "LT".

@@ -245,17 +245,17 @@ func (c *Client) SRandMember(ctx context.Context, key string, count int64) *Futu
 
 // SInter returns the intersection of the sets.
 func (c *Client) SInter(ctx context.Context, keys ...string) *Future[[]string] {
-	return Cmd(ctx, c, ToStrings, withKeys("SINTER", keys)...)
+	return keyCommand(c, ctx, ToStrings, "SINTER", keys)
 }
 
 // SUnion returns the union of the sets.
 func (c *Client) SUnion(ctx context.Context, keys ...string) *Future[[]string] {
-	return Cmd(ctx, c, ToStrings, withKeys("SUNION", keys)...)
+	return keyCommand(c, ctx, ToStrings, "SUNION", keys)
 }
 
 // SDiff returns the members of the first set not in the others.
 func (c *Client) SDiff(ctx context.Context, keys ...string) *Future[[]string] {
-	return Cmd(ctx, c, ToStrings, withKeys("SDIFF", keys)...)
+	return keyCommand(c, ctx, ToStrings, "SDIFF", keys)
 }
 
 // SInterStore stores the intersection in dst and returns its size.

@@ -2,6 +2,7 @@ package async
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -15,30 +16,68 @@ import (
 //
 // All methods are safe for concurrent use.
 type Future[T any] struct {
-	state atomic.Uint32  // pending, resolving, resolved
-	wg    sync.WaitGroup // released on resolution; Result waits on it
-	mu    sync.Mutex     // guards done
-	done  chan struct{}  // made on the first Done call; closed on resolution
-	then  []func()       // run once on resolution; guarded by mu
+	// A future is allocated per command, so it holds only what every
+	// command needs (48 bytes for a string): the state, the value, the
+	// conversion and one waiter's slot. Errors other than ErrNil, the
+	// context, Done's channel and callbacks live in ext, made only when
+	// needed.
+	//
+	// The context is not watched per command (a timer or AfterFunc per
+	// command would cost more than the command): whoever looks at the
+	// future first after the context ends resolves it with ctx.Err() —
+	// Result waits on both, IsResolved and a late reply check it, and
+	// Done and the combinators arm a watcher when they are first used.
+	state atomic.Uint32 // pending, resolving, resolved; plus failedNil
 	val   T
-	err   error
 	conv  func(protocol.Value) (T, error)
-	stop  func() bool // unregisters the context watcher, if any
+	slot  atomic.Pointer[waiter]    // the one goroutine blocked in Result; tombstone once resolved
+	ext   atomic.Pointer[futureExt] // made on demand
+}
+
+// futureExt is the part of a future few commands need.
+type futureExt struct {
+	err  error           // the error, when it is not ErrNil; written before resolved is stored
+	ctx  context.Context // the command's context, if it can end; set before the command is issued
+	mu   sync.Mutex      // guards the fields below
+	stop func() bool     // unregisters the context watcher, once armed
+	done chan struct{}
+	then []func()
 }
 
 const (
 	pending uint32 = iota
 	resolving
 	resolved
+	stateMask = 3
+	failedNil = 4 // or'ed into resolved: the error is ErrNil
+)
+
+// waiter wakes the goroutine blocked in Result; it is reused, since each
+// registration receives exactly one send.
+type waiter struct{ ch chan struct{} }
+
+var (
+	waiters   = sync.Pool{New: func() any { return &waiter{ch: make(chan struct{}, 1)} }}
+	tombstone = &waiter{}
 )
 
 // closedChan is handed out by Done for futures resolved before anyone asked.
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 func newFuture[T any](conv func(protocol.Value) (T, error)) *Future[T] {
-	f := &Future[T]{conv: conv}
-	f.wg.Add(1)
-	return f
+	return &Future[T]{conv: conv}
+}
+
+// extension returns f's ext, making it if needed.
+func (f *Future[T]) extension() *futureExt {
+	if x := f.ext.Load(); x != nil {
+		return x
+	}
+	x := &futureExt{}
+	if f.ext.CompareAndSwap(nil, x) {
+		return x
+	}
+	return f.ext.Load()
 }
 
 // Promise returns an unresolved future and the function that resolves
@@ -72,8 +111,9 @@ func Failed[T any](err error) *Future[T] {
 	return f
 }
 
-// watch makes the future fail with ctx.Err() as soon as ctx ends. It
-// reports false when ctx has already ended (the future is then resolved).
+// watch binds the future to ctx: it fails with ctx.Err() once ctx ends,
+// unless the reply came first. It reports false when ctx has already
+// ended (the future is then resolved).
 func (f *Future[T]) watch(ctx context.Context) bool {
 	if ctx.Done() == nil {
 		return true
@@ -82,8 +122,32 @@ func (f *Future[T]) watch(ctx context.Context) bool {
 		f.fail(err)
 		return false
 	}
-	f.stop = context.AfterFunc(ctx, func() { f.fail(ctx.Err()) })
+	f.extension().ctx = ctx
 	return true
+}
+
+// expired resolves f with its context's error if that context has ended;
+// it reports whether f is resolved.
+func (f *Future[T]) expired() bool {
+	if f.isResolved() {
+		return true
+	}
+	if x := f.ext.Load(); x != nil && x.ctx != nil {
+		if err := x.ctx.Err(); err != nil {
+			f.fail(err)
+			return true // whoever won, the future is resolved or about to be
+		}
+	}
+	return false
+}
+
+// armLocked makes the context resolve f as soon as it ends, for those
+// who wait on Done or callbacks rather than in Result. x.mu is held.
+func (f *Future[T]) armLocked(x *futureExt) {
+	if x.ctx != nil && x.stop == nil {
+		ctx := x.ctx
+		x.stop = context.AfterFunc(ctx, func() { f.fail(ctx.Err()) })
+	}
 }
 
 func (f *Future[T]) fail(err error) {
@@ -96,32 +160,65 @@ func (f *Future[T]) resolve(v T, err error) bool {
 	if !f.state.CompareAndSwap(pending, resolving) {
 		return false
 	}
-	f.val, f.err = v, err
-	f.mu.Lock()
-	f.state.Store(resolved)
-	if f.done != nil {
-		close(f.done)
+	f.val = v
+	final := resolved
+	switch {
+	case err == ErrNil:
+		final |= failedNil
+	case err != nil:
+		f.extension().err = err
 	}
-	then := f.then
-	f.then = nil
-	f.mu.Unlock()
-	f.wg.Done()
+	f.state.Store(final)
+	if w := f.slot.Swap(tombstone); w != nil {
+		w.ch <- struct{}{}
+	}
+	x := f.ext.Load()
+	if x == nil {
+		return true
+	}
+	x.mu.Lock()
+	if x.done != nil {
+		close(x.done)
+	}
+	then, stop := x.then, x.stop
+	x.then = nil
+	x.mu.Unlock()
+	if stop != nil {
+		stop() // the watcher is no longer needed (false if it is what ran)
+	}
 	for _, fn := range then {
 		fn()
 	}
 	return true
 }
 
+// isResolved reports whether the outcome is set and visible.
+func (f *Future[T]) isResolved() bool { return f.state.Load()&stateMask == resolved }
+
+// outcome returns the value and error of a resolved future.
+func (f *Future[T]) outcome() (T, error) {
+	st := f.state.Load()
+	if st&failedNil != 0 {
+		return f.val, ErrNil
+	}
+	if x := f.ext.Load(); x != nil && x.err != nil {
+		return f.val, x.err
+	}
+	return f.val, nil
+}
+
 // whenDone runs fn once the future has resolved: at once if it has, else
 // on the resolving goroutine. fn must not block.
 func (f *Future[T]) whenDone(fn func()) {
-	f.mu.Lock()
-	if f.state.Load() != resolved {
-		f.then = append(f.then, fn)
-		f.mu.Unlock()
+	x := f.extension()
+	x.mu.Lock()
+	if !f.isResolved() {
+		x.then = append(x.then, fn)
+		f.armLocked(x)
+		x.mu.Unlock()
 		return
 	}
-	f.mu.Unlock()
+	x.mu.Unlock()
 	fn()
 }
 
@@ -147,11 +244,8 @@ func (s *sink[T]) Complete(v protocol.Value, err error) { s.Offer(v, err) }
 // about to).
 func (s *sink[T]) Offer(v protocol.Value, err error) bool {
 	f := (*Future[T])(s)
-	if f.stop != nil && !f.stop() {
-		return false // the context's watcher has run or is running: it wins
-	}
-	if f.state.Load() != pending {
-		return false // the context won; the reply is discarded
+	if f.expired() {
+		return false // the context ended first; the reply is discarded
 	}
 	if err == nil {
 		if err = v.Err(); err == nil {
@@ -167,22 +261,60 @@ func (s *sink[T]) Offer(v protocol.Value, err error) bool {
 
 // Done returns a channel closed when the future resolves, for select.
 func (f *Future[T]) Done() <-chan struct{} {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.done == nil {
-		if f.state.Load() == resolved {
+	if f.isResolved() {
+		return closedChan
+	}
+	x := f.extension()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.done == nil {
+		if f.isResolved() {
 			return closedChan
 		}
-		f.done = make(chan struct{})
+		x.done = make(chan struct{})
+		f.armLocked(x)
 	}
-	return f.done
+	return x.done
 }
 
 // Result waits for the future to resolve and returns its outcome. After
 // Done is closed it returns at once.
 func (f *Future[T]) Result() (T, error) {
-	f.wg.Wait()
-	return f.val, f.err
+	if !f.isResolved() {
+		f.wait()
+	}
+	return f.outcome()
+}
+
+// wait blocks until f resolves or its context ends: in f's waiter slot,
+// without allocating, when no other goroutine waits in Result; else on
+// Done's channel.
+func (f *Future[T]) wait() {
+	w := waiters.Get().(*waiter)
+	if f.slot.CompareAndSwap(nil, w) {
+		var ctx context.Context
+		var ctxDone <-chan struct{}
+		if x := f.ext.Load(); x != nil && x.ctx != nil {
+			ctx, ctxDone = x.ctx, x.ctx.Done()
+		}
+		select {
+		case <-w.ch:
+		case <-ctxDone:
+			f.fail(ctx.Err())
+			<-w.ch // whoever resolved f swapped w out and signals it once
+		}
+		waiters.Put(w)
+		return
+	}
+	waiters.Put(w)
+	if f.slot.Load() != tombstone {
+		<-f.Done()
+	}
+	// A tombstone is stored just after the outcome, so it may be seen
+	// before the resolver's final state: wait for that too.
+	for !f.isResolved() {
+		runtime.Gosched()
+	}
 }
 
 // Val is Result without the error, for tests and examples.
@@ -197,18 +329,19 @@ func (f *Future[T]) Err() error {
 	return err
 }
 
-// Resolved reports whether the future has resolved, without blocking.
-func (f *Future[T]) IsResolved() bool { return f.state.Load() == resolved }
+// IsResolved reports whether the future has resolved (a reply came, or
+// it failed, or its context ended), without blocking.
+func (f *Future[T]) IsResolved() bool { return f.expired() }
 
 // ResultCtx waits for the future or for ctx to end, whichever is first; it
 // abandons only the wait, never the command.
 func (f *Future[T]) ResultCtx(ctx context.Context) (T, error) {
-	if f.state.Load() == resolved {
-		return f.val, f.err
+	if f.expired() {
+		return f.Result() // resolved, or about to be
 	}
 	select {
 	case <-f.Done():
-		return f.val, f.err
+		return f.outcome()
 	case <-ctx.Done():
 		var zero T
 		return zero, ctx.Err()

@@ -3,6 +3,7 @@ package async
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -198,4 +199,73 @@ func TestResolvedAndFailed(t *testing.T) {
 	default:
 		t.Fatal("Done of a resolved future is closed")
 	}
+}
+
+// instantExec answers every command at once with a fixed reply, on the
+// caller's goroutine.
+type instantExec struct{ reply protocol.Value }
+
+func (e instantExec) Exec(_ context.Context, cmd *core.Command, sink core.Sink) {
+	cmd.Release()
+	sink.Complete(e.reply, nil)
+}
+
+// A context that ends resolves the future with its error, whoever looks
+// first and however: a reply that arrives later is discarded, Done is
+// closed, IsResolved says so, Result returns the context's error.
+func TestFutureContextEndsWithoutWatcherPerCommand(t *testing.T) {
+	for _, look := range []string{"reply", "done", "isresolved", "result", "then"} {
+		t.Run(look, func(t *testing.T) {
+			ex := newManualExec()
+			c := NewClient(ex)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			f := c.Get(ctx, "k")
+			<-ex.got
+			switch look {
+			case "done":
+				done := f.Done()
+				cancel()
+				<-done
+			case "then":
+				m := Map(f, func(s string) (string, error) { return s, nil })
+				cancel()
+				<-m.Done()
+				assert.ErrorIs(t, m.Err(), context.Canceled)
+			case "isresolved":
+				assert.False(t, f.IsResolved())
+				cancel()
+				assert.True(t, f.IsResolved())
+			case "result":
+				go cancel()
+			case "reply":
+				cancel()
+				ex.complete(0, bulk("late"), nil)
+			}
+			_, err := f.Result()
+			assert.ErrorIs(t, err, context.Canceled)
+			ex.complete(0, bulk("later"), nil) // discarded
+			_, err = f.Result()
+			assert.ErrorIs(t, err, context.Canceled)
+		})
+	}
+}
+
+// A future costs one allocation, and a context with a deadline one more
+// (not a timer or AfterFunc per command); ErrNil costs nothing extra.
+func TestFutureAllocations(t *testing.T) {
+	c := NewClient(instantExec{protocol.Value{Kind: protocol.KindSimpleString, Str: "OK"}})
+	val := strings.Repeat("v", 16)
+	bg := context.Background()
+	ctx, cancel := context.WithTimeout(bg, time.Hour)
+	defer cancel()
+	assert.Equal(t, 1.0, testing.AllocsPerRun(200, func() { c.Set(bg, "k", val).Result() }))
+	assert.Equal(t, 2.0, testing.AllocsPerRun(200, func() { c.Set(ctx, "k", val).Result() }))
+	miss := NewClient(instantExec{protocol.Value{Kind: protocol.KindNull}})
+	assert.Equal(t, 1.0, testing.AllocsPerRun(200, func() {
+		_, err := miss.Get(bg, "k").Result()
+		if err != ErrNil {
+			panic(err)
+		}
+	}))
 }

@@ -161,7 +161,7 @@ func (r *Reader) value(line []byte, depth int) (Value, error) {
 		if err := r.charge(int64(len(body))); err != nil {
 			return Value{}, err
 		}
-		return Value{Kind: kind, Str: string(body)}, nil
+		return Value{Kind: kind, Str: simpleString(body)}, nil
 	case KindInteger:
 		n, ok := parseInt(body)
 		if !ok {
@@ -207,6 +207,20 @@ func (r *Reader) charge(n int64) error {
 // line returns the next line without its CRLF. The slice is valid until
 // the next read from br. Lines longer than the buffer are assembled, up to
 // MaxBulkLen.
+// simpleString returns body as a string, without allocating for the
+// status replies most commands get.
+func simpleString(body []byte) string {
+	switch string(body) { // compiled without a conversion
+	case "OK":
+		return "OK"
+	case "QUEUED":
+		return "QUEUED"
+	case "PONG":
+		return "PONG"
+	}
+	return string(body)
+}
+
 func (r *Reader) line() ([]byte, error) {
 	b, err := r.br.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {

@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"fmt"
 	"math"
 	"reflect"
 	"strconv"
@@ -63,9 +62,12 @@ func AppendFloat(buf []byte, f float64) []byte {
 }
 
 // AppendArg appends one argument of a supported type: string, []byte,
-// every integer type, float32/64, bool (as 1/0), time.Duration (as
-// milliseconds), nil (as an empty string), and fmt.Stringer. Other types
-// are an error, so that a mistaken argument is not sent as %v text.
+// every integer type, float32/64, bool (as 1/0) and nil (as an empty
+// string). Other types are an *ArgError, nothing is sent: a
+// time.Duration (seconds or milliseconds?), a fmt.Stringer (a display
+// format, e.g. time.Time's) or a struct has no single Redis encoding, so
+// the caller picks one. AppendArg keeps nothing of a, so a value passed
+// through it need not be copied to the heap.
 func AppendArg(buf []byte, a any) ([]byte, error) {
 	switch v := a.(type) {
 	case string:
@@ -101,17 +103,23 @@ func AppendArg(buf []byte, a any) ([]byte, error) {
 			return AppendString(buf, "1"), nil
 		}
 		return AppendString(buf, "0"), nil
-	case time.Duration:
-		return AppendInt(buf, v.Milliseconds()), nil
 	case nil:
 		return AppendString(buf, ""), nil
-	case fmt.Stringer:
-		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
-			return buf, fmt.Errorf("protocol: nil %T argument", a)
-		}
-		return AppendString(buf, v.String()), nil
+	case time.Duration:
+		return buf, &ArgError{Type: "time.Duration", Hint: "it has no single Redis encoding: pass v.Milliseconds() or v.Seconds() (or use a command's TTL argument)"}
 	}
-	return buf, fmt.Errorf("protocol: unsupported argument type %T", a)
+	return buf, &ArgError{Type: reflect.TypeOf(a).String(), Hint: "pass a string, []byte, integer, float or bool (encode other values yourself, e.g. with String, MarshalBinary or json.Marshal)"}
+}
+
+// ArgError reports a command argument of a type with no single Redis
+// encoding; nothing is sent.
+type ArgError struct {
+	Type string // the Go type, e.g. "time.Duration"
+	Hint string // what to pass instead
+}
+
+func (e *ArgError) Error() string {
+	return "protocol: unsupported argument type " + e.Type + ": " + e.Hint
 }
 
 // AppendCommand appends a whole command with AppendArg's types.
