@@ -51,6 +51,9 @@ type Conn struct {
 	err        error         // why the connection died; nil while alive
 	since      time.Time     // when pending last became non-empty or a reply last came
 	room       chan struct{} // made by a caller waiting for room in the queue; closed when room is freed
+	writing    bool          // the writer loop or a caller (enqueue's direct path) owns the socket's write side
+
+	writeDeadline time.Time // the socket's write deadline; used only by the write side's owner
 
 	load      atomic.Int64 // commands queued or pending
 	lastUsed  atomic.Int64 // unix nanoseconds of the last write
@@ -391,6 +394,35 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 		}
 		c.mu.Lock()
 	}
+	if wait && len(cmds) == 1 && c.direct(ctx, cmds[0]) {
+		// Nothing queued, nothing awaited, nobody writing: write on the
+		// caller's goroutine rather than wake the writer for it, which
+		// saves a hand-off per command when commands come one at a time.
+		// With no replies owed the server has read everything sent, so a
+		// small write cannot block on a full socket.
+		c.writing = true
+		c.since = time.Now()
+		if !at.IsZero() {
+			c.since = at
+		}
+		c.pending.push(sinks[0])
+		c.mu.Unlock()
+		c.load.Add(1)
+		err := c.write(cmds[0].Buf)
+		cmds[0].Release()
+		if err != nil {
+			c.die(err) // fails our command as sent: part of it may have been
+			return true
+		}
+		c.mu.Lock()
+		c.writing = false
+		more := len(c.queue) > 0
+		c.mu.Unlock()
+		if more {
+			c.wakeWriter()
+		}
+		return true
+	}
 	first := len(c.queue) == 0
 	for i := range cmds {
 		c.queue = append(c.queue, request{ctx: ctx, cmd: cmds[i], sink: sinks[i], at: at})
@@ -399,12 +431,48 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 	c.mu.Unlock()
 	c.load.Add(int64(len(cmds)))
 	if first {
-		select {
-		case c.wake <- struct{}{}:
-		default: // the writer is already due to run
-		}
+		c.wakeWriter()
 	}
 	return true
+}
+
+// directMax bounds the commands enqueue writes on the caller's goroutine.
+const directMax = 16 << 10
+
+// direct reports whether cmd may be written at once by its caller; c.mu
+// is held.
+func (c *Conn) direct(ctx context.Context, cmd *core.Command) bool {
+	return !c.writing && len(c.queue) == 0 && c.pending.len() == 0 &&
+		!cmd.NoReply && len(cmd.Buf) <= directMax && ctx.Err() == nil
+}
+
+func (c *Conn) wakeWriter() {
+	select {
+	case c.wake <- struct{}{}:
+	default: // the writer is already due to run
+	}
+}
+
+// write writes buf, bounded by WriteTimeout; only the write side's owner
+// calls it. A deadline error comes back as ErrWriteTimeout.
+func (c *Conn) write(buf []byte) error {
+	now := time.Now()
+	c.lastUsed.Store(now.UnixNano())
+	c.writingAt.Store(now.UnixNano())
+	if wt := c.cfg.WriteTimeout; wt > 0 && now.Add(wt/2).After(c.writeDeadline) {
+		// Moving the socket's deadline costs a timer update: do it when
+		// less than half of WriteTimeout is left, so each write gets
+		// between half and all of it (the watchdog enforces the whole
+		// WriteTimeout from the write's start as well).
+		c.writeDeadline = now.Add(wt)
+		c.nc.SetWriteDeadline(c.writeDeadline)
+	}
+	_, err := c.nc.Write(buf)
+	c.writingAt.Store(0)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = ErrWriteTimeout
+	}
+	return err
 }
 
 // hasRoomLocked reports whether size more bytes of commands may queue.
@@ -500,7 +568,6 @@ func (c *Conn) writeLoop() {
 	var sinks []core.Sink
 	var cmds []*core.Command // released once written
 	var noReply []core.Sink  // completed once written
-	var writeDeadline time.Time
 	for {
 		select {
 		case <-c.dead:
@@ -508,6 +575,11 @@ func (c *Conn) writeLoop() {
 		case <-c.wake:
 		}
 		c.mu.Lock()
+		if c.writing {
+			c.mu.Unlock()
+			continue // a caller is writing; it wakes us if more is queued
+		}
+		c.writing = true
 		batch := c.queue
 		c.queue, c.spare = c.spare[:0], nil
 		c.queueBytes = 0
@@ -557,19 +629,7 @@ func (c *Conn) writeLoop() {
 			}
 			c.pending.push(sinks...)
 			c.mu.Unlock()
-			now := time.Now()
-			c.lastUsed.Store(now.UnixNano())
-			c.writingAt.Store(now.UnixNano())
-			if wt := c.cfg.WriteTimeout; wt > 0 && now.Add(wt/2).After(writeDeadline) {
-				// Moving the socket's deadline costs a timer update: do it
-				// when less than half of WriteTimeout is left, so each write
-				// gets between half and all of it (the watchdog enforces the
-				// whole WriteTimeout from the write's start as well).
-				writeDeadline = now.Add(wt)
-				c.nc.SetWriteDeadline(writeDeadline)
-			}
-			_, err := c.nc.Write(buf)
-			c.writingAt.Store(0)
+			err := c.write(buf)
 			for i, cmd := range cmds {
 				cmd.Release()
 				cmds[i] = nil
@@ -577,9 +637,6 @@ func (c *Conn) writeLoop() {
 			if err != nil {
 				for _, s := range noReply {
 					s.Complete(protocol.Value{}, &ConnError{Addr: c.addr, Sent: true, Err: err})
-				}
-				if errors.Is(err, os.ErrDeadlineExceeded) {
-					err = ErrWriteTimeout
 				}
 				c.die(err)
 				return
@@ -589,8 +646,12 @@ func (c *Conn) writeLoop() {
 			}
 		}
 		c.mu.Lock()
+		c.writing = false
 		if c.spare == nil {
 			c.spare = batch[:0]
+		}
+		if len(c.queue) > 0 {
+			c.wakeWriter() // queued while we wrote, after the wake-up was taken
 		}
 		c.mu.Unlock()
 		if cap(buf) > 1<<20 {
