@@ -30,13 +30,22 @@ import (
 )
 
 // client is one library under test, reduced to the workload's operations.
+// get returns the value (ErrNil as ""), mget the number of values and
+// their total length, so that every reply can be checked.
 type client struct {
 	name  string
-	get   func(ctx context.Context, key string) error
+	get   func(ctx context.Context, key string) (string, error)
 	set   func(ctx context.Context, key, val string) error
 	read  func(ctx context.Context, key string) (string, error) // the value, for the register check
-	mget  func(ctx context.Context, keys []string) error
+	mget  func(ctx context.Context, keys []string) (n, size int, err error)
 	close func()
+}
+
+// settings describes each client's configuration, for the report.
+var settings = map[string]string{
+	"asyncredis": "pool.Config{Addr} defaults: one shared pipelined connection, RESP3",
+	"rueidis":    "ClientOption{InitAddress, DisableCache: true}: auto-pipelining on one connection, RESP3",
+	"go-redis":   "Options{Addr} defaults: a pool of 10×GOMAXPROCS connections, one command per round trip, RESP3",
 }
 
 func newAsyncredis(addr string) (*client, error) {
@@ -47,15 +56,22 @@ func newAsyncredis(addr string) (*client, error) {
 	c := async.NewClient(p)
 	return &client{
 		name: "asyncredis",
-		get: func(ctx context.Context, k string) error {
-			_, err := c.Get(ctx, k).Result()
+		get: func(ctx context.Context, k string) (string, error) {
+			v, err := c.Get(ctx, k).Result()
 			if err == async.ErrNil {
-				return nil
+				return "", nil
 			}
-			return err
+			return v, err
 		},
-		set:   func(ctx context.Context, k, v string) error { return c.Set(ctx, k, v).Err() },
-		mget:  func(ctx context.Context, ks []string) error { return c.MGet(ctx, ks...).Err() },
+		set: func(ctx context.Context, k, v string) error { return c.Set(ctx, k, v).Err() },
+		mget: func(ctx context.Context, ks []string) (int, int, error) {
+			vs, err := c.MGet(ctx, ks...).Result()
+			size := 0
+			for _, v := range vs {
+				size += len(v.String)
+			}
+			return len(vs), size, err
+		},
 		close: func() { p.Close() },
 	}, nil
 }
@@ -67,18 +83,24 @@ func newRueidis(addr string) (*client, error) {
 	}
 	return &client{
 		name: "rueidis",
-		get: func(ctx context.Context, k string) error {
-			err := c.Do(ctx, c.B().Get().Key(k).Build()).Error()
+		get: func(ctx context.Context, k string) (string, error) {
+			v, err := c.Do(ctx, c.B().Get().Key(k).Build()).ToString()
 			if rueidis.IsRedisNil(err) {
-				return nil
+				return "", nil
 			}
-			return err
+			return v, err
 		},
 		set: func(ctx context.Context, k, v string) error {
 			return c.Do(ctx, c.B().Set().Key(k).Value(v).Build()).Error()
 		},
-		mget: func(ctx context.Context, ks []string) error {
-			return c.Do(ctx, c.B().Mget().Key(ks...).Build()).Error()
+		mget: func(ctx context.Context, ks []string) (int, int, error) {
+			vs, err := c.Do(ctx, c.B().Mget().Key(ks...).Build()).ToArray()
+			size := 0
+			for _, v := range vs {
+				s, _ := v.ToString()
+				size += len(s)
+			}
+			return len(vs), size, err
 		},
 		close: c.Close,
 	}, nil
@@ -88,22 +110,32 @@ func newGoRedis(addr string) (*client, error) {
 	c := goredis.NewClient(&goredis.Options{Addr: addr})
 	return &client{
 		name: "go-redis",
-		get: func(ctx context.Context, k string) error {
-			err := c.Get(ctx, k).Err()
+		get: func(ctx context.Context, k string) (string, error) {
+			v, err := c.Get(ctx, k).Result()
 			if err == goredis.Nil {
-				return nil
+				return "", nil
 			}
-			return err
+			return v, err
 		},
-		set:   func(ctx context.Context, k, v string) error { return c.Set(ctx, k, v, 0).Err() },
-		mget:  func(ctx context.Context, ks []string) error { return c.MGet(ctx, ks...).Err() },
+		set: func(ctx context.Context, k, v string) error { return c.Set(ctx, k, v, 0).Err() },
+		mget: func(ctx context.Context, ks []string) (int, int, error) {
+			vs, err := c.MGet(ctx, ks...).Result()
+			size := 0
+			for _, v := range vs {
+				if s, ok := v.(string); ok {
+					size += len(s)
+				}
+			}
+			return len(vs), size, err
+		},
 		close: func() { c.Close() },
 	}, nil
 }
 
-// workload is one kind of traffic.
+// workload is one kind of traffic, on its own keyspace.
 type workload struct {
 	name    string
+	prefix  string // its keys are prefix + 0..keys-1, each holding valSize bytes
 	valSize int
 	mget    bool // MGET of 10 keys instead of GET/SET
 }
@@ -112,52 +144,65 @@ type result struct {
 	client      string
 	workload    string
 	concurrency int
+	round       int
 	ops         int64
 	elapsed     time.Duration
 	p50, p99    time.Duration
 	allocsPerOp float64
 	bytesPerOp  float64
-	errors      int64
+	cpuPerOp    time.Duration // the benchmark process's CPU time (user+system) per operation
+	writesPerOp float64       // write system calls per operation (/proc/self/io syscw)
+	others      float64       // CPU share of other processes (not this one, not redis-server), 0..1 of the machine
+	errors      int64         // failed commands
+	bad         int64         // replies that were not what was stored
 }
 
 func (r result) opsPerSec() float64 { return float64(r.ops) / r.elapsed.Seconds() }
 
+// loadedShare is the share of the machine other processes may use
+// during a round before the round is flagged and left out of medians.
+const loadedShare = 0.15
+
+func (r result) loaded() bool { return r.others > loadedShare }
+
 const keys = 10000
 
-// keyNames are built once, so that the benchmark loop itself allocates
-// nothing and allocs/op is the client's own.
-var keyNames = func() []string {
+// keyNames are built once per workload, so that the benchmark loop itself
+// allocates nothing and allocs/op is the client's own.
+func keyNames(prefix string) []string {
 	k := make([]string, keys)
 	for i := range k {
-		k[i] = "bench:" + strconv.Itoa(i)
+		k[i] = prefix + strconv.Itoa(i)
 	}
 	return k
-}()
+}
 
-func keyName(i int) string { return keyNames[i] }
-
-// run drives c with conc goroutines for d and measures it.
-func run(c *client, w workload, conc int, d time.Duration) result {
+// run drives c with conc goroutines: warm-up for warm (not measured),
+// then d measured.
+func run(c *client, w workload, names []string, conc int, warm, d time.Duration, redisPID int) result {
 	ctx := context.Background()
 	val := strings.Repeat("v", w.valSize)
-	var ops, errs atomic.Int64
+	type counters struct {
+		ops, errs, bad int64
+		_              [40]byte // one cache line each
+	}
+	cnt := make([]counters, conc)
 	lat := make([][]time.Duration, conc)
 	for g := range lat { // before measuring: these are the benchmark's, not the client's
 		lat[g] = make([]time.Duration, 0, max(512, 400000/conc))
 	}
 	var wg sync.WaitGroup
+	var measuring atomic.Bool
 	stop := make(chan struct{})
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	start := time.Now()
 	for g := 0; g < conc; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(g), 7))
 			mine := lat[g]
+			my := &cnt[g]
 			mkeys := make([]string, 10)
+			on := false
 			for i := 0; ; i++ {
 				if i%64 == 0 {
 					select {
@@ -166,34 +211,54 @@ func run(c *client, w workload, conc int, d time.Duration) result {
 						return
 					default:
 					}
+					if !on && measuring.Load() {
+						on, *my = true, counters{}
+						mine = mine[:0]
+					}
 				}
 				t0 := time.Now()
 				var err error
 				switch {
 				case w.mget:
 					for j := range mkeys {
-						mkeys[j] = keyName(rng.IntN(keys))
+						mkeys[j] = names[rng.IntN(keys)]
 					}
-					err = c.mget(ctx, mkeys)
+					var n, size int
+					n, size, err = c.mget(ctx, mkeys)
+					if err == nil && (n != len(mkeys) || size != len(mkeys)*w.valSize) {
+						my.bad++
+					}
 				case i%2 == 0:
-					err = c.set(ctx, keyName(rng.IntN(keys)), val)
+					err = c.set(ctx, names[rng.IntN(keys)], val)
 				default:
-					err = c.get(ctx, keyName(rng.IntN(keys)))
+					var v string
+					v, err = c.get(ctx, names[rng.IntN(keys)])
+					if err == nil && len(v) != w.valSize {
+						my.bad++
+					}
 				}
 				if err != nil {
-					errs.Add(1)
+					my.errs++
 				}
-				ops.Add(1)
+				my.ops++
 				if i%8 == 0 && len(mine) < cap(mine) { // sampled, into preallocated memory
 					mine = append(mine, time.Since(t0))
 				}
 			}
 		}()
 	}
+	time.Sleep(warm) // connections dialled, pools filled, caches warm
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	cpu0, io0, mach0, redis0 := selfCPU(), writeSyscalls(), machineBusy(), processCPU(redisPID)
+	start := time.Now()
+	measuring.Store(true)
 	time.Sleep(d)
 	close(stop)
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu1, io1, mach1, redis1 := selfCPU(), writeSyscalls(), machineBusy(), processCPU(redisPID)
 	runtime.ReadMemStats(&after)
 	var all []time.Duration
 	for _, l := range lat {
@@ -206,20 +271,31 @@ func run(c *client, w workload, conc int, d time.Duration) result {
 		}
 		return all[int(float64(len(all)-1)*p)]
 	}
-	n := ops.Load()
+	var n, errs, bad int64
+	for i := range cnt {
+		n, errs, bad = n+cnt[i].ops, errs+cnt[i].errs, bad+cnt[i].bad
+	}
+	ops := float64(max(n, 1))
+	self, redis := cpu1-cpu0, redis1-redis0
+	others := (mach1 - mach0 - self - redis).Seconds() / (elapsed.Seconds() * float64(runtime.NumCPU()))
 	return result{
 		client: c.name, workload: w.name, concurrency: conc, ops: n, elapsed: elapsed,
-		p50: pct(0.50), p99: pct(0.99), errors: errs.Load(),
-		allocsPerOp: float64(after.Mallocs-before.Mallocs) / float64(max(n, 1)),
-		bytesPerOp:  float64(after.TotalAlloc-before.TotalAlloc) / float64(max(n, 1)),
+		p50: pct(0.50), p99: pct(0.99), errors: errs, bad: bad,
+		allocsPerOp: float64(after.Mallocs-before.Mallocs) / ops,
+		bytesPerOp:  float64(after.TotalAlloc-before.TotalAlloc) / ops,
+		cpuPerOp:    time.Duration(float64(self) / ops),
+		writesPerOp: float64(io1-io0) / ops,
+		others:      max(others, 0),
 	}
 }
 
 func main() {
-	duration := flag.Duration("duration", 2*time.Second, "measuring time per client, workload, concurrency and round")
-	rounds := flag.Int("rounds", 3, "rounds; the clients alternate within each")
-	addr := flag.String("addr", "", "redis-server address (default: start one in Docker)")
-	conc := flag.String("concurrency", "1,16,256,1024", "goroutine counts")
+	duration := flag.Duration("duration", time.Second, "measured time per client, workload, concurrency and round")
+	warm := flag.Duration("warmup", 300*time.Millisecond, "unmeasured warm-up before each measurement, on the same fresh client")
+	rounds := flag.Int("rounds", 5, "rounds; the clients alternate within each")
+	server := flag.String("server", "loopback", "loopback: a redis-server process started on 127.0.0.1; docker: a container on a bridge network")
+	addr := flag.String("addr", "", "an existing redis-server instead (-server is then ignored)")
+	conc := flag.String("concurrency", "1,16,256,1024,10000", "goroutine counts")
 	failover := flag.Bool("failover", false, "run the failover benchmark instead")
 	failoverRuns := flag.Int("failover-runs", 1, "runs of the failover benchmark")
 	flag.Parse()
@@ -230,21 +306,36 @@ func main() {
 		}
 		return
 	}
-	if err := mainErr(*addr, *duration, *rounds, *conc); err != nil {
+	if err := mainErr(*addr, *server, *warm, *duration, *rounds, *conc); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func mainErr(addr string, d time.Duration, rounds int, concList string) error {
+func mainErr(addr, server string, warm, d time.Duration, rounds int, concList string) error {
 	ctx := context.Background()
-	if addr == "" {
+	redisPID := 0
+	where := "the redis-server at " + addr + " (given with -addr)"
+	switch {
+	case addr != "":
+	case server == "loopback":
+		a, pid, stop, err := startLoopbackRedis()
+		if err != nil {
+			return err
+		}
+		defer stop()
+		addr, redisPID = a, pid
+		where = "one redis-server process on 127.0.0.1 (loopback), no persistence"
+	case server == "docker":
 		r, err := integration.StartRedis(ctx, integration.RedisConfig{})
 		if err != nil {
 			return err
 		}
 		defer r.Close(ctx)
 		addr = r.Addr()
+		where = "one redis-server in a Docker container, reached over a bridge network (its CPU counts as other processes')"
+	default:
+		return fmt.Errorf("-server %q: want loopback or docker", server)
 	}
 	var concs []int
 	for _, s := range strings.Split(concList, ",") {
@@ -255,38 +346,55 @@ func mainErr(addr string, d time.Duration, rounds int, concList string) error {
 		concs = append(concs, n)
 	}
 	makers := []func(string) (*client, error){newAsyncredis, newRueidis, newGoRedis}
-	var clients []*client
-	for _, mk := range makers {
-		c, err := mk(addr)
-		if err != nil {
-			return err
-		}
-		defer c.close()
-		clients = append(clients, c)
+	workloads := []workload{
+		{name: "GET/SET 16 B", prefix: "bench:s:", valSize: 16},
+		{name: "GET/SET 1 KiB", prefix: "bench:l:", valSize: 1024},
+		{name: "MGET 10 keys of 16 B", prefix: "bench:m:", valSize: 16, mget: true},
 	}
-	// Fill the keyspace so GETs hit.
-	for i := 0; i < keys; i++ {
-		if err := clients[0].set(ctx, keyName(i), strings.Repeat("v", 16)); err != nil {
-			return err
+	filler, err := newAsyncredis(addr)
+	if err != nil {
+		return err
+	}
+	names := map[string][]string{}
+	for _, w := range workloads {
+		names[w.name] = keyNames(w.prefix)
+		val := strings.Repeat("v", w.valSize)
+		for _, k := range names[w.name] { // each workload reads only values of its own size
+			if err := filler.set(ctx, k, val); err != nil {
+				return err
+			}
 		}
 	}
-	workloads := []workload{{name: "GET/SET 16 B", valSize: 16}, {name: "GET/SET 1 KiB", valSize: 1024}, {name: "MGET 10 keys", valSize: 16, mget: true}}
+	filler.close()
 	var results []result
+	var clientNames []string
 	for _, w := range workloads {
 		for _, n := range concs {
 			for round := 0; round < rounds; round++ {
-				for _, c := range clients { // A B C A B C ...
-					r := run(c, w, n, d)
-					fmt.Fprintf(os.Stderr, "%-14s %-10s %5d goroutines  %9.0f ops/s  p50 %8v  p99 %8v  %5.1f allocs/op\n",
-						w.name, c.name, n, r.opsPerSec(), r.p50, r.p99, r.allocsPerOp)
+				for i := range makers { // A B C, B C A, C A B, ...: each client goes first as often
+					mk := makers[(i+round)%len(makers)]
+					c, err := mk(addr) // a fresh client per measurement
+					if err != nil {
+						return err
+					}
+					r := run(c, w, names[w.name], n, warm, d, redisPID)
+					c.close()
+					r.round = round
+					if !slices.Contains(clientNames, c.name) {
+						clientNames = append(clientNames, c.name)
+					}
+					flag := ""
+					if r.loaded() {
+						flag = "  LOADED"
+					}
+					fmt.Fprintf(os.Stderr, "%-20s %-10s %5d goroutines  %9.0f ops/s  cpu %5.2fµs/op  writes %4.2f/op  p50 %8v  %5.1f allocs/op  others %3.0f%%%s\n",
+						w.name, c.name, n, r.opsPerSec(), float64(r.cpuPerOp)/1e3, r.writesPerOp, r.p50, r.allocsPerOp, 100*r.others, flag)
 					results = append(results, r)
 				}
 			}
 		}
 	}
-	server := "one redis-server (Debian's, in a Docker container on a bridge network)"
-	if addr != "" {
-		server = "the redis-server at " + addr + " (given with -addr)"
-	}
-	return report(results, clients, workloads, concs, d, rounds, server)
+	slices.Sort(clientNames)
+	reproduce := fmt.Sprintf("cd bench && go run . -server %s -duration %v -warmup %v -rounds %d -concurrency %s", server, d, warm, rounds, concList)
+	return report(results, []string{"asyncredis", "rueidis", "go-redis"}, workloads, concs, d, rounds, where, reproduce)
 }

@@ -5,16 +5,19 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
 )
 
-// summary is the median over rounds of one client, workload, concurrency.
+// summary is the median over the clean rounds (or all, when none was
+// clean) of one client, workload and concurrency.
 type summary struct {
-	opsPerSec, allocs, bytes float64
-	p50, p99                 time.Duration
-	errors                   int64
+	opsPerSec, allocs, bytes, writes float64
+	cpu, p50, p99                    time.Duration
+	errors, bad                      int64
+	clean, rounds                    int
 }
 
 func median[T any](xs []T, less func(a, b T) int) T {
@@ -23,7 +26,20 @@ func median[T any](xs []T, less func(a, b T) int) T {
 	return s[len(s)/2]
 }
 
-func summarize(rs []result) summary {
+func summarize(all []result) summary {
+	var rs []result
+	for _, r := range all {
+		if !r.loaded() {
+			rs = append(rs, r)
+		}
+	}
+	clean := len(rs)
+	if clean == 0 {
+		rs = all
+	}
+	if len(rs) == 0 {
+		return summary{}
+	}
 	cmpF := func(a, b float64) int {
 		switch {
 		case a < b:
@@ -33,25 +49,42 @@ func summarize(rs []result) summary {
 		}
 		return 0
 	}
-	var ops, allocs, bytes []float64
-	var p50, p99 []time.Duration
-	var errs int64
+	var ops, allocs, bytes, writes []float64
+	var cpu, p50, p99 []time.Duration
+	var errs, bad int64
 	for _, r := range rs {
 		ops = append(ops, r.opsPerSec())
 		allocs = append(allocs, r.allocsPerOp)
 		bytes = append(bytes, r.bytesPerOp)
+		writes = append(writes, r.writesPerOp)
+		cpu = append(cpu, r.cpuPerOp)
 		p50 = append(p50, r.p50)
 		p99 = append(p99, r.p99)
-		errs += r.errors
+	}
+	for _, r := range all {
+		errs, bad = errs+r.errors, bad+r.bad
 	}
 	cmpD := func(a, b time.Duration) int { return cmpF(float64(a), float64(b)) }
 	return summary{
-		opsPerSec: median(ops, cmpF), allocs: median(allocs, cmpF), bytes: median(bytes, cmpF),
-		p50: median(p50, cmpD), p99: median(p99, cmpD), errors: errs,
+		opsPerSec: median(ops, cmpF), allocs: median(allocs, cmpF), bytes: median(bytes, cmpF), writes: median(writes, cmpF),
+		cpu: median(cpu, cmpD), p50: median(p50, cmpD), p99: median(p99, cmpD), errors: errs, bad: bad,
+		clean: clean, rounds: len(all),
 	}
 }
 
-func report(results []result, clients []*client, workloads []workload, concs []int, d time.Duration, rounds int, server string) error {
+// moduleVersion is the version of a dependency this binary was built with.
+func moduleVersion(path string) string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path == path {
+				return m.Version
+			}
+		}
+	}
+	return "?"
+}
+
+func report(results []result, clients []string, workloads []workload, concs []int, d time.Duration, rounds int, server, reproduce string) error {
 	get := func(w string, c string, n int) summary {
 		var rs []result
 		for _, r := range results {
@@ -63,22 +96,26 @@ func report(results []result, clients []*client, workloads []workload, concs []i
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmark results\n\n")
-	fmt.Fprintf(&b, "Reproduce: `cd bench && go run . -duration %v -rounds %d`\n\n", d, rounds)
-	fmt.Fprintf(&b, "Run %s on %d CPUs, %s, %s/%s; %s shared by all clients; "+
-		"clients alternate A B C per round; figures are medians of %d rounds of %v. Allocations are the whole process's mallocs per operation; the benchmark loop itself allocates nothing (keys prebuilt, latency samples preallocated), so they are the client's.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, server, rounds, d)
-	fmt.Fprintf(&b, "Clients: asyncredis (pool defaults), rueidis (auto-pipelining, client cache disabled), go-redis v9 (defaults).\n\n")
+	fmt.Fprintf(&b, "Reproduce: `%s`\n\n", reproduce)
+	fmt.Fprintf(&b, "Run %s on %d CPUs, %s, %s/%s, against %s, shared by all clients. "+
+		"Per point and round, each client is created afresh, warmed up, then measured for %v; the order of the clients rotates per round (A B C, B C A, C A B, ...). "+
+		"Figures are medians over the clean rounds of %d: a round in which other processes (not this one, not redis-server) used more than %.0f%% of the machine is flagged and left out (the `clean` column). "+
+		"Each workload has its own keyspace of %d keys holding values of its stated size; every GET and MGET reply is checked (`bad`). "+
+		"CPU is the benchmark process's user+system time per operation (steadier than ops/s on a shared machine); writes are write system calls per operation; allocations are the whole process's mallocs per operation (the benchmark loop allocates nothing), so they are the client's.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, server, d, rounds, 100*loadedShare, keys)
+	fmt.Fprintf(&b, "Clients:\n\n- asyncredis (this module): %s\n- rueidis %s: %s\n- go-redis %s: %s\n\n",
+		settings["asyncredis"], moduleVersion("github.com/redis/rueidis"), settings["rueidis"], moduleVersion("github.com/redis/go-redis/v9"), settings["go-redis"])
 	for _, w := range workloads {
 		fmt.Fprintf(&b, "## %s\n\n", w.name)
-		fmt.Fprintf(&b, "| goroutines | client | ops/s | vs rueidis | vs go-redis | p50 | p99 | allocs/op | B/op | errors |\n")
-		fmt.Fprintf(&b, "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		fmt.Fprintf(&b, "| goroutines | client | ops/s | vs rueidis | vs go-redis | CPU µs/op | writes/op | p50 | p99 | allocs/op | B/op | errors | bad | clean |\n")
+		fmt.Fprintf(&b, "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, n := range concs {
 			ru, gr := get(w.name, "rueidis", n), get(w.name, "go-redis", n)
 			for _, c := range clients {
-				s := get(w.name, c.name, n)
-				fmt.Fprintf(&b, "| %d | %s | %.0f | %.2f× | %.2f× | %v | %v | %.1f | %.0f | %d |\n",
-					n, c.name, s.opsPerSec, s.opsPerSec/ru.opsPerSec, s.opsPerSec/gr.opsPerSec,
-					s.p50.Round(time.Microsecond), s.p99.Round(time.Microsecond), s.allocs, s.bytes, s.errors)
+				s := get(w.name, c, n)
+				fmt.Fprintf(&b, "| %d | %s | %.0f | %.2f× | %.2f× | %.2f | %.2f | %v | %v | %.1f | %.0f | %d | %d | %d/%d |\n",
+					n, c, s.opsPerSec, s.opsPerSec/ru.opsPerSec, s.opsPerSec/gr.opsPerSec, float64(s.cpu)/1e3, s.writes,
+					s.p50.Round(time.Microsecond), s.p99.Round(time.Microsecond), s.allocs, s.bytes, s.errors, s.bad, s.clean, s.rounds)
 			}
 		}
 		b.WriteString("\n")
@@ -95,13 +132,13 @@ func report(results []result, clients []*client, workloads []workload, concs []i
 }
 
 // chart draws ops/s per concurrency as grouped bars, one colour a client.
-func chart(w string, clients []*client, concs []int, get func(string, string, int) summary) string {
+func chart(w string, clients []string, concs []int, get func(string, string, int) summary) string {
 	const width, height, left, bottom, top = 720, 360, 70, 40, 40
 	colors := []string{"#d62728", "#1f77b4", "#7f7f7f"}
 	maxOps := 0.0
 	for _, n := range concs {
 		for _, c := range clients {
-			maxOps = max(maxOps, get(w, c.name, n).opsPerSec)
+			maxOps = max(maxOps, get(w, c, n).opsPerSec)
 		}
 	}
 	plotH := float64(height - bottom - top)
@@ -118,7 +155,7 @@ func chart(w string, clients []*client, concs []int, get func(string, string, in
 	for gi, n := range concs {
 		x0 := float64(left) + group*float64(gi)
 		for ci, c := range clients {
-			v := get(w, c.name, n).opsPerSec
+			v := get(w, c, n).opsPerSec
 			h := plotH * v / maxOps
 			fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" fill="%s"/>`+"\n",
 				x0+bar*float64(ci)+bar/2, float64(height-bottom)-h, bar-2, h, colors[ci%len(colors)])
@@ -127,7 +164,7 @@ func chart(w string, clients []*client, concs []int, get func(string, string, in
 	}
 	for ci, c := range clients {
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n",
-			width-160, top+ci*16, colors[ci%len(colors)], width-145, top+ci*16+9, c.name)
+			width-160, top+ci*16, colors[ci%len(colors)], width-145, top+ci*16+9, c)
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
