@@ -333,9 +333,11 @@ func (f *Future[T]) Err() error {
 // it failed, or its context ended), without blocking.
 func (f *Future[T]) IsResolved() bool { return f.expired() }
 
-// ResultCtx waits for the future or for ctx to end, whichever is first; it
-// abandons only the wait, never the command.
-func (f *Future[T]) ResultCtx(ctx context.Context) (T, error) {
+// Wait waits for the future or for ctx to end, whichever is first, and
+// returns the future's outcome or ctx.Err(): the select every caller would
+// write otherwise. It abandons only the wait, never the command (the
+// command's own context, given when it was issued, decides that).
+func (f *Future[T]) Wait(ctx context.Context) (T, error) {
 	if f.expired() {
 		return f.Result() // resolved, or about to be
 	}

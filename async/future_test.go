@@ -109,12 +109,12 @@ func TestFutureContext(t *testing.T) {
 		_, err = f.Result()
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 	})
-	t.Run("ResultCtx abandons only the wait", func(t *testing.T) {
+	t.Run("Wait abandons only the wait", func(t *testing.T) {
 		ex := newManualExec()
 		f := NewClient(ex).Get(context.Background(), "k")
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		_, err := f.ResultCtx(ctx)
+		_, err := f.Wait(ctx)
 		assert.ErrorIs(t, err, context.Canceled)
 		ex.complete(0, bulk("v"), nil)
 		v, err := f.Result()

@@ -22,10 +22,6 @@ import (
 // ImageEnv names the environment variable that selects the Redis image.
 const ImageEnv = "ASYNCREDIS_REDIS_IMAGE"
 
-// registryImage is used when ImageEnv is unset, no redis-server is installed
-// on the host to build a local image from, and a registry can be reached.
-const registryImage = "redis:7"
-
 // LocalImage is the tag of the image built from the host's Redis binaries.
 const LocalImage = "asyncredis/redis-local:latest"
 
@@ -35,9 +31,14 @@ var imageState struct {
 }
 
 // Image returns the Redis image the harness runs, preparing it if needed:
-// the image named by ASYNCREDIS_REDIS_IMAGE if set; otherwise a local image
-// built from the host's redis-server and redis-cli (so no registry is
-// needed); otherwise the official registryImage, which Docker will pull.
+// the image named by ASYNCREDIS_REDIS_IMAGE if set; otherwise LocalImage,
+// built once from the host's redis-server and redis-cli (no registry is
+// needed, none is assumed reachable). When the host has no redis-server
+// and can install packages (root or password-less sudo, apt-get), it
+// installs Debian's redis-server and redis-tools first. Concurrent
+// callers, in this process or others (test binaries run in parallel),
+// build it once: the build holds a lock file. An error says in one line
+// what to run.
 func Image(ctx context.Context) (string, error) {
 	imageState.mu.Lock()
 	defer imageState.mu.Unlock()
@@ -56,15 +57,81 @@ func Image(ctx context.Context) (string, error) {
 		imageState.name = LocalImage
 		return LocalImage, nil
 	}
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		imageState.name = registryImage
-		return registryImage, nil
-	}
-	if err := BuildLocalImage(ctx, cli, LocalImage); err != nil {
+	unlock, err := lockFile(ctx, filepath.Join(os.TempDir(), "asyncredis-redis-image.lock"))
+	if err != nil {
 		return "", err
+	}
+	defer unlock()
+	if _, err := cli.ImageInspect(ctx, LocalImage); err != nil { // another process may have built it meanwhile
+		if err := ensureRedisBinaries(ctx); err != nil {
+			return "", err
+		}
+		if err := BuildLocalImage(ctx, cli, LocalImage); err != nil {
+			return "", err
+		}
+		if _, err := cli.ImageInspect(ctx, LocalImage); err != nil {
+			return "", fmt.Errorf("integration: image %s was imported but cannot be found: %w", LocalImage, err)
+		}
 	}
 	imageState.name = LocalImage
 	return LocalImage, nil
+}
+
+// errNoRedisBinaries says what to run when the image cannot be built.
+var errNoRedisBinaries = errors.New("integration: no Redis image " + LocalImage +
+	" and no redis-server on this host to build it from: run `sudo apt-get install -y redis-server redis-tools` (or set " + ImageEnv + " to an image you have)")
+
+// ensureRedisBinaries installs Debian's redis-server and redis-tools when
+// redis-server or redis-cli is missing and this process may install
+// packages.
+func ensureRedisBinaries(ctx context.Context) error {
+	if haveRedisBinaries() {
+		return nil
+	}
+	var prefix []string
+	switch {
+	case os.Geteuid() == 0:
+	case exec.CommandContext(ctx, "sudo", "-n", "true").Run() == nil:
+		prefix = []string{"sudo", "-n"}
+	default:
+		return errNoRedisBinaries
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		return errNoRedisBinaries
+	}
+	fmt.Fprintln(os.Stderr, "integration: installing Debian's redis-server and redis-tools to build the test image "+LocalImage+" (once)...")
+	apt := func(args ...string) error {
+		argv := append(append(prefix, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"), args...)
+		out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, lastLine(out))
+		}
+		return nil
+	}
+	install := []string{"install", "-y", "-qq", "--no-install-recommends", "redis-server", "redis-tools"}
+	if err := apt(install...); err != nil {
+		if err := apt("update", "-qq"); err != nil {
+			return fmt.Errorf("integration: %w (%v)", errNoRedisBinaries, err)
+		}
+		if err := apt(install...); err != nil {
+			return fmt.Errorf("integration: %w (%v)", errNoRedisBinaries, err)
+		}
+	}
+	if !haveRedisBinaries() {
+		return errNoRedisBinaries
+	}
+	return nil
+}
+
+func haveRedisBinaries() bool {
+	_, e1 := exec.LookPath("redis-server")
+	_, e2 := exec.LookPath("redis-cli")
+	return e1 == nil && e2 == nil
+}
+
+func lastLine(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
 }
 
 // BuildLocalImage imports a minimal root filesystem holding the host's

@@ -71,6 +71,11 @@ type Config struct {
 	// MaxSize bounds the dedicated connections lent for blocking
 	// commands, transactions and Acquire; default 10.
 	MaxSize int
+	// IdleTimeout closes a dedicated connection that has sat unused in
+	// the pool this long, so a burst of blocking commands or transactions
+	// does not leave MaxSize connections open for ever; default 5 min,
+	// negative keeps them. Shared connections stay (MinSize of them).
+	IdleTimeout time.Duration
 	// ReconnectBackoff is the first wait after a failed dial, doubled per
 	// failure up to MaxReconnectBackoff (default 50ms and 2s), with jitter.
 	ReconnectBackoff    time.Duration
@@ -123,6 +128,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDur(&c.ReadTimeout, 10*time.Second)
 	setDur(&c.WriteTimeout, 10*time.Second)
 	setDur(&c.HealthCheckInterval, time.Second)
+	setDur(&c.IdleTimeout, 5*time.Minute)
 	setDur(&c.ReconnectBackoff, 50*time.Millisecond)
 	setDur(&c.MaxReconnectBackoff, 2*time.Second)
 	if c.MaxReconnectBackoff < c.ReconnectBackoff {

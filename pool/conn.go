@@ -37,6 +37,8 @@ type Conn struct {
 	noDeadline bool // exempt from ReadTimeout: runs blocking commands
 	onDead     func(*Conn)
 
+	idleSince time.Time // when the pool last took it back; guarded by the pool's mu
+
 	shared   bool  // a pool's shared connection: no connection-state commands
 	clientID int64 // CLIENT ID of a dedicated connection, 0 if unknown
 

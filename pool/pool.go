@@ -270,12 +270,16 @@ func (p *Pool) poke() {
 	}
 }
 
-// maintain keeps every shared connection open, redialling with backoff.
+// maintain keeps every shared connection open, redialling with backoff,
+// and closes dedicated connections idle for IdleTimeout.
 func (p *Pool) maintain() {
 	defer p.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
-		var timer <-chan time.Time
+		next := time.Hour
 		p.mu.Lock()
+		var expired []*Conn
 		if !p.closed {
 			wait := time.Until(p.retryAt)
 			for i, c := range p.conns {
@@ -283,20 +287,49 @@ func (p *Pool) maintain() {
 					continue
 				}
 				if wait > 0 {
-					timer = time.After(wait)
+					next = min(next, wait)
 					break
 				}
 				p.startDialLocked(i)
 			}
+			var due time.Duration
+			expired, due = p.expireIdleLocked()
+			next = min(next, due)
 		}
 		p.mu.Unlock()
+		for _, c := range expired {
+			c.Close()
+		}
+		timer.Reset(next)
 		select {
 		case <-p.done:
 			return
 		case <-p.wake:
-		case <-timer:
+		case <-timer.C:
 		}
 	}
+}
+
+// expireIdleLocked removes the dedicated connections idle for
+// IdleTimeout, for the caller to close, and says when the next one is due.
+func (p *Pool) expireIdleLocked() (expired []*Conn, next time.Duration) {
+	next = time.Hour
+	if p.cfg.IdleTimeout < 0 {
+		return nil, next
+	}
+	now := time.Now()
+	kept := p.idle[:0]
+	for _, c := range p.idle {
+		if left := p.cfg.IdleTimeout - now.Sub(c.idleSince); left > 0 {
+			kept = append(kept, c)
+			next = min(next, left)
+		} else {
+			expired = append(expired, c)
+		}
+	}
+	clear(p.idle[len(kept):])
+	p.idle = kept
+	return expired, next
 }
 
 // startDialLocked dials shared connection i in the background.
@@ -445,12 +478,17 @@ func (p *Pool) Release(c *Conn) {
 	}
 	delete(p.lent, c)
 	keep := !p.closed && c.Err() == nil && c.Load() == 0
+	first := false
 	if keep {
+		c.idleSince = time.Now()
 		p.idle = append(p.idle, c)
+		first = len(p.idle) == 1
 	}
 	p.mu.Unlock()
 	if !keep {
 		c.Close()
+	} else if first && p.cfg.IdleTimeout >= 0 {
+		p.poke() // the maintainer's timer is not set for idle connections yet
 	}
 	<-p.sem
 }

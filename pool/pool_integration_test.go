@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -302,4 +303,41 @@ func TestPoolCloseFailsEverything(t *testing.T) {
 	p.Release(conn)
 	_, err = p.Acquire(ctx)
 	assert.ErrorIs(t, err, pool.ErrClosed)
+}
+
+// The pool keeps MinSize shared connections open while idle, a burst of
+// blocking commands opens dedicated ones without touching the shared
+// count, and those close again after IdleTimeout — counted by the server.
+func TestPoolSizesMinSizeAndIdleTimeout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := integration.StartRedisT(t, integration.RedisConfig{})
+	admin := async.NewClient(newPool(t, pool.Config{Addr: r.Addr()}))
+	named := func() int {
+		list, err := async.Cmd(ctx, admin, async.ToString, "CLIENT", "LIST").Result()
+		require.NoError(t, err)
+		return strings.Count(list, "name=sized ")
+	}
+	p := newPool(t, pool.Config{Addr: r.Addr(), ClientName: "sized", MinSize: 3, MaxSize: 8, IdleTimeout: 300 * time.Millisecond})
+	c := async.NewClient(p)
+	require.NoError(t, c.Ping(ctx).Err())
+	require.Eventually(t, func() bool { return p.Stats().Conns == 3 && named() == 3 }, 10*time.Second, 5*time.Millisecond,
+		"MinSize 3: three shared connections open while idle")
+
+	var wg sync.WaitGroup
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.BLPop(ctx, 300*time.Millisecond, fmt.Sprintf("burst:%d", i)).Result()
+			assert.ErrorIs(t, err, async.ErrNil)
+		}()
+	}
+	wg.Wait()
+	st := p.Stats()
+	assert.Equal(t, 3, st.Conns, "a burst does not add shared connections")
+	assert.Equal(t, 6, st.Dedicated, "six blocking commands at once: six dedicated connections")
+	assert.Equal(t, 9, named())
+	require.Eventually(t, func() bool { return p.Stats().Dedicated == 0 && named() == 3 }, 10*time.Second, 5*time.Millisecond,
+		"dedicated connections close after IdleTimeout; the shared ones stay")
 }

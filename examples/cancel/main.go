@@ -60,7 +60,7 @@ func run(ctx context.Context) error {
 	cancel()
 	err = c.Set(gone, "never", "sent").Err()
 	fmt.Printf("cancelled before sending: %v\n", err)
-	n, err := c.Exists(ctx, "never").Result()
+	n, err := c.Exists(ctx, "never").Wait(ctx)
 	fmt.Printf("key 'never' exists: %d (%v)\n", n, err)
 	if n != 0 || err != nil {
 		return fmt.Errorf("a command cancelled before sending reached the server (%d, %v)", n, err)

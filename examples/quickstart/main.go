@@ -77,7 +77,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	step("100 writes acknowledged by the master")
-	v, err := replica.Get(ctx, "quickstart:42").Result()
+	v, err := replica.Get(ctx, "quickstart:42").Wait(ctx)
 	for errors.Is(err, async.ErrNil) { // replication is asynchronous
 		v, err = replica.Get(ctx, "quickstart:42").Result()
 	}
