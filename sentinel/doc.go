@@ -43,9 +43,12 @@
 // lagging sentinel cannot lead the client back to a demoted master. Every
 // address is checked with ROLE before use. Peer sentinels are learned from
 // +sentinel events and [SentinelPool.Discover]. Replicas come from
-// SENTINEL REPLICAS: healthy ones (no s_down, o_down or disconnected
-// flag) whose ROLE says slave, each key read from one of them (by its hash
-// slot), so reads of one key stay in issue order.
+// SENTINEL REPLICAS, leaving out those flagged s_down, o_down or
+// disconnected; the sentinels' master-link-status is not trusted (it lags
+// a resync by seconds to minutes): each replica is judged by its own ROLE,
+// which must say slave, link connected, replicating from the current
+// master. Each key is read from one of them (by its hash slot), so reads
+// of one key stay in issue order.
 //
 // # Failover
 //

@@ -38,8 +38,9 @@ func typed[T any](s *RedisSentinel, ctx context.Context, conv func(protocol.Valu
 	return async.Map(s.Execute(ctx, args...), conv)
 }
 
-// Ping pings the first sentinel that answers.
-func (s *RedisSentinel) Ping(ctx context.Context) *async.Future[string] {
+// PingSentinel sends PING to the first sentinel that answers (not to a
+// data node: MasterFor(name).Ping does that).
+func (s *RedisSentinel) PingSentinel(ctx context.Context) *async.Future[string] {
 	return async.Cmd(ctx, s.SentinelClient(), async.ToStatus, "PING")
 }
 
@@ -93,8 +94,10 @@ func (s *RedisSentinel) Remove(ctx context.Context, name string) *async.Future[O
 	return s.everySentinel(ctx, "REMOVE", name)
 }
 
-// Set changes a monitoring option of name (down-after-milliseconds, ...).
-func (s *RedisSentinel) Set(ctx context.Context, name, option string, value any) *async.Future[Outcomes] {
+// SetOption changes a monitoring option of the master called name
+// (SENTINEL SET name option value: down-after-milliseconds, quorum, ...)
+// on every known sentinel. It writes no data: MasterFor(name).Set does.
+func (s *RedisSentinel) SetOption(ctx context.Context, name, option string, value any) *async.Future[Outcomes] {
 	return s.everySentinel(ctx, "SET", name, option, value)
 }
 

@@ -145,7 +145,7 @@ func TestSentinelCommandsWithoutDocker(t *testing.T) {
 	topo := newFakeTopology("m", n1, n2)
 	p := newTestPool(t, Config{Sentinels: []string{newFakeSentinel(t, topo).addr}})
 
-	pong, err := p.Ping(ctx).Result()
+	pong, err := p.PingSentinel(ctx).Result()
 	require.NoError(t, err)
 	assert.Equal(t, "PONG", pong)
 	m, err := p.Master(ctx, "m").Result()
@@ -185,7 +185,7 @@ func TestSentinelCommandsWithoutDocker(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"resolve-hostnames": "no"}, cfg)
 	for _, f := range []interface{ Err() error }{
-		p.Monitor(ctx, "m2", "127.0.0.1", 1, 2), p.Set(ctx, "m", "down-after-milliseconds", 1000),
+		p.Monitor(ctx, "m2", "127.0.0.1", 1, 2), p.SetOption(ctx, "m", "down-after-milliseconds", 1000),
 		p.Failover(ctx, "m"), p.FlushConfig(ctx), p.ConfigSet(ctx, "resolve-hostnames", "no"), p.Remove(ctx, "m2"),
 	} {
 		assert.NoError(t, f.Err())
@@ -229,7 +229,7 @@ func TestUnknownNameAndNoSentinel(t *testing.T) {
 	none := newTestPool(t, Config{Sentinels: []string{deadAddr(t), deadAddr(t)}, SentinelTimeout: 200 * time.Millisecond})
 	_, err = none.DiscoverMaster(ctx, "m")
 	assert.ErrorIs(t, err, ErrNoSentinel)
-	assert.ErrorIs(t, none.Ping(ctx).Err(), ErrNoSentinel)
+	assert.ErrorIs(t, none.PingSentinel(ctx).Err(), ErrNoSentinel)
 }
 
 func TestDemotedMasterIsNotUsable(t *testing.T) {
@@ -267,7 +267,7 @@ func TestClosedPoolRefusesEverything(t *testing.T) {
 		"replica":     p.ReplicaFor("m").Ping(ctx).Err(),
 		"execute":     p.Execute(ctx, "MASTERS").Err(),
 		"execute all": p.ExecuteAll(ctx, "MASTERS")[p.KnownSentinels()[0]].Err(),
-		"ping":        p.Ping(ctx).Err(),
+		"ping":        p.PingSentinel(ctx).Err(),
 	} {
 		assert.ErrorIs(t, err, ErrClosed, name)
 		assert.ErrorIs(t, err, core.ErrClosed, name)
@@ -477,7 +477,7 @@ func TestAdminCommandsReachEverySentinel(t *testing.T) {
 	topo := newFakeTopology("m", newFakeNode(t, "master"))
 	s1, s2 := newFakeSentinel(t, topo), newFakeSentinel(t, topo)
 	p := newTestPool(t, Config{Sentinels: []string{s1.addr, s2.addr}})
-	out, err := p.Set(ctx, "m", "down-after-milliseconds", 1000).Result()
+	out, err := p.SetOption(ctx, "m", "down-after-milliseconds", 1000).Result()
 	require.NoError(t, err)
 	assert.Len(t, out, 2, "both sentinels changed")
 	for addr, o := range out {
