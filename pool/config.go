@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
@@ -84,6 +85,10 @@ type Config struct {
 	// connections (such as client-tracking invalidations). It runs on the
 	// connection's reader goroutine and must not block.
 	OnPush func(protocol.Value)
+	// Hooks, if set, observe commands (with the server's address and how
+	// each ended) and connections opening and closing; see core.Hooks.
+	// Unset, they cost one nil check per command.
+	Hooks *core.Hooks
 }
 
 func (c Config) withDefaults() (Config, error) {

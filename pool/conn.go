@@ -36,6 +36,7 @@ type Conn struct {
 	proto      int  // 2 or 3, as negotiated
 	noDeadline bool // exempt from ReadTimeout: runs blocking commands
 	onDead     func(*Conn)
+	hooks      *core.Hooks // observe the commands Exec takes: set for Dial's and Acquire's connections; a pool observes its own at its Exec
 
 	idleSince time.Time // when the pool last took it back; guarded by the pool's mu
 
@@ -115,7 +116,12 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return dial(ctx, cfg, false, nil)
+	c, err := dial(ctx, cfg, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.hooks = cfg.Hooks
+	return c, nil
 }
 
 // connect dials cfg.Addr (TCP, TLS or unix) and runs the handshake: the
@@ -162,6 +168,13 @@ func connect(ctx context.Context, cfg Config, noDeadline bool, onDead func(*Conn
 // dial connects; noDeadline and onDead are set before the loops start.
 func dial(ctx context.Context, cfg Config, noDeadline bool, onDead func(*Conn)) (*Conn, error) {
 	c, err := connect(ctx, cfg, noDeadline, onDead)
+	if h := cfg.Hooks; h != nil && h.Conn != nil {
+		if err != nil {
+			h.Conn(core.ConnEvent{Kind: core.ConnDialFailed, Addr: cfg.Addr, Dedicated: noDeadline, Err: err})
+		} else {
+			h.Conn(core.ConnEvent{Kind: core.ConnDialled, Addr: cfg.Addr, Dedicated: noDeadline})
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -351,6 +364,9 @@ func (c *Conn) tryExec(cmd *core.Command, sink core.Sink) bool {
 // It reports whether they were queued (without wait, false means full and
 // nothing was done).
 func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.Sink, wait bool, at time.Time) bool {
+	if wait && c.hooks != nil {
+		sinks = hookSinks(c.hooks, ctx, c.addr, c.cfg.DB, cmds, sinks)
+	}
 	size := 0
 	for _, cmd := range cmds {
 		size += len(cmd.Buf)
@@ -436,6 +452,29 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 		c.wakeWriter()
 	}
 	return true
+}
+
+// hookSinks reports cmds to hooks and returns their sinks, wrapped where
+// a hook wants to hear the outcome. The caller's slice is not modified.
+func hookSinks(h *core.Hooks, ctx context.Context, addr string, db int, cmds []*core.Command, sinks []core.Sink) []core.Sink {
+	if h.Command == nil {
+		return sinks
+	}
+	var out []core.Sink
+	for i, cmd := range cmds {
+		end := h.Command(ctx, cmd.Describe(addr, db, len(cmds)))
+		if end == nil {
+			continue
+		}
+		if out == nil {
+			out = append([]core.Sink(nil), sinks...)
+		}
+		out[i] = core.HookedSink(sinks[i], end)
+	}
+	if out == nil {
+		return sinks
+	}
+	return out
 }
 
 // directMax bounds the commands enqueue writes on the caller's goroutine.
@@ -557,6 +596,9 @@ func (c *Conn) die(cause error) {
 		s.Complete(protocol.Value{}, sent)
 	}
 	c.load.Store(0)
+	if h := c.cfg.Hooks; h != nil && h.Conn != nil {
+		h.Conn(core.ConnEvent{Kind: core.ConnClosed, Addr: c.addr, Dedicated: c.noDeadline, Err: cause})
+	}
 	if c.onDead != nil {
 		c.onDead(c)
 	}

@@ -78,6 +78,9 @@ func (p *Pool) Config() Config { return p.cfg }
 // connection, others are pipelined on the shared connection that the
 // command's key picks, so that commands on one key run in issue order.
 func (p *Pool) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
+	if h := p.cfg.Hooks; h != nil {
+		sink = hookSinks(h, ctx, p.cfg.Addr, p.cfg.DB, []*core.Command{cmd}, []core.Sink{sink})[0]
+	}
 	if cmd.Blocking {
 		p.execBlocking(ctx, cmd, sink)
 		return
@@ -233,6 +236,9 @@ func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (cor
 // ExecBatch sends several commands in order on one shared connection,
 // the one the first command's key picks (core.BatchExecutor).
 func (p *Pool) ExecBatch(ctx context.Context, cmds []*core.Command, sinks []core.Sink) {
+	if h := p.cfg.Hooks; h != nil {
+		sinks = hookSinks(h, ctx, p.cfg.Addr, p.cfg.DB, cmds, sinks)
+	}
 	i := p.index(cmds[0])
 	p.mu.Lock()
 	c := p.conns[i]
@@ -427,6 +433,17 @@ func (p *Pool) dialWith(ctx context.Context, cfg Config, onDead func(*Conn)) (*C
 // It waits while MaxSize dedicated connections are lent out, at most until
 // ctx ends.
 func (p *Pool) Acquire(ctx context.Context) (*Conn, error) {
+	c, err := p.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.hooks = p.cfg.Hooks // what the caller sends on it is observed there
+	return c, nil
+}
+
+// acquire is Acquire for the pool's own use: the connection observes
+// nothing (the pool's Exec already did).
+func (p *Pool) acquire(ctx context.Context) (*Conn, error) {
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -480,6 +497,7 @@ func (p *Pool) Release(c *Conn) {
 	keep := !p.closed && c.Err() == nil && c.Load() == 0
 	first := false
 	if keep {
+		c.hooks = nil // until the next Acquire
 		c.idleSince = time.Now()
 		p.idle = append(p.idle, c)
 		first = len(p.idle) == 1
@@ -510,7 +528,7 @@ func (p *Pool) execBlocking(ctx context.Context, cmd *core.Command, sink core.Si
 	p.mu.Unlock()
 	go func() {
 		defer p.wg.Done()
-		c, err := p.Acquire(ctx)
+		c, err := p.acquire(ctx)
 		if err != nil {
 			core.FailNotSent(cmd, sink, err)
 			return

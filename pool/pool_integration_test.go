@@ -341,3 +341,85 @@ func TestPoolSizesMinSizeAndIdleTimeout(t *testing.T) {
 	require.Eventually(t, func() bool { return p.Stats().Dedicated == 0 && named() == 3 }, 10*time.Second, 5*time.Millisecond,
 		"dedicated connections close after IdleTimeout; the shared ones stay")
 }
+
+// hookLog records what hooks hear.
+type hookLog struct {
+	mu    sync.Mutex
+	cmds  []core.CommandInfo
+	ends  []core.CommandResult
+	conns []core.ConnEvent
+}
+
+func (l *hookLog) hooks() *core.Hooks {
+	return &core.Hooks{
+		Command: func(ctx context.Context, info core.CommandInfo) func(core.CommandResult) {
+			l.mu.Lock()
+			i := len(l.cmds)
+			l.cmds = append(l.cmds, info)
+			l.ends = append(l.ends, core.CommandResult{Duration: -1})
+			l.mu.Unlock()
+			return func(r core.CommandResult) {
+				l.mu.Lock()
+				l.ends[i] = r
+				l.mu.Unlock()
+			}
+		},
+		Conn: func(e core.ConnEvent) {
+			l.mu.Lock()
+			l.conns = append(l.conns, e)
+			l.mu.Unlock()
+		},
+	}
+}
+
+// Hooks see every command with its server, size and outcome (sent or
+// not), pipelines as one batch, and connections opening and closing.
+func TestPoolHooksSeeCommandsAndConnections(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := integration.StartRedisT(t, integration.RedisConfig{})
+	var a, b hookLog
+	p, err := pool.New(pool.Config{Addr: r.Addr(), DB: 1, Hooks: core.JoinHooks(a.hooks(), nil, b.hooks())})
+	require.NoError(t, err)
+	c := async.NewClient(p)
+	require.NoError(t, c.Set(ctx, "h", "1").Err())
+	require.NoError(t, c.MGet(ctx, "h", "x", "y").Err())
+	require.Error(t, c.Do(ctx, "INCR", "h", "extra").Err()) // an error reply
+	pl := c.Pipeline()
+	pl.Client().Get(ctx, "h")
+	pl.Client().Get(ctx, "h")
+	require.NoError(t, pl.Exec(ctx))
+	_, err = c.BLPop(ctx, 10*time.Millisecond, "empty").Result()
+	require.ErrorIs(t, err, async.ErrNil)
+	require.NoError(t, p.Close())
+	closedErr := c.Get(ctx, "h").Err()
+	require.ErrorIs(t, closedErr, core.ErrNotSent)
+
+	for _, l := range []*hookLog{&a, &b} {
+		l.mu.Lock()
+		var names []string
+		for i, info := range l.cmds {
+			names = append(names, info.Name)
+			assert.Equal(t, r.Addr(), info.Addr)
+			assert.Equal(t, 1, info.DB)
+			assert.GreaterOrEqual(t, l.ends[i].Duration, time.Duration(0), "%s ended once", info.Name)
+		}
+		assert.Equal(t, []string{"SET", "MGET", "INCR", "GET", "GET", "BLPOP", "GET"}, names)
+		assert.Equal(t, core.CommandInfo{Name: "MGET", Args: 3, Keys: 3, Addr: r.Addr(), DB: 1, Pipeline: 1}, l.cmds[1])
+		assert.Equal(t, 2, l.cmds[3].Pipeline)
+		assert.NoError(t, l.ends[0].Err)
+		assert.True(t, l.ends[0].Sent)
+		var re *protocol.RedisError
+		assert.ErrorAs(t, l.ends[2].Err, &re)
+		assert.True(t, l.ends[2].Sent)
+		assert.ErrorIs(t, l.ends[6].Err, core.ErrNotSent)
+		assert.False(t, l.ends[6].Sent)
+		kinds := map[string]int{}
+		for _, e := range l.conns {
+			assert.Equal(t, r.Addr(), e.Addr)
+			kinds[fmt.Sprint(e.Kind, " dedicated=", e.Dedicated)]++
+		}
+		assert.Equal(t, map[string]int{"dialled dedicated=false": 1, "closed dedicated=false": 1, "dialled dedicated=true": 1, "closed dedicated=true": 1}, kinds)
+		l.mu.Unlock()
+	}
+}

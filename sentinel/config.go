@@ -74,6 +74,11 @@ type Config struct {
 	Logger *slog.Logger
 	// EventBuffer is the capacity of the Events channel; default 256.
 	EventBuffer int
+	// OnEvent, if set, is called with every event, before it is offered
+	// to the Events channel (which drops events a slow reader leaves
+	// behind; OnEvent misses none). It runs on the pool's loop goroutine
+	// and must not block: count, log or hand off.
+	OnEvent func(Event)
 }
 
 // withDefaults checks c and fills in the defaults: the one place for

@@ -13,6 +13,7 @@ import (
 	"github.com/asyncredis/asyncredis/async"
 	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/managedpool"
+	"github.com/asyncredis/asyncredis/pool"
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
@@ -219,6 +220,9 @@ func (p *SentinelPool) KnownSentinels() []string { return p.set.known() }
 func (p *SentinelPool) Events() <-chan Event { return p.out }
 
 func (p *SentinelPool) emit(e Event) {
+	if p.cfg.OnEvent != nil {
+		p.cfg.OnEvent(e)
+	}
 	select {
 	case p.out <- e:
 	default: // slow reader: events are hints, the state is authoritative
@@ -541,4 +545,39 @@ func (p *SentinelPool) Close() error {
 	})
 	<-p.done
 	return nil
+}
+
+// ServiceStats is one monitored master as the client sees it.
+type ServiceStats struct {
+	Name     string
+	Master   string   // the address written to; "" while none is known or writes are fenced
+	Replicas []string // the replicas read from
+	Switches uint64   // how often the client moved to another master
+	Fenced   bool     // a failover is under way: writes wait
+	// MasterPool and ReplicaPool are the managed pools' statistics;
+	// MasterPool.Waiting counts commands waiting for a master.
+	MasterPool, ReplicaPool pool.Stats
+}
+
+// Stats describes every service a client was made for, sorted by name
+// (nil after Close).
+func (p *SentinelPool) Stats() []ServiceStats {
+	var out []ServiceStats
+	p.call(func() {
+		for name, s := range p.services {
+			st := ServiceStats{Name: name, Master: s.masterAddr, Replicas: slices.Clone(s.replicaAddrs), Switches: s.switches, Fenced: s.fenced}
+			if st.Fenced {
+				st.Master = ""
+			}
+			if s.master != nil {
+				st.MasterPool = s.master.Stats()
+			}
+			if s.replicas != nil {
+				st.ReplicaPool = s.replicas.Stats()
+			}
+			out = append(out, st)
+		}
+	})
+	slices.SortFunc(out, func(a, b ServiceStats) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/asyncredis/asyncredis/async"
 	"github.com/asyncredis/asyncredis/async/core"
@@ -37,4 +38,43 @@ func Example() {
 	// Output:
 	// PONG <nil>
 	// true true
+}
+
+// Hooks observe every command a pool (or Dial's connection) handles,
+// with its server and outcome, and connections opening and closing.
+// JoinHooks composes several (the asyncotel module provides
+// OpenTelemetry ones).
+func ExampleHooks() {
+	var commands []string
+	logHook := &core.Hooks{
+		Command: func(ctx context.Context, info core.CommandInfo) func(core.CommandResult) {
+			return func(r core.CommandResult) {
+				commands = append(commands, fmt.Sprintf("%s keys=%d err=%v sent=%v", info.Name, info.Keys, r.Err, r.Sent))
+			}
+		},
+	}
+	hooks := core.JoinHooks(logHook, nil)
+	// pool.Config{Addr: ..., Hooks: hooks} would call them for each
+	// command; here a stand-in executor does, as a pool does.
+	ex := &hooked{ex: &echo{}, hooks: hooks}
+	c := async.NewClient(ex)
+	c.Ping(context.Background()).Err()
+	c.MGet(context.Background(), "a", "b").Err()
+	fmt.Println(strings.Join(commands, "\n"))
+	// Output:
+	// PING keys=0 err=<nil> sent=true
+	// MGET keys=2 err=<nil> sent=true
+}
+
+// hooked calls hooks around another executor, as pool.Pool does.
+type hooked struct {
+	ex    core.Executor
+	hooks *core.Hooks
+}
+
+func (h *hooked) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
+	if end := h.hooks.Command(ctx, cmd.Describe("127.0.0.1:6379", 0, 1)); end != nil {
+		sink = core.HookedSink(sink, end)
+	}
+	h.ex.Exec(ctx, cmd, sink)
 }

@@ -1,0 +1,174 @@
+package asyncotel_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/async/asyncotel"
+	"github.com/asyncredis/asyncredis/integration"
+	"github.com/asyncredis/asyncredis/pool"
+	"github.com/asyncredis/asyncredis/sentinel"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// telemetry is an in-memory OpenTelemetry pipeline.
+type telemetry struct {
+	spans  *tracetest.InMemoryExporter
+	reader *sdkmetric.ManualReader
+	opts   []asyncotel.Option
+	tp     *sdktrace.TracerProvider
+}
+
+func newTelemetry(t *testing.T) *telemetry {
+	spans := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { tp.Shutdown(context.Background()); mp.Shutdown(context.Background()) })
+	return &telemetry{spans: spans, reader: reader, tp: tp,
+		opts: []asyncotel.Option{asyncotel.WithTracerProvider(tp), asyncotel.WithMeterProvider(mp)}}
+}
+
+func (tm *telemetry) metrics(t *testing.T) map[string]metricdata.Aggregation {
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, tm.reader.Collect(context.Background(), &rm))
+	out := map[string]metricdata.Aggregation{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			out[m.Name] = m.Data
+		}
+	}
+	return out
+}
+
+func attr(attrs []attribute.KeyValue, k attribute.Key) string {
+	for _, a := range attrs {
+		if a.Key == k {
+			return a.Value.Emit()
+		}
+	}
+	return ""
+}
+
+func TestSpansAndMetricsFollowTheConventions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := integration.StartRedisT(t, integration.RedisConfig{})
+	tm := newTelemetry(t)
+	hooks, err := asyncotel.Hooks(tm.opts...)
+	require.NoError(t, err)
+	p, err := pool.New(pool.Config{Addr: r.Addr(), DB: 3, Hooks: hooks})
+	require.NoError(t, err)
+	defer p.Close()
+	reg, err := asyncotel.ObservePool(p, "main", tm.opts...)
+	require.NoError(t, err)
+	defer reg.Unregister()
+	c := async.NewClient(p)
+
+	parentCtx, parent := tm.tp.Tracer("test").Start(ctx, "request")
+	require.NoError(t, c.Set(parentCtx, "k", "v").Err())
+	require.Error(t, c.LPush(parentCtx, "k", "x").Err()) // WRONGTYPE
+	parent.End()
+
+	spans := tm.spans.GetSpans()
+	require.Len(t, spans, 3)
+	set, lpush := spans[0], spans[1]
+	host, port, _ := strings.Cut(r.Addr(), ":")
+	for _, s := range []tracetest.SpanStub{set, lpush} {
+		assert.Equal(t, trace.SpanKindClient, s.SpanKind)
+		assert.Equal(t, parent.SpanContext().TraceID(), s.SpanContext.TraceID(), "a child of the request's span")
+		assert.Equal(t, "redis", attr(s.Attributes, asyncotel.DBSystemName))
+		assert.Equal(t, host, attr(s.Attributes, asyncotel.ServerAddress))
+		assert.Equal(t, port, attr(s.Attributes, asyncotel.ServerPort))
+		assert.Equal(t, "3", attr(s.Attributes, asyncotel.DBNamespace))
+		assert.Equal(t, "true", attr(s.Attributes, asyncotel.Sent))
+	}
+	assert.Equal(t, "SET", set.Name)
+	assert.Equal(t, "SET", attr(set.Attributes, asyncotel.DBOperationName))
+	assert.Equal(t, codes.Unset, set.Status.Code)
+	assert.Equal(t, "LPUSH", attr(lpush.Attributes, asyncotel.DBOperationName))
+	assert.Equal(t, codes.Error, lpush.Status.Code)
+	assert.Equal(t, "WRONGTYPE", attr(lpush.Attributes, asyncotel.ErrorType))
+
+	m := tm.metrics(t)
+	hist, ok := m["db.client.operation.duration"].(metricdata.Histogram[float64])
+	require.True(t, ok)
+	ops := map[string]uint64{}
+	for _, dp := range hist.DataPoints {
+		op, _ := dp.Attributes.Value(asyncotel.DBOperationName)
+		et, _ := dp.Attributes.Value(asyncotel.ErrorType)
+		ops[op.AsString()+"/"+et.AsString()] += dp.Count
+	}
+	assert.Equal(t, map[string]uint64{"SET/": 1, "LPUSH/WRONGTYPE": 1}, ops)
+	conns, ok := m["asyncredis.pool.connections"].(metricdata.Gauge[int64])
+	require.True(t, ok)
+	shared := int64(-1)
+	for _, dp := range conns.DataPoints {
+		if st, _ := dp.Attributes.Value("state"); st.AsString() == "shared" {
+			shared = dp.Value
+		}
+	}
+	assert.Equal(t, int64(1), shared)
+	events, ok := m["asyncredis.client.connection.events"].(metricdata.Sum[int64])
+	require.True(t, ok)
+	require.NotEmpty(t, events.DataPoints)
+}
+
+// Through a sentinel-managed client, the spans name the node that served
+// each command: the old master before a failover, the new one after; the
+// sentinel gauges count the switch.
+func TestSpansShowWhichNodeServedAcrossFailover(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := integration.StartSentinelT(t, integration.SentinelConfig{})
+	tm := newTelemetry(t)
+	hooks, err := asyncotel.Hooks(tm.opts...)
+	require.NoError(t, err)
+	s, err := sentinel.New(ctx, sentinel.Config{Sentinels: d.SentinelAddrs(), Pool: pool.Config{Hooks: hooks}})
+	require.NoError(t, err)
+	defer s.Close()
+	reg, err := asyncotel.ObserveSentinel(s.SentinelPool, tm.opts...)
+	require.NoError(t, err)
+	defer reg.Unregister()
+	m := s.MasterFor(d.Config.MasterName)
+	old := d.Master
+	require.NoError(t, m.Set(ctx, "before", "1").Err())
+	spans := tm.spans.GetSpans()
+	require.NotEmpty(t, spans)
+	last := spans[len(spans)-1]
+	assert.Equal(t, "SET", last.Name)
+	assert.Equal(t, old.IP, attr(last.Attributes, asyncotel.ServerAddress), "served by the first master")
+
+	require.NoError(t, d.Failover(ctx))
+	next, err := d.WaitForNewMaster(ctx, old.Addr(), 30*time.Second)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		role, err := m.Role(cctx).Result()
+		return err == nil && role.Role == "master"
+	}, 30*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		tm.spans.Reset()
+		require.NoError(t, m.Set(ctx, "after", "1").Err())
+		spans := tm.spans.GetSpans()
+		return len(spans) == 1 && attr(spans[0].Attributes, asyncotel.ServerAddress) == next.IP
+	}, 10*time.Second, 10*time.Millisecond, "writes are served by the new master")
+
+	sw, ok := tm.metrics(t)["asyncredis.sentinel.switches"].(metricdata.Sum[int64])
+	require.True(t, ok)
+	require.Len(t, sw.DataPoints, 1)
+	assert.Equal(t, int64(1), sw.DataPoints[0].Value, "one switch: the failover")
+	assert.NotEqual(t, old.IP, next.IP)
+}
