@@ -787,32 +787,64 @@ type discard struct{}
 
 func (discard) Complete(protocol.Value, error) {}
 
-// readLoop matches each reply to the oldest pending command.
+// readBatch bounds the replies the reader decodes before handing them
+// over under one lock.
+const readBatch = 64
+
+// readLoop matches each reply to the oldest pending command. Replies
+// already buffered are decoded together and matched under one lock,
+// so a busy connection takes its lock once per read, not per reply.
 func (c *Conn) readLoop() {
 	defer c.wg.Done()
+	vals := make([]protocol.Value, 0, readBatch)
+	sinks := make([]core.Sink, 0, readBatch)
 	for {
-		v, err := c.rd.Read()
-		if err != nil {
-			c.die(err)
-			return
-		}
-		if v.Kind == protocol.KindPush {
-			if c.cfg.OnPush != nil {
-				c.cfg.OnPush(v)
+		vals = vals[:0]
+		var rerr error
+		for len(vals) < readBatch {
+			v, err := c.rd.Read()
+			if err != nil {
+				rerr = err
+				break
 			}
-			continue
+			if v.Kind == protocol.KindPush {
+				if c.cfg.OnPush != nil {
+					c.cfg.OnPush(v)
+				}
+			} else {
+				vals = append(vals, v)
+			}
+			if c.rd.Buffered() == 0 {
+				break
+			}
 		}
-		c.mu.Lock()
-		s, ok := c.pending.pop()
-		c.since = time.Now()
-		c.freedLocked()
-		c.mu.Unlock()
-		if !ok {
-			c.die(ErrUnexpectedReply)
+		sinks = sinks[:0]
+		if len(vals) > 0 {
+			c.mu.Lock()
+			for range vals {
+				s, ok := c.pending.pop()
+				if !ok {
+					break
+				}
+				sinks = append(sinks, s)
+			}
+			c.since = time.Now()
+			c.freedLocked()
+			c.mu.Unlock()
+			c.load.Add(-int64(len(sinks)))
+			for i, s := range sinks {
+				s.Complete(vals[i], nil) // replies that came before any failure are delivered
+				sinks[i], vals[i] = nil, protocol.Value{}
+			}
+			if len(sinks) < len(vals) {
+				c.die(ErrUnexpectedReply)
+				return
+			}
+		}
+		if rerr != nil {
+			c.die(rerr)
 			return
 		}
-		c.load.Add(-1)
-		s.Complete(v, nil)
 	}
 }
 
