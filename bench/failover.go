@@ -50,6 +50,16 @@ func sentinelClients(addrs []string, name string) ([]*client, error) {
 	return []*client{ours, rc, gc}, nil
 }
 
+// failoverScenarios are the faults, in the order they run.
+var failoverScenarios = []string{"kill", "disconnect", "failover"}
+
+// failoverSettings describes each client as the failover benchmark makes it.
+var failoverSettings = map[string]string{
+	"asyncredis": "sentinel.Config{Sentinels} defaults (fence on, pool.Config defaults: DialTimeout 5 s, ReadTimeout 10 s, WriteTimeout 10 s, health check every 1 s), MasterFor",
+	"rueidis":    "ClientOption{InitAddress: sentinels, DisableCache: true, Sentinel: {MasterSet}} defaults (Dialer.Timeout 5 s, Dialer.KeepAlive 1 s, ConnWriteTimeout 10 × keep-alive = 10 s)",
+	"go-redis":   "NewFailoverClient(&FailoverOptions{MasterName, SentinelAddrs}) defaults (DialTimeout 5 s, ReadTimeout 5 s, WriteTimeout = ReadTimeout, MaxRetries 3)",
+}
+
 type failoverResult struct {
 	client, scenario   string
 	writes, errs       int64
@@ -134,9 +144,12 @@ func failoverOnce(ctx context.Context, which int, scenario string) (failoverResu
 	}
 	waitAcks(2000, 10*time.Second)
 	old := d.Master
-	if scenario == "kill" {
+	switch scenario {
+	case "kill":
 		err = old.Kill(ctx)
-	} else {
+	case "disconnect":
+		err = old.Disconnect(ctx)
+	default:
 		err = d.Failover(ctx)
 	}
 	fault := time.Now()
@@ -218,7 +231,7 @@ func runFailover(runs int) error {
 	var results []failoverResult
 	names := []string{"asyncredis", "rueidis", "go-redis"}
 	for run := 0; run < runs; run++ {
-		for _, scenario := range []string{"kill", "failover"} {
+		for _, scenario := range failoverScenarios {
 			for which := range names { // A B C per scenario and run
 				r, err := failoverOnce(ctx, which, scenario)
 				if err != nil {
@@ -232,9 +245,14 @@ func runFailover(runs int) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Failover benchmark\n\nReproduce: `cd bench && go run . -failover -failover-runs %d`\n\n", runs)
-	b.WriteString("Each row: a fresh deployment (1 master, 2 replicas, 3 sentinels, down-after 1 s, failover-timeout 3 s), 64 writers doing SET with 10 s deadlines through the client's sentinel support (asyncredis `MasterFor`, rueidis `SentinelOption`, go-redis `NewFailoverClient`, all defaults; asyncredis fences writes from the failover leader's `+selected-slave`). `kill`: master SIGKILLed; `failover`: `SENTINEL FAILOVER` with the old master alive. `+selected-slave` and the first `+switch-master` are taken from the benchmark's own subscriptions to every sentinel. *Lost after switch*: writes acknowledged after the first `+switch-master` that the new master does not have; *lost in all*: every acknowledged write the new master does not have. *Longest gap*: the longest time between two consecutive acknowledgements; *failover*: `+selected-slave` to `+switch-master`.\n\n")
+	b.WriteString("Each row: a fresh deployment (1 master, 2 replicas, 3 sentinels, down-after 1 s, failover-timeout 3 s), 64 writers doing SET with 10 s deadlines through the client's sentinel support (asyncredis `MasterFor`, rueidis `SentinelOption`, go-redis `NewFailoverClient`, all defaults; asyncredis fences writes from the failover leader's `+selected-slave`). `kill`: the master's container SIGKILLed — the process dies, so the kernel closes its connections at once (clients see EOF), and its address then answers nothing; `disconnect`: the master's container cut off the network — the process runs on, packets to and from it are dropped, nothing is closed, so clients notice only by their own timeouts; `failover`: `SENTINEL FAILOVER` with the old master alive. `+selected-slave` and the first `+switch-master` are taken from the benchmark's own subscriptions to every sentinel. *Lost after switch*: writes acknowledged after the first `+switch-master` that the new master does not have; *lost in all*: every acknowledged write the new master does not have. *Longest gap*: the longest time between two consecutive acknowledgements; *failover*: `+selected-slave` to `+switch-master`.\n\n")
+	b.WriteString("Client settings:\n\n")
+	for _, name := range names {
+		fmt.Fprintf(&b, "- %s: %s\n", name, failoverSettings[name])
+	}
+	b.WriteString("\n")
 	b.WriteString("## Summary (median — the upper of the two middle runs — and worst)\n\n| scenario | client | runs | errors seen by callers | first ack after first +switch-master | lost in all | runs with lost in all ≤ 64 | longest gap | failover |\n| --- | --- | ---: | --- | --- | --- | ---: | --- | --- |\n")
-	for _, scenario := range []string{"kill", "failover"} {
+	for _, scenario := range failoverScenarios {
 		for _, name := range names {
 			var errs, lostAll []float64
 			var acks, gaps, took []time.Duration
@@ -273,7 +291,7 @@ func runFailover(runs int) error {
 		if r.scenario == "failover" {
 			lost, lostAll = fmt.Sprint(r.lostAfterSwitch), fmt.Sprint(r.lostTotal)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %s | %s | %s | %v | %v |\n", r.scenario, r.client, i/6+1, r.writes, r.errs, ack, lost, lostAll,
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %s | %s | %s | %v | %v |\n", r.scenario, r.client, i/(len(failoverScenarios)*len(names))+1, r.writes, r.errs, ack, lost, lostAll,
 			r.longestGap.Round(time.Millisecond), r.failoverTook.Round(time.Millisecond))
 	}
 	// The register check, in its own deployments, alternating clients.
