@@ -48,14 +48,22 @@ var settings = map[string]string{
 	"go-redis":   "Options{Addr} defaults: a pool of 10×GOMAXPROCS connections, one command per round trip, RESP3",
 }
 
-func newAsyncredis(addr string) (*client, error) {
-	p, err := pool.New(pool.Config{Addr: addr})
+func newAsyncredis(addr string) (*client, error) { return newAsyncredisSized(addr, 0) }
+
+// newAsyncredisSized is asyncredis with minSize shared connections
+// (0: the default, one); named "asyncredis MinSize n" when not default.
+func newAsyncredisSized(addr string, minSize int) (*client, error) {
+	p, err := pool.New(pool.Config{Addr: addr, MinSize: minSize})
 	if err != nil {
 		return nil, err
 	}
 	c := async.NewClient(p)
+	name := "asyncredis"
+	if minSize > 1 {
+		name = fmt.Sprintf("asyncredis MinSize %d", minSize)
+	}
 	return &client{
-		name: "asyncredis",
+		name: name,
 		get: func(ctx context.Context, k string) (string, error) {
 			v, err := c.Get(ctx, k).Result()
 			if err == async.ErrNil {
@@ -296,6 +304,8 @@ func main() {
 	server := flag.String("server", "loopback", "loopback: a redis-server process started on 127.0.0.1; docker: a container on a bridge network")
 	addr := flag.String("addr", "", "an existing redis-server instead (-server is then ignored)")
 	conc := flag.String("concurrency", "1,16,256,1024,10000", "goroutine counts")
+	out := flag.String("out", "results/results.md", "where the report goes (the chart goes beside it)")
+	minSize := flag.Int("minsize", 0, "also measure asyncredis with this many shared connections (pool.Config.MinSize)")
 	failover := flag.Bool("failover", false, "run the failover benchmark instead")
 	failoverRuns := flag.Int("failover-runs", 1, "runs of the failover benchmark")
 	flag.Parse()
@@ -306,13 +316,13 @@ func main() {
 		}
 		return
 	}
-	if err := mainErr(*addr, *server, *warm, *duration, *rounds, *conc); err != nil {
+	if err := mainErr(*addr, *server, *warm, *duration, *rounds, *conc, *minSize, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func mainErr(addr, server string, warm, d time.Duration, rounds int, concList string) error {
+func mainErr(addr, server string, warm, d time.Duration, rounds int, concList string, minSize int, out string) error {
 	ctx := context.Background()
 	redisPID := 0
 	where := "the redis-server at " + addr + " (given with -addr)"
@@ -346,6 +356,12 @@ func mainErr(addr, server string, warm, d time.Duration, rounds int, concList st
 		concs = append(concs, n)
 	}
 	makers := []func(string) (*client, error){newAsyncredis, newRueidis, newGoRedis}
+	clientNames := []string{"asyncredis", "rueidis", "go-redis"}
+	if minSize > 1 {
+		makers = append(makers, func(addr string) (*client, error) { return newAsyncredisSized(addr, minSize) })
+		clientNames = append(clientNames, fmt.Sprintf("asyncredis MinSize %d", minSize))
+		settings[clientNames[3]] = fmt.Sprintf("pool.Config{Addr, MinSize: %d}: %d shared pipelined connections, commands spread by key slot", minSize, minSize)
+	}
 	workloads := []workload{
 		{name: "GET/SET 16 B", prefix: "bench:s:", valSize: 16},
 		{name: "GET/SET 1 KiB", prefix: "bench:l:", valSize: 1024},
@@ -367,7 +383,6 @@ func mainErr(addr, server string, warm, d time.Duration, rounds int, concList st
 	}
 	filler.close()
 	var results []result
-	var clientNames []string
 	for _, w := range workloads {
 		for _, n := range concs {
 			for round := 0; round < rounds; round++ {
@@ -380,9 +395,6 @@ func mainErr(addr, server string, warm, d time.Duration, rounds int, concList st
 					r := run(c, w, names[w.name], n, warm, d, redisPID)
 					c.close()
 					r.round = round
-					if !slices.Contains(clientNames, c.name) {
-						clientNames = append(clientNames, c.name)
-					}
 					flag := ""
 					if r.loaded() {
 						flag = "  LOADED"
@@ -394,7 +406,12 @@ func mainErr(addr, server string, warm, d time.Duration, rounds int, concList st
 			}
 		}
 	}
-	slices.Sort(clientNames)
 	reproduce := fmt.Sprintf("cd bench && go run . -server %s -duration %v -warmup %v -rounds %d -concurrency %s", server, d, warm, rounds, concList)
-	return report(results, []string{"asyncredis", "rueidis", "go-redis"}, workloads, concs, d, rounds, where, reproduce)
+	if minSize > 1 {
+		reproduce += fmt.Sprintf(" -minsize %d", minSize)
+	}
+	if out != "results/results.md" {
+		reproduce += " -out " + out
+	}
+	return report(results, clientNames, workloads, concs, d, rounds, where, reproduce, out)
 }

@@ -84,7 +84,7 @@ func moduleVersion(path string) string {
 	return "?"
 }
 
-func report(results []result, clients []string, workloads []workload, concs []int, d time.Duration, rounds int, server, reproduce string) error {
+func report(results []result, clients []string, workloads []workload, concs []int, d time.Duration, rounds int, server, reproduce, out string) error {
 	get := func(w string, c string, n int) summary {
 		var rs []result
 		for _, r := range results {
@@ -103,8 +103,16 @@ func report(results []result, clients []string, workloads []workload, concs []in
 		"Each workload has its own keyspace of %d keys holding values of its stated size; every GET and MGET reply is checked (`bad`). "+
 		"CPU is the benchmark process's user+system time per operation (steadier than ops/s on a shared machine); writes are write system calls per operation; allocations are the whole process's mallocs per operation (the benchmark loop allocates nothing), so they are the client's.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, server, d, rounds, 100*loadedShare, keys)
-	fmt.Fprintf(&b, "Clients:\n\n- asyncredis (this module): %s\n- rueidis %s: %s\n- go-redis %s: %s\n\n",
-		settings["asyncredis"], moduleVersion("github.com/redis/rueidis"), settings["rueidis"], moduleVersion("github.com/redis/go-redis/v9"), settings["go-redis"])
+	fmt.Fprintf(&b, "Clients:\n\n")
+	versions := map[string]string{"rueidis": moduleVersion("github.com/redis/rueidis"), "go-redis": moduleVersion("github.com/redis/go-redis/v9")}
+	for _, c := range clients {
+		v := versions[c]
+		if v == "" {
+			v = "(this module)"
+		}
+		fmt.Fprintf(&b, "- %s %s: %s\n", c, v, settings[c])
+	}
+	b.WriteString("\n")
 	for _, w := range workloads {
 		fmt.Fprintf(&b, "## %s\n\n", w.name)
 		fmt.Fprintf(&b, "| goroutines | client | ops/s | vs rueidis | vs go-redis | CPU µs/op | writes/op | p50 | p99 | allocs/op | B/op | errors | bad | clean |\n")
@@ -120,15 +128,19 @@ func report(results []result, clients []string, workloads []workload, concs []in
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("Chart: [getset16.svg](getset16.svg)\n")
-	if err := os.MkdirAll("results", 0o755); err != nil {
+	chartFile := filepath.Join(filepath.Dir(out), "getset16.svg")
+	if out != "results/results.md" {
+		chartFile = strings.TrimSuffix(out, ".md") + ".svg"
+	}
+	fmt.Fprintf(&b, "Chart: [%s](%s)\n", filepath.Base(chartFile), filepath.Base(chartFile))
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join("results", "results.md"), []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
 		return err
 	}
 	fmt.Print(b.String())
-	return os.WriteFile(filepath.Join("results", "getset16.svg"), []byte(chart(workloads[0].name, clients, concs, get)), 0o644)
+	return os.WriteFile(chartFile, []byte(chart(workloads[0].name, clients, concs, get)), 0o644)
 }
 
 // chart draws ops/s per concurrency as grouped bars, one colour a client.
