@@ -6,6 +6,8 @@
 #   bench/compare.sh OLD NEW ADDR [RUNS] [BENCH FLAGS...]
 #   bench/compare.sh e7b52e8 HEAD 127.0.0.1:6399 5 -duration 2s -rounds 1 -concurrency 1,1024
 #
+# (the builds must have the bench flags passed; -addr is added here)
+#
 # Each build uses its own commit's bench/ program and library. Outputs go
 # to $OUT (default a new temporary folder); the summary lists, per
 # workload and goroutine count, the median ops/s of asyncredis for each
@@ -28,14 +30,16 @@ for i in $(seq "$runs"); do
   done
 done
 echo "outputs in $out"
-echo "| workload | goroutines | $old ops/s | $new ops/s | new/old | $old ÷ rueidis | $new ÷ rueidis |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| workload | goroutines | $old ops/s | $new ops/s | new/old | $old ÷ rueidis | $new ÷ rueidis | $old CPU µs/op | $new CPU µs/op | new/old CPU |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 awk '
-  /goroutines/ {
+  / goroutines / {
     split(FILENAME, p, "/"); f = p[length(p)]; split(f, q, "-"); v = q[1]; run = q[2]
-    w = $1 " " $2 " " $3; c = $4; g = $5; ops = $7
+    for (i = 1; i <= NF; i++) if ($i == "goroutines") break
+    w = $1; for (j = 2; j <= i - 3; j++) w = w " " $j
+    c = $(i - 2); g = $(i - 1); ops = $(i + 1); cpu = $(i + 4); sub(/µs\/op/, "", cpu)
     key = w SUBSEP g
-    if (c == "asyncredis") a[v, key, run] = ops
+    if (c == "asyncredis") { a[v, key, run] = ops; u[v, key, run] = cpu }
     if (c == "rueidis") r[v, key, run] = ops
     keys[key] = 1; runs[run] = 1
   }
@@ -47,8 +51,8 @@ awk '
     for (key in keys) {
       split(key, k, SUBSEP)
       n = 0
-      for (run in runs) { n++; ao[n] = a["old", key, run]; an[n] = a["new", key, run]; ro[n] = a["old", key, run] / r["old", key, run]; rn[n] = a["new", key, run] / r["new", key, run] }
-      mo = median(ao, n); mn = median(an, n)
-      printf "| %s | %s | %.0f | %.0f | %.2f | %.2f | %.2f |\n", k[1], k[2], mo, mn, mn / mo, median(ro, n), median(rn, n)
+      for (run in runs) { n++; ao[n] = a["old", key, run]; an[n] = a["new", key, run]; ro[n] = a["old", key, run] / r["old", key, run]; rn[n] = a["new", key, run] / r["new", key, run]; uo[n] = u["old", key, run]; un[n] = u["new", key, run] }
+      mo = median(ao, n); mn = median(an, n); co = median(uo, n); cn = median(un, n)
+      printf "| %s | %s | %.0f | %.0f | %.3f | %.2f | %.2f | %.2f | %.2f | %.3f |\n", k[1], k[2], mo, mn, mn / mo, median(ro, n), median(rn, n), co, cn, cn / co
     }
   }' "$out"/old-*.txt "$out"/new-*.txt | sort -t'|' -k2,2 -k3,3n

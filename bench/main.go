@@ -306,9 +306,17 @@ func main() {
 	conc := flag.String("concurrency", "1,16,256,1024,10000", "goroutine counts")
 	out := flag.String("out", "results/results.md", "where the report goes (the chart goes beside it)")
 	minSize := flag.Int("minsize", 0, "also measure asyncredis with this many shared connections (pool.Config.MinSize)")
+	opLoop := flag.Int("oploop", 0, "instead: run this many GET/SET 16 B operations through asyncredis alone (for instructions.sh) and exit")
 	failover := flag.Bool("failover", false, "run the failover benchmark instead")
 	failoverRuns := flag.Int("failover-runs", 1, "runs of the failover benchmark")
 	flag.Parse()
+	if *opLoop > 0 {
+		if err := runOpLoop(*addr, *opLoop, *conc); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *failover {
 		if err := runFailover(*failoverRuns); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
@@ -414,4 +422,48 @@ func mainErr(addr, server string, warm, d time.Duration, rounds int, concList st
 		reproduce += " -out " + out
 	}
 	return report(results, clientNames, workloads, concs, d, rounds, where, reproduce, out)
+}
+
+// runOpLoop does n GET/SET operations of 16 B values through asyncredis
+// with conc goroutines (one goroutine count only), checking every reply,
+// so that an outside counter (perf stat) can divide by n.
+func runOpLoop(addr string, n int, concList string) error {
+	conc, err := strconv.Atoi(concList)
+	if err != nil {
+		return fmt.Errorf("-oploop takes one -concurrency value: %w", err)
+	}
+	c, err := newAsyncredis(addr)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	ctx := context.Background()
+	val := strings.Repeat("v", 16)
+	names := keyNames("bench:loop:")
+	var left atomic.Int64
+	left.Store(int64(n))
+	var bad atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < conc; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 7))
+			for i := 0; left.Add(-1) >= 0; i++ {
+				k := names[rng.IntN(keys)]
+				if i%2 == 0 {
+					if c.set(ctx, k, val) != nil {
+						bad.Add(1)
+					}
+				} else if v, err := c.get(ctx, k); err != nil || (v != "" && len(v) != 16) {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if bad.Load() > 0 {
+		return fmt.Errorf("%d failed or wrong replies", bad.Load())
+	}
+	return nil
 }
