@@ -68,9 +68,9 @@ type Config struct {
 	// they were issued. One connection pipelines best: its writer
 	// coalesces everything queued into one write, and Redis runs commands
 	// on one thread anyway. Measured (bench/results/minsize.md, loopback,
-	// 2 cores): four connections gave 0.75–0.95× the throughput of one at
-	// 16–1024 goroutines and cost 10–40 % more CPU per command (one MGET
-	// point was 1.14×); more may help when one connection's bandwidth or
+	// 2 cores): four connections gave 0.76–0.94× the throughput of one at
+	// 16–1024 goroutines and cost 10–39 % more CPU per command, except
+	// MGET at 1024 goroutines (1.14×, 14 % less CPU); more may help when one connection's bandwidth or
 	// a TLS connection's encryption is the limit.
 	MinSize int
 	// MaxSize bounds the dedicated connections lent for blocking
