@@ -454,25 +454,26 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 	return true
 }
 
-// hookSinks reports cmds to hooks and returns their sinks, wrapped where
-// a hook wants to hear the outcome. The caller's slice is not modified.
+// hookSink reports cmd (one of pipeline commands handed over together)
+// to hooks and returns its sink, wrapped if a hook wants the outcome.
+func hookSink(h *core.Hooks, ctx context.Context, addr string, db, pipeline int, cmd *core.Command, sink core.Sink) core.Sink {
+	if h.Command == nil {
+		return sink
+	}
+	if end := h.Command(ctx, cmd.Describe(addr, db, pipeline)); end != nil {
+		return core.HookedSink(sink, end)
+	}
+	return sink
+}
+
+// hookSinks is hookSink for a batch; the caller's slice is not modified.
 func hookSinks(h *core.Hooks, ctx context.Context, addr string, db int, cmds []*core.Command, sinks []core.Sink) []core.Sink {
 	if h.Command == nil {
 		return sinks
 	}
-	var out []core.Sink
+	out := make([]core.Sink, len(sinks))
 	for i, cmd := range cmds {
-		end := h.Command(ctx, cmd.Describe(addr, db, len(cmds)))
-		if end == nil {
-			continue
-		}
-		if out == nil {
-			out = append([]core.Sink(nil), sinks...)
-		}
-		out[i] = core.HookedSink(sinks[i], end)
-	}
-	if out == nil {
-		return sinks
+		out[i] = hookSink(h, ctx, addr, db, len(cmds), cmd, sinks[i])
 	}
 	return out
 }

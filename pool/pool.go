@@ -79,7 +79,7 @@ func (p *Pool) Config() Config { return p.cfg }
 // command's key picks, so that commands on one key run in issue order.
 func (p *Pool) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 	if h := p.cfg.Hooks; h != nil {
-		sink = hookSinks(h, ctx, p.cfg.Addr, p.cfg.DB, []*core.Command{cmd}, []core.Sink{sink})[0]
+		sink = hookSink(h, ctx, p.cfg.Addr, p.cfg.DB, 1, cmd, sink)
 	}
 	if cmd.Blocking {
 		p.execBlocking(ctx, cmd, sink)
