@@ -16,14 +16,9 @@ set -euo pipefail
 old=$1 new=$2 addr=$3 runs=${4:-5}
 shift $(( $# < 4 ? $# : 4 ))
 out=${OUT:-$(mktemp -d)}
-root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
-for v in old new; do
-  rev=${!v}
-  dir=$out/src-$v
-  git -C "$root" worktree add -q --detach "$dir" "$rev"
-  (cd "$dir/bench" && go build -o "$out/bench-$v" .)
-  git -C "$root" worktree remove --force "$dir"
-done
+source "$(dirname "$0")/build-at.sh"
+build_at "$old" "$out/bench-old"
+build_at "$new" "$out/bench-new"
 for i in $(seq "$runs"); do
   for v in old new; do
     "$out/bench-$v" -addr "$addr" "$@" > "$out/$v-$i.md" 2> "$out/$v-$i.txt"

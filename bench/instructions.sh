@@ -11,15 +11,9 @@
 set -euo pipefail
 old=$1 new=$2 addr=$3 runs=${4:-7} ops=${5:-200000} conc=${6:-1}
 out=${OUT:-$(mktemp -d)}
-root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
-for v in old new; do
-  rev=${!v}
-  dir=$out/src-$v
-  git -C "$root" worktree add -q --detach "$dir" "$rev"
-  rm -rf "$dir/bench" && cp -r "$root/bench" "$dir/bench"
-  (cd "$dir/bench" && go build -o "$out/bench-$v" .)
-  git -C "$root" worktree remove --force "$dir"
-done
+source "$(dirname "$0")/build-at.sh"
+build_at "$old" "$out/bench-old" current
+build_at "$new" "$out/bench-new" current
 for i in $(seq "$runs"); do
   for v in old new; do
     perf stat -x, -e instructions:u -o "$out/$v-$i.perf" "$out/bench-$v" -addr "$addr" -oploop "$ops" -concurrency "$conc"
