@@ -8,7 +8,17 @@
 //	f := c.Get(ctx, "user:1")        // sent now, in a pipeline
 //	g := c.Incr(ctx, "visits")
 //	name, err := f.Result()          // wait for one
+//	name, err = f.Wait(reqCtx)       // or until reqCtx ends (the command's own ctx still decides its fate)
 //	err = async.WaitAll(ctx, f, g)   // or for many
+//
+// A future is 48 bytes for a string reply; a command's context is not
+// watched by a timer of its own: whoever looks at the future after the
+// context ended (Result, Wait, Done, IsResolved, a late reply) sees it
+// resolved with ctx.Err(), and Done's channel is closed by then.
+//
+// Values are strings, []byte, integers, floats, bools or nil; other types
+// (time.Duration, fmt.Stringer, structs) have no single Redis encoding and
+// fail with *protocol.ArgError before anything is sent.
 //
 // The client sends through a core.Executor: pool.Pool, pool.Conn, the
 // managed pools of the sentinel package, or any other implementation of

@@ -17,8 +17,12 @@
 // A [Pool] keeps MinSize shared connections (default 1), redials with
 // bounded, jittered backoff, runs blocking commands (BLPOP, ...) on
 // dedicated connections and lends dedicated connections through
-// [Pool.Acquire] for transactions and pub/sub. Both implement
-// core.Executor.
+// [Pool.Acquire] for transactions and pub/sub; dedicated connections idle
+// for IdleTimeout are closed. Both implement core.Executor. Config.Hooks
+// (core.Hooks) observe every command and connection; the asyncotel module
+// turns them into OpenTelemetry spans and metrics. A command that finds
+// its connection idle is written by the caller itself, without waking
+// the writer.
 //
 // # Order
 //

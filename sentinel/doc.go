@@ -97,7 +97,11 @@
 // Everything here is safe for concurrent use. [SentinelPool.Events]
 // delivers topology changes on a buffered channel for event-driven
 // workers (including EventWritesFenced and EventWritesResumed); Close
-// closes it. Close stops every goroutine and waits for them.
+// closes it. Config.OnEvent hears every event (the channel drops what a
+// slow reader leaves behind), [SentinelPool.Stats] reports each service's
+// master, replicas, switches and pools, and hooks in Config.Pool see each
+// command with the node that served it. Close stops every goroutine and
+// waits for them.
 //
 // # Errors
 //
