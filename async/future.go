@@ -5,7 +5,9 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
@@ -53,8 +55,22 @@ const (
 )
 
 // waiter wakes the goroutine blocked in Result; it is reused, since each
-// registration receives exactly one send.
-type waiter struct{ ch chan struct{} }
+// registration receives exactly one send. A waiter with a mark stands in
+// the slot for a connection that left the reply for Result to read
+// (core.Puller): one per connection, never sent to.
+type waiter struct {
+	ch   chan struct{}
+	mark *core.PullMark
+}
+
+// markerOf returns the waiter that stands for m in futures' slots.
+func markerOf(m *core.PullMark) *waiter {
+	if w, ok := m.Token.Load().(*waiter); ok {
+		return w
+	}
+	m.Token.CompareAndSwap(nil, &waiter{mark: m})
+	return m.Token.Load().(*waiter)
+}
 
 var (
 	waiters   = sync.Pool{New: func() any { return &waiter{ch: make(chan struct{}, 1)} }}
@@ -169,7 +185,7 @@ func (f *Future[T]) resolve(v T, err error) bool {
 		f.extension().err = err
 	}
 	f.state.Store(final)
-	if w := f.slot.Swap(tombstone); w != nil {
+	if w := f.slot.Swap(tombstone); w != nil && w.mark == nil {
 		w.ch <- struct{}{}
 	}
 	x := f.ext.Load()
@@ -210,6 +226,7 @@ func (f *Future[T]) outcome() (T, error) {
 // whenDone runs fn once the future has resolved: at once if it has, else
 // on the resolving goroutine. fn must not block.
 func (f *Future[T]) whenDone(fn func()) {
+	f.handover()
 	x := f.extension()
 	x.mu.Lock()
 	if !f.isResolved() {
@@ -234,6 +251,74 @@ func (f *Future[T]) asSink() *sink[T] { return (*sink[T])(f) }
 type futureSink interface{ future() Awaitable }
 
 func (s *sink[T]) future() Awaitable { return (*Future[T])(s) }
+
+// SetPull implements core.PullSink: Result will read the reply itself.
+func (s *sink[T]) SetPull(m *core.PullMark) bool {
+	return (*Future[T])(s).slot.CompareAndSwap(nil, markerOf(m))
+}
+
+// Resolved implements core.PullSink.
+func (s *sink[T]) Resolved() bool { return (*Future[T])(s).isResolved() }
+
+// pull reads f's reply on this goroutine when its connection left it to
+// the waiter (core.Puller); while waitCtx (if not nil) or the command's
+// context could end the wait, for at most core.PullSlice, since a
+// goroutine blocked in a read cannot watch them.
+func (f *Future[T]) pull(waitCtx context.Context) {
+	w := f.slot.Load()
+	if w == nil || w.mark == nil {
+		return
+	}
+	var cmdCtx context.Context
+	if x := f.ext.Load(); x != nil {
+		cmdCtx = x.ctx
+	}
+	var until time.Time
+	for _, ctx := range [2]context.Context{cmdCtx, waitCtx} {
+		if ctx == nil || ctx.Done() == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return // the waiter hands the reply over instead
+		}
+		if until.IsZero() {
+			until = time.Now().Add(core.PullSlice)
+		}
+		if dl, ok := ctx.Deadline(); ok && dl.Before(until) {
+			until = dl
+		}
+	}
+	w.mark.Puller.Pull(until)
+}
+
+// handover asks the connection that left f's reply to its waiter to read
+// it itself, for those who wait on Done or callbacks.
+func (f *Future[T]) handover() {
+	if w := f.slot.Load(); w != nil && w.mark != nil {
+		w.mark.Puller.Handover()
+	}
+}
+
+// claim puts w in f's slot, which must be empty or hold a connection's
+// mark (that connection is then asked to read the reply itself).
+func (f *Future[T]) claim(w *waiter) bool {
+	for {
+		cur := f.slot.Load()
+		switch {
+		case cur == nil:
+			if f.slot.CompareAndSwap(nil, w) {
+				return true
+			}
+		case cur.mark != nil:
+			if f.slot.CompareAndSwap(cur, w) {
+				cur.mark.Puller.Handover()
+				return true
+			}
+		default:
+			return false // another waiter, or resolved
+		}
+	}
+}
 
 // Complete implements core.Sink: it converts the reply and resolves the
 // future, unless its context already did.
@@ -264,6 +349,7 @@ func (f *Future[T]) Done() <-chan struct{} {
 	if f.isResolved() {
 		return closedChan
 	}
+	f.handover()
 	x := f.extension()
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -290,8 +376,11 @@ func (f *Future[T]) Result() (T, error) {
 // without allocating, when no other goroutine waits in Result; else on
 // Done's channel.
 func (f *Future[T]) wait() {
+	if f.pull(nil); f.isResolved() {
+		return
+	}
 	w := waiters.Get().(*waiter)
-	if f.slot.CompareAndSwap(nil, w) {
+	if f.claim(w) {
 		var ctx context.Context
 		var ctxDone <-chan struct{}
 		if x := f.ext.Load(); x != nil && x.ctx != nil {
@@ -340,6 +429,9 @@ func (f *Future[T]) IsResolved() bool { return f.expired() }
 func (f *Future[T]) Wait(ctx context.Context) (T, error) {
 	if f.expired() {
 		return f.Result() // resolved, or about to be
+	}
+	if f.pull(ctx); f.isResolved() {
+		return f.outcome()
 	}
 	select {
 	case <-f.Done():

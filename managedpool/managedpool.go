@@ -270,6 +270,18 @@ func (e *entry) Offer(v protocol.Value, err error) bool {
 	return core.Offer(e.sink, v, err)
 }
 
+// SetPull forwards to the caller's sink (core.PullSink).
+func (e *entry) SetPull(m *core.PullMark) bool {
+	ps, ok := e.sink.(core.PullSink)
+	return ok && ps.SetPull(m)
+}
+
+// Resolved forwards to the caller's sink (core.PullSink).
+func (e *entry) Resolved() bool {
+	ps, ok := e.sink.(core.PullSink)
+	return ok && ps.Resolved()
+}
+
 // Requeue takes back a command its pool never wrote. If the addresses are
 // unchanged since it was sent, the failure says the address is in doubt:
 // it is dropped until the controller verifies it again, and the command

@@ -28,11 +28,22 @@ type request struct {
 // queued; a writer goroutine writes everything queued since its last write
 // in one system call, and a reader goroutine matches replies to commands
 // strictly in order. Conn implements core.Executor.
+//
+// A command that finds the connection idle is written by its caller, and
+// its reply is left for the goroutine that waits for it to read
+// (core.Puller): commands that come one at a time then cost no goroutine
+// hand-off at all. Whoever reads replies owns the read side; it passes
+// between the reader goroutine and such a caller under mu, and the reader
+// goroutine takes it whenever replies would otherwise wait for nobody.
 type Conn struct {
 	cfg        Config
 	addr       string
 	nc         net.Conn
 	rd         *protocol.Reader
+	br         *bufio.Reader // rd's buffer, for waiting for a reply without consuming it
+	pull       bool          // callers may read their own replies (no push frames to watch for)
+	mark       *core.PullMark
+	rdWake     chan struct{} // capacity 1; hands the read side to the reader loop
 	proto      int  // 2 or 3, as negotiated
 	noDeadline bool // exempt from ReadTimeout: runs blocking commands
 	onDead     func(*Conn)
@@ -55,6 +66,7 @@ type Conn struct {
 	since      time.Time     // when pending last became non-empty or a reply last came
 	room       chan struct{} // made by a caller waiting for room in the queue; closed when room is freed
 	writing    bool          // the writer loop or a caller (enqueue's direct path) owns the socket's write side
+	reader     int8          // who owns the read side: readNone, readLoop or readCaller
 
 	writeDeadline time.Time // the socket's write deadline; used only by the write side's owner
 
@@ -65,6 +77,13 @@ type Conn struct {
 
 	wg sync.WaitGroup // the writer, reader and watchdog loops
 }
+
+// Owners of a connection's read side.
+const (
+	readNone   int8 = iota // nobody: a pulled reply waits for its caller, or the connection is idle
+	readLoop               // the reader goroutine
+	readCaller             // a caller reading its own reply (Pull)
+)
 
 // readTracker notes when bytes last arrived, so that ReadTimeout counts
 // from the last bytes received rather than the last complete reply: a
@@ -157,7 +176,17 @@ func connect(ctx context.Context, cfg Config, noDeadline bool, onDead func(*Conn
 		onDead:     onDead,
 		shared:     !noDeadline && onDead != nil, // only a pool's shared connections have both
 	}
-	c.rd = protocol.NewReader(bufio.NewReaderSize(readTracker{nc, &c.lastRead}, 32<<10), cfg.Limits)
+	c.br = bufio.NewReaderSize(readTracker{nc, &c.lastRead}, 32<<10)
+	c.rd = protocol.NewReader(c.br, cfg.Limits)
+	// Push frames (client tracking, pub/sub) must be read as they come:
+	// such connections keep the reader goroutine reading, as do
+	// dedicated ones (blocking commands).
+	c.pull = !noDeadline && cfg.OnPush == nil
+	c.mark = &core.PullMark{Puller: c}
+	c.rdWake = make(chan struct{}, 1)
+	if !c.pull {
+		c.reader = readLoop
+	}
 	if err := c.handshake(ctx); err != nil {
 		nc.Close()
 		return nil, err
@@ -424,6 +453,13 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 			c.since = at
 		}
 		c.pending.push(sinks[0])
+		if c.reader == readNone {
+			// Nobody reads: leave the reply to the caller's Result
+			// (Pull) if its sink can take it, else wake the reader.
+			if ps, ok := sinks[0].(core.PullSink); !ok || !ps.SetPull(c.mark) {
+				c.handoverLocked()
+			}
+		}
 		c.mu.Unlock()
 		c.load.Add(1)
 		err := c.write(cmds[0].Buf)
@@ -486,6 +522,81 @@ const directMax = 16 << 10
 func (c *Conn) direct(ctx context.Context, cmd *core.Command) bool {
 	return !c.writing && len(c.queue) == 0 && c.pending.len() == 0 &&
 		!cmd.NoReply && len(cmd.Buf) <= directMax && ctx.Err() == nil
+}
+
+// handoverLocked gives the read side to the reader loop; nobody owns it.
+func (c *Conn) handoverLocked() {
+	c.reader = readLoop
+	select {
+	case c.rdWake <- struct{}{}:
+	default: // cannot happen: one token per hand-over, taken before the loop gives the side back
+	}
+}
+
+// Handover implements core.Puller: a reply left for its caller is read
+// by the reader loop after all, for a caller that waits on a channel or a
+// callback.
+func (c *Conn) Handover() {
+	c.mu.Lock()
+	if c.reader == readNone && c.pending.len() > 0 {
+		c.handoverLocked()
+	}
+	c.mu.Unlock()
+}
+
+// Pull implements core.Puller: it reads the oldest reply on the calling
+// goroutine if nobody else reads replies (the caller's own, left by
+// enqueue's direct path). With until set it waits for the reply's first
+// byte at most until then, and otherwise hands the read side over. The
+// read side goes back to the reader loop if more replies are owed.
+func (c *Conn) Pull(until time.Time) {
+	c.mu.Lock()
+	if c.reader != readNone || c.pending.len() == 0 || c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.reader = readCaller
+	c.mu.Unlock()
+	if !until.IsZero() && c.br.Buffered() == 0 {
+		c.nc.SetReadDeadline(until)
+		_, err := c.br.Peek(1) // consumes nothing, so a timeout leaves the stream whole
+		c.nc.SetReadDeadline(time.Time{})
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.mu.Lock()
+			c.handoverLocked()
+			c.mu.Unlock()
+			return
+		}
+		if err != nil {
+			c.die(err)
+			return
+		}
+	}
+	v, err := c.rd.Read()
+	for err == nil && v.Kind == protocol.KindPush {
+		v, err = c.rd.Read() // not asked for (OnPush is unset): dropped as the loop does
+	}
+	if err != nil {
+		c.die(err)
+		return
+	}
+	c.mu.Lock()
+	s, ok := c.pending.pop()
+	c.since = time.Now()
+	c.freedLocked()
+	c.mu.Unlock()
+	if !ok { // died meanwhile, which failed everything pending
+		return
+	}
+	c.load.Add(-1)
+	s.Complete(v, nil)
+	c.mu.Lock()
+	if c.pending.len() > 0 || c.br.Buffered() > 0 {
+		c.handoverLocked()
+	} else {
+		c.reader = readNone
+	}
+	c.mu.Unlock()
 }
 
 func (c *Conn) wakeWriter() {
@@ -673,6 +784,9 @@ func (c *Conn) writeLoop() {
 				}
 			}
 			c.pending.push(sinks...)
+			if c.reader == readNone && len(sinks) > 0 {
+				c.handoverLocked()
+			}
 			c.mu.Unlock()
 			err := c.write(buf)
 			for i, cmd := range cmds {
@@ -747,6 +861,11 @@ func (c *Conn) watchdog() {
 		waiting := c.pending.len() > 0
 		since := c.since
 		queued := len(c.queue)
+		if c.reader == readNone && c.err == nil {
+			// A reply nobody has come for, or an idle connection whose
+			// closing nobody would notice: the reader loop takes over.
+			c.handoverLocked()
+		}
 		c.mu.Unlock()
 		if waiting && rt > 0 {
 			if last := time.Unix(0, c.lastRead.Load()); last.After(since) {
@@ -800,6 +919,25 @@ func (c *Conn) readLoop() {
 	vals := make([]protocol.Value, 0, readBatch)
 	sinks := make([]core.Sink, 0, readBatch)
 	for {
+		if c.pull {
+			select { // wait for the read side
+			case <-c.rdWake:
+			case <-c.dead:
+				return
+			}
+		}
+		if !c.readOwned(vals, sinks) {
+			return
+		}
+	}
+}
+
+// readOwned reads while the loop owns the read side: until the
+// connection dies (false) or, on a connection whose callers may read
+// their own replies, until no reply is owed (true: the side is given
+// back).
+func (c *Conn) readOwned(vals []protocol.Value, sinks []core.Sink) bool {
+	for {
 		vals = vals[:0]
 		var rerr error
 		for len(vals) < readBatch {
@@ -820,6 +958,7 @@ func (c *Conn) readLoop() {
 			}
 		}
 		sinks = sinks[:0]
+		released := false
 		if len(vals) > 0 {
 			c.mu.Lock()
 			for range vals {
@@ -831,6 +970,10 @@ func (c *Conn) readLoop() {
 			}
 			c.since = time.Now()
 			c.freedLocked()
+			if c.pull && rerr == nil && len(sinks) == len(vals) && c.pending.len() == 0 && c.br.Buffered() == 0 {
+				c.reader = readNone
+				released = true
+			}
 			c.mu.Unlock()
 			c.load.Add(-int64(len(sinks)))
 			for i, s := range sinks {
@@ -839,12 +982,15 @@ func (c *Conn) readLoop() {
 			}
 			if len(sinks) < len(vals) {
 				c.die(ErrUnexpectedReply)
-				return
+				return false
 			}
 		}
 		if rerr != nil {
 			c.die(rerr)
-			return
+			return false
+		}
+		if released {
+			return true
 		}
 	}
 }

@@ -168,6 +168,18 @@ func (h *hookedSink) Offer(v protocol.Value, err error) bool {
 	return Offer(h.sink, v, err)
 }
 
+// SetPull forwards to the wrapped sink (PullSink).
+func (h *hookedSink) SetPull(m *PullMark) bool {
+	ps, ok := h.sink.(PullSink)
+	return ok && ps.SetPull(m)
+}
+
+// Resolved forwards to the wrapped sink (PullSink).
+func (h *hookedSink) Resolved() bool {
+	ps, ok := h.sink.(PullSink)
+	return ok && ps.Resolved()
+}
+
 // Requeue forwards to the wrapped sink if it can take the command back.
 func (h *hookedSink) Requeue(cmd *Command, err error) bool {
 	rq, ok := h.sink.(Requeuer)
