@@ -43,6 +43,7 @@ type Conn struct {
 	br         *bufio.Reader // rd's buffer, for waiting for a reply without consuming it
 	pull       bool          // callers may read their own replies (no push frames to watch for)
 	mark       *core.PullMark
+	probe      *prober // asks the socket whether the server closed it, while nobody reads
 	rdWake     chan struct{} // capacity 1; hands the read side to the reader loop
 	proto      int  // 2 or 3, as negotiated
 	noDeadline bool // exempt from ReadTimeout: runs blocking commands
@@ -183,6 +184,7 @@ func connect(ctx context.Context, cfg Config, noDeadline bool, onDead func(*Conn
 	// dedicated ones (blocking commands).
 	c.pull = !noDeadline && cfg.OnPush == nil
 	c.mark = &core.PullMark{Puller: c}
+	c.probe = newProber(nc)
 	c.rdWake = make(chan struct{}, 1)
 	if !c.pull {
 		c.reader = readLoop
@@ -447,8 +449,15 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 		// saves a hand-off per command when commands come one at a time.
 		// With no replies owed the server has read everything sent, so a
 		// small write cannot block on a full socket.
+		now := time.Now()
+		if err := c.closedUnreadLocked(); err != nil {
+			c.mu.Unlock()
+			c.die(err)
+			core.FailNotSent(cmds[0], sinks[0], &ConnError{Addr: c.addr, Err: err})
+			return true
+		}
 		c.writing = true
-		c.since = time.Now()
+		c.since = now
 		if !at.IsZero() {
 			c.since = at
 		}
@@ -462,7 +471,7 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 		}
 		c.mu.Unlock()
 		c.load.Add(1)
-		err := c.write(cmds[0].Buf)
+		err := c.write(now, cmds[0].Buf)
 		cmds[0].Release()
 		if err != nil {
 			c.die(err) // fails our command as sent: part of it may have been
@@ -522,6 +531,20 @@ const directMax = 16 << 10
 func (c *Conn) direct(ctx context.Context, cmd *core.Command) bool {
 	return !c.writing && len(c.queue) == 0 && c.pending.len() == 0 &&
 		!cmd.NoReply && len(cmd.Buf) <= directMax && ctx.Err() == nil
+}
+
+// closedUnreadLocked returns why the server closed the connection, if
+// nobody reads from it and it has; c.mu is held. While the reader loop
+// reads, a close is noticed at once; while callers read their own
+// replies, nobody reads between commands, and a command written on a
+// connection the server has already closed (a failover's CLIENT KILL, a
+// restart) would fail in doubt, as sent, rather than unsent and safe to
+// send elsewhere. Asking the socket costs a system call.
+func (c *Conn) closedUnreadLocked() error {
+	if c.reader != readNone {
+		return nil
+	}
+	return c.probe.closed()
 }
 
 // handoverLocked gives the read side to the reader loop; nobody owns it.
@@ -608,8 +631,7 @@ func (c *Conn) wakeWriter() {
 
 // write writes buf, bounded by WriteTimeout; only the write side's owner
 // calls it. A deadline error comes back as ErrWriteTimeout.
-func (c *Conn) write(buf []byte) error {
-	now := time.Now()
+func (c *Conn) write(now time.Time, buf []byte) error {
 	c.lastUsed.Store(now.UnixNano())
 	c.writingAt.Store(now.UnixNano())
 	if wt := c.cfg.WriteTimeout; wt > 0 && now.Add(wt/2).After(c.writeDeadline) {
@@ -766,6 +788,13 @@ func (c *Conn) writeLoop() {
 		}
 		if len(sinks) > 0 || len(noReply) > 0 {
 			c.mu.Lock()
+			if c.err == nil {
+				if err := c.closedUnreadLocked(); err != nil {
+					c.mu.Unlock()
+					c.die(err)
+					c.mu.Lock()
+				}
+			}
 			if c.err != nil { // died while the batch was in hand
 				err := &ConnError{Addr: c.addr, Err: c.err}
 				c.mu.Unlock()
@@ -788,7 +817,7 @@ func (c *Conn) writeLoop() {
 				c.handoverLocked()
 			}
 			c.mu.Unlock()
-			err := c.write(buf)
+			err := c.write(time.Now(), buf)
 			for i, cmd := range cmds {
 				cmd.Release()
 				cmds[i] = nil
