@@ -43,10 +43,10 @@ type Conn struct {
 	br         *bufio.Reader // rd's buffer, for waiting for a reply without consuming it
 	pull       bool          // callers may read their own replies (no push frames to watch for)
 	mark       *core.PullMark
-	probe      *prober // asks the socket whether the server closed it, while nobody reads
+	probe      *prober       // asks the socket whether the server closed it, while nobody reads
 	rdWake     chan struct{} // capacity 1; hands the read side to the reader loop
-	proto      int  // 2 or 3, as negotiated
-	noDeadline bool // exempt from ReadTimeout: runs blocking commands
+	proto      int           // 2 or 3, as negotiated
+	noDeadline bool          // exempt from ReadTimeout: runs blocking commands
 	onDead     func(*Conn)
 	hooks      *core.Hooks // observe the commands Exec takes: set for Dial's and Acquire's connections; a pool observes its own at its Exec
 
