@@ -423,3 +423,31 @@ func TestPoolHooksSeeCommandsAndConnections(t *testing.T) {
 		l.mu.Unlock()
 	}
 }
+
+// A caller that issues commands one at a time reads its own replies, so
+// nobody reads the connection between them. A command issued after the
+// server has closed the connection (a failover's CLIENT KILL, a restart)
+// must not fail in doubt: the connection asks the socket before writing,
+// and the command fails unsent (safe to send again) or goes to a new
+// connection.
+func TestPoolConnectionClosedBetweenCommandsIsNotInDoubt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := integration.StartRedisT(t, integration.RedisConfig{})
+	c := async.NewClient(newPool(t, pool.Config{Addr: r.Addr(), HealthCheckInterval: time.Hour}))
+	admin := async.NewClient(newPool(t, pool.Config{Addr: r.Addr()}))
+	var killed, unsent int
+	for i := 0; i < 20; i++ {
+		require.NoError(t, c.Set(ctx, "k", i).Err())
+		v, err := admin.Do(ctx, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Result()
+		require.NoError(t, err)
+		killed += int(v.Int)
+		err = c.Get(ctx, "k").Err()
+		if err != nil {
+			unsent++
+			assert.True(t, core.SafeToRetry(err), "a command written after the server closed the connection failed in doubt: %v", err)
+		}
+	}
+	assert.GreaterOrEqual(t, killed, 20, "every round closed the connection")
+	t.Logf("%d kills, %d commands failed unsent", killed, unsent)
+}
