@@ -55,7 +55,12 @@
 // The context given at call time governs the command. Ended before the
 // command is written, the command is never sent. Ended after, the future
 // fails with ctx.Err() at once; the reply is still read and discarded, so
-// the connection stays in step.
+// the connection stays in step. "At once" has one bound: a caller that
+// reads its own reply in Result or Wait (a command that found its
+// connection idle, see the pool package) cannot watch a context while it
+// reads, so it reads for at most core.PullSlice (2 ms) while the context
+// can end: a deadline is kept exactly, a cancellation is noticed within
+// that time.
 //
 // A blocking command (BLPOP, BRPOP, BLMOVE, BLMPOP, BZPOPMIN, BZPOPMAX,
 // BZMPOP, XREAD and XREADGROUP with BLOCK) is the documented exception:

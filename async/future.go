@@ -29,10 +29,15 @@ type Future[T any] struct {
 	// future first after the context ends resolves it with ctx.Err() —
 	// Result waits on both, IsResolved and a late reply check it, and
 	// Done and the combinators arm a watcher when they are first used.
+	//
+	// A connection that left the reply for the waiter to read (see
+	// core.Puller) puts its mark in slot: Result and Wait then read the
+	// reply themselves, Done and callbacks hand it back to the
+	// connection's reader.
 	state atomic.Uint32 // pending, resolving, resolved; plus failedNil
 	val   T
 	conv  func(protocol.Value) (T, error)
-	slot  atomic.Pointer[waiter]    // the one goroutine blocked in Result; tombstone once resolved
+	slot  atomic.Pointer[waiter]    // the one goroutine blocked in Result, or a connection's mark; tombstone once resolved
 	ext   atomic.Pointer[futureExt] // made on demand
 }
 

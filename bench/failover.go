@@ -51,7 +51,7 @@ func sentinelClients(addrs []string, name string) ([]*client, error) {
 }
 
 // failoverScenarios are the faults, in the order they run.
-var failoverScenarios = []string{"kill", "disconnect", "failover"}
+var failoverScenarios = []string{"kill", "crash", "disconnect", "failover"}
 
 // failoverSettings describes each client as the failover benchmark makes it.
 var failoverSettings = map[string]string{
@@ -144,15 +144,20 @@ func failoverOnce(ctx context.Context, which int, scenario string) (failoverResu
 	}
 	waitAcks(2000, 10*time.Second)
 	old := d.Master
+	fault := time.Now()
 	switch scenario {
 	case "kill":
 		err = old.Kill(ctx)
+	case "crash":
+		fault, err = old.Crash(ctx)
 	case "disconnect":
 		err = old.Disconnect(ctx)
 	default:
 		err = d.Failover(ctx)
 	}
-	fault := time.Now()
+	if scenario != "crash" {
+		fault = time.Now()
+	}
 	if err != nil {
 		close(stop)
 		wg.Wait()
@@ -226,8 +231,19 @@ func failoverOnce(ctx context.Context, which int, scenario string) (failoverResu
 	return r, nil
 }
 
-func runFailover(runs int) error {
+// runFailover runs the scenarios named in which (of failoverScenarios,
+// and "register" for the linearizability check) and writes the report
+// to out.
+func runFailover(runs int, which, out string) error {
 	ctx := context.Background()
+	want := map[string]bool{}
+	for _, w := range strings.Split(which, ",") {
+		if w = strings.TrimSpace(w); w != "register" && !slices.Contains(failoverScenarios, w) {
+			return fmt.Errorf("unknown failover scenario %q", w)
+		}
+		want[strings.TrimSpace(w)] = true
+	}
+	failoverScenarios := slices.DeleteFunc(slices.Clone(failoverScenarios), func(s string) bool { return !want[s] })
 	var results []failoverResult
 	names := []string{"asyncredis", "rueidis", "go-redis"}
 	for run := 0; run < runs; run++ {
@@ -244,8 +260,8 @@ func runFailover(runs int) error {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Failover benchmark\n\nReproduce: `cd bench && go run . -failover -failover-runs %d`\n\n", runs)
-	b.WriteString("Each row: a fresh deployment (1 master, 2 replicas, 3 sentinels, down-after 1 s, failover-timeout 3 s), 64 writers doing SET with 10 s deadlines through the client's sentinel support (asyncredis `MasterFor`, rueidis `SentinelOption`, go-redis `NewFailoverClient`, all defaults; asyncredis fences writes from the failover leader's `+selected-slave`). `kill`: the master's container SIGKILLed — the process dies, so the kernel closes its connections at once (clients see EOF), and its address then answers nothing; `disconnect`: the master's container cut off the network — the process runs on, packets to and from it are dropped, nothing is closed, so clients notice only by their own timeouts; `failover`: `SENTINEL FAILOVER` with the old master alive. `+selected-slave` and the first `+switch-master` are taken from the benchmark's own subscriptions to every sentinel. *Lost after switch*: writes acknowledged after the first `+switch-master` that the new master does not have; *lost in all*: every acknowledged write the new master does not have. *Longest gap*: the longest time between two consecutive acknowledgements; *failover*: `+selected-slave` to `+switch-master`.\n\n")
+	fmt.Fprintf(&b, "# Failover benchmark\n\nReproduce: `cd bench && go run . -failover -failover-runs %d -failover-scenarios %s -failover-out %s`\n\n", runs, which, out)
+	b.WriteString("Each row: a fresh deployment (1 master, 2 replicas, 3 sentinels, down-after 1 s, failover-timeout 3 s), 64 writers doing SET with 10 s deadlines through the client's sentinel support (asyncredis `MasterFor`, rueidis `SentinelOption`, go-redis `NewFailoverClient`, all defaults; asyncredis fences writes from the failover leader's `+selected-slave`). `kill`: the master's container SIGKILLed — the process dies, so the kernel closes its connections at once (clients see EOF), and its address then answers nothing (the host is gone); `crash`: the same kill, then another container takes the master's address (and hardware address) with nothing listening on its port, so new connections are refused and packets on old ones are answered with resets (a process died on a host that stays up; the address is silent for the fraction of a second that container takes to start); `disconnect`: the master's container cut off the network — the process runs on, packets to and from it are dropped, nothing is closed, so clients notice only by their own timeouts; `failover`: `SENTINEL FAILOVER` with the old master alive. `+selected-slave` and the first `+switch-master` are taken from the benchmark's own subscriptions to every sentinel. *Lost after switch*: writes acknowledged after the first `+switch-master` that the new master does not have; *lost in all*: every acknowledged write the new master does not have. *Longest gap*: the longest time between two consecutive acknowledgements; *failover*: `+selected-slave` to `+switch-master`.\n\n")
 	b.WriteString("Client settings:\n\n")
 	for _, name := range names {
 		fmt.Fprintf(&b, "- %s: %s\n", name, failoverSettings[name])
@@ -301,7 +317,7 @@ func runFailover(runs int) error {
 		ops    int
 	}
 	var regs []regResult
-	for run := 0; run < runs; run++ {
+	for run := 0; run < runs && want["register"]; run++ {
 		for which := range names {
 			name, res, n, err := registerOnce(ctx, which)
 			if err != nil {
@@ -310,6 +326,9 @@ func runFailover(runs int) error {
 			fmt.Fprintf(os.Stderr, "register %-10s %d operations: %s\n", name, n, res)
 			regs = append(regs, regResult{name, res, n})
 		}
+	}
+	if !want["register"] {
+		return writeReport(out, b.String())
 	}
 	b.WriteString("\n## Linearizable register around a manual failover\n\n" +
 		"Each run: a fresh deployment, 8 goroutines each doing one SET of a unique value or GET of one key per millisecond through the client, from 300 ms before `SENTINEL FAILOVER` to 1 s after the first `+switch-master`; the history is checked with porcupine (a failed write may have run and stays open; a failed read is dropped).\n\n" +
@@ -329,11 +348,16 @@ func runFailover(runs int) error {
 		}
 		fmt.Fprintf(&b, "| %s | %d of %d | %s |\n", name, ok, n, strings.Join(each, ", "))
 	}
-	if err := os.MkdirAll("results", 0o755); err != nil {
+	return writeReport(out, b.String())
+}
+
+// writeReport prints report and writes it to out.
+func writeReport(out, report string) error {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	fmt.Print(b.String())
-	return os.WriteFile(filepath.Join("results", "failover.md"), []byte(b.String()), 0o644)
+	fmt.Print(report)
+	return os.WriteFile(out, []byte(report), 0o644)
 }
 
 func mid(xs []float64) float64 {

@@ -309,6 +309,8 @@ func main() {
 	opLoop := flag.Int("oploop", 0, "instead: run this many GET/SET 16 B operations through asyncredis alone (for instructions.sh) and exit")
 	failover := flag.Bool("failover", false, "run the failover benchmark instead")
 	failoverRuns := flag.Int("failover-runs", 1, "runs of the failover benchmark")
+	failoverWhich := flag.String("failover-scenarios", "kill,crash,disconnect,failover,register", "failover scenarios to run")
+	failoverOut := flag.String("failover-out", "results/failover.md", "where the failover report goes")
 	flag.Parse()
 	if *opLoop > 0 {
 		if err := runOpLoop(*addr, *opLoop, *conc); err != nil {
@@ -318,7 +320,7 @@ func main() {
 		return
 	}
 	if *failover {
-		if err := runFailover(*failoverRuns); err != nil {
+		if err := runFailover(*failoverRuns, *failoverWhich, *failoverOut); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}

@@ -130,6 +130,34 @@ func (n *Node) Kill(ctx context.Context) error {
 	return nil
 }
 
+// Crash kills the node's process as Kill does, then puts another
+// container at its address, with its hardware address too (so that
+// neighbours' ARP caches reach it at once), and nothing listening on the
+// node's port: new connections are refused and packets on old ones are
+// answered with resets, as when a process dies on a host that stays up.
+// (After Kill alone the address vanishes, as when the whole host is
+// gone: packets to it go unanswered.) Crash returns when the node was
+// killed; the node cannot be started again.
+func (n *Node) Crash(ctx context.Context) (time.Time, error) {
+	info, err := n.c.cli.ContainerInspect(ctx, n.id)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("integration: inspect %s: %w", n.Name, err)
+	}
+	var mac string
+	if es := info.NetworkSettings.Networks[n.c.net.Name]; es != nil {
+		mac = es.MacAddress
+	}
+	if err := n.Kill(ctx); err != nil {
+		return time.Time{}, err
+	}
+	killed := time.Now()
+	_, err = n.c.start(ctx, nodeSpec{
+		name: n.Name + "-gone", kind: KindRedis, ip: n.IP, mac: mac,
+		port: n.Port + 1, config: fmt.Sprintf("port %d\nsave \"\"\nappendonly no\n", n.Port+1),
+	})
+	return killed, err
+}
+
 // Start starts a killed node again and waits until it answers PING. Its
 // data is gone (persistence is off), as after a real crash.
 func (n *Node) Start(ctx context.Context) error {
@@ -338,6 +366,8 @@ type nodeSpec struct {
 	binds    []string          // host:container bind mounts
 	username string
 	password string
+	ip       string // a given address rather than the next free one
+	mac      string // and a given hardware address with it
 }
 
 func (c *cluster) allocIP() (string, error) {
@@ -353,9 +383,12 @@ func (c *cluster) allocIP() (string, error) {
 
 // start creates and starts a node and waits until it answers PING.
 func (c *cluster) start(ctx context.Context, spec nodeSpec) (*Node, error) {
-	ip, err := c.allocIP()
-	if err != nil {
-		return nil, err
+	ip := spec.ip
+	if ip == "" {
+		var err error
+		if ip, err = c.allocIP(); err != nil {
+			return nil, err
+		}
 	}
 	cmd := []string{"redis-server", "/data/redis.conf"}
 	if spec.kind == KindSentinel {
@@ -381,6 +414,7 @@ func (c *cluster) start(ctx context.Context, spec nodeSpec) (*Node, error) {
 		EndpointSettingsModifier: func(m map[string]*dnetwork.EndpointSettings) {
 			if es := m[netName]; es != nil {
 				es.IPAMConfig = &dnetwork.EndpointIPAMConfig{IPv4Address: ip}
+				es.MacAddress = spec.mac
 			}
 		},
 	}

@@ -20,9 +20,21 @@
 // [Pool.Acquire] for transactions and pub/sub; dedicated connections idle
 // for IdleTimeout are closed. Both implement core.Executor. Config.Hooks
 // (core.Hooks) observe every command and connection; the asyncotel module
-// turns them into OpenTelemetry spans and metrics. A command that finds
-// its connection idle is written by the caller itself, without waking
-// the writer.
+// turns them into OpenTelemetry spans and metrics.
+//
+// A command that finds its shared connection idle (nothing queued or
+// awaited) is written by the caller itself, without waking the writer,
+// and its reply is left for the caller to read when it waits in the
+// future's Result or Wait (core.Puller): commands that come one at a time
+// then cost no goroutine hand-off. Before such a write, where nobody has
+// been reading, the connection asks the socket (one non-blocking system
+// call) whether the server has closed it, so that a command is not
+// written into a connection already closed (it fails unsent instead, safe
+// to retry). A caller whose context can end reads for at most
+// core.PullSlice before handing the reply to the reader goroutine and
+// waiting on its context too; one that waits on Done or a callback has
+// the reader goroutine read it at once. Connections with Config.OnPush
+// and dedicated connections always read on their reader goroutine.
 //
 // # Order
 //
