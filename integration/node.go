@@ -131,29 +131,21 @@ func (n *Node) Kill(ctx context.Context) error {
 }
 
 // Crash kills the node's process as Kill does, then puts another
-// container at its address, with its hardware address too (so that
-// neighbours' ARP caches reach it at once), and nothing listening on the
-// node's port: new connections are refused and packets on old ones are
+// container at its address (Docker derives the hardware address from
+// it, so neighbours' ARP caches reach the new one at once), with nothing
+// listening on the node's port: new connections are refused and packets on old ones are
 // answered with resets, as when a process dies on a host that stays up.
 // (After Kill alone the address vanishes, as when the whole host is
 // gone: packets to it go unanswered.) Crash returns when the node was
 // killed; the node cannot be started again.
 func (n *Node) Crash(ctx context.Context) (time.Time, error) {
-	info, err := n.c.cli.ContainerInspect(ctx, n.id)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("integration: inspect %s: %w", n.Name, err)
-	}
-	var mac string
-	if es := info.NetworkSettings.Networks[n.c.net.Name]; es != nil {
-		mac = es.MacAddress
-	}
 	if err := n.Kill(ctx); err != nil {
 		return time.Time{}, err
 	}
 	killed := time.Now()
-	_, err = n.c.start(ctx, nodeSpec{
-		name: n.Name + "-gone", kind: KindRedis, ip: n.IP, mac: mac,
-		port: n.Port + 1, config: fmt.Sprintf("port %d\nsave \"\"\nappendonly no\n", n.Port+1),
+	_, err := n.c.start(ctx, nodeSpec{
+		name: n.Name + "-gone", kind: KindRedis, ip: n.IP,
+		port: n.Port + 1, config: fmt.Sprintf("port %d\nprotected-mode no\nsave \"\"\nappendonly no\n", n.Port+1),
 	})
 	return killed, err
 }
@@ -367,7 +359,6 @@ type nodeSpec struct {
 	username string
 	password string
 	ip       string // a given address rather than the next free one
-	mac      string // and a given hardware address with it
 }
 
 func (c *cluster) allocIP() (string, error) {
@@ -414,7 +405,6 @@ func (c *cluster) start(ctx context.Context, spec nodeSpec) (*Node, error) {
 		EndpointSettingsModifier: func(m map[string]*dnetwork.EndpointSettings) {
 			if es := m[netName]; es != nil {
 				es.IPAMConfig = &dnetwork.EndpointIPAMConfig{IPv4Address: ip}
-				es.MacAddress = spec.mac
 			}
 		},
 	}
