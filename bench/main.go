@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -311,7 +312,19 @@ func main() {
 	failoverRuns := flag.Int("failover-runs", 1, "runs of the failover benchmark")
 	failoverWhich := flag.String("failover-scenarios", "kill,crash,disconnect,failover,register", "failover scenarios to run")
 	failoverOut := flag.String("failover-out", "results/failover.md", "where the failover report goes")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (every client) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *opLoop > 0 {
 		if err := runOpLoop(*addr, *opLoop, *conc); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
