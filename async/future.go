@@ -386,16 +386,15 @@ func (f *Future[T]) wait() {
 	}
 	w := waiters.Get().(*waiter)
 	if f.claim(w) {
-		var ctx context.Context
-		var ctxDone <-chan struct{}
 		if x := f.ext.Load(); x != nil && x.ctx != nil {
-			ctx, ctxDone = x.ctx, x.ctx.Done()
-		}
-		select {
-		case <-w.ch:
-		case <-ctxDone:
-			f.fail(ctx.Err())
-			<-w.ch // whoever resolved f swapped w out and signals it once
+			select {
+			case <-w.ch:
+			case <-x.ctx.Done():
+				f.fail(x.ctx.Err())
+				<-w.ch // whoever resolved f swapped w out and signals it once
+			}
+		} else {
+			<-w.ch // a plain receive: cheaper than a select with a nil case
 		}
 		waiters.Put(w)
 		return

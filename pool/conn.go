@@ -547,7 +547,8 @@ func (c *Conn) closedUnreadLocked() error {
 	return c.probe.closed()
 }
 
-// handoverLocked gives the read side to the reader loop; nobody owns it.
+// handoverLocked gives the read side to the reader loop; c.mu is held
+// and the loop does not own the side.
 func (c *Conn) handoverLocked() {
 	c.reader = readLoop
 	select {
@@ -788,7 +789,9 @@ func (c *Conn) writeLoop() {
 		}
 		if len(sinks) > 0 || len(noReply) > 0 {
 			c.mu.Lock()
-			if c.err == nil {
+			if c.err == nil && c.pending.len() == 0 {
+				// (With replies owed, the direct write that left them
+				// unread asked the socket a moment ago.)
 				if err := c.closedUnreadLocked(); err != nil {
 					c.mu.Unlock()
 					c.die(err)
