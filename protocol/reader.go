@@ -63,7 +63,20 @@ type Reader struct {
 	lim  Limits
 	wire int64 // bytes the current reply has taken from br so far
 	used int64 // bytes of memory the current reply has been charged
+
+	// Small strings inside an aggregate are cut from one slab per reply
+	// rather than allocated one by one (an MGET of ten values takes one
+	// allocation for them, not ten); a slab is never shared between
+	// replies, so holding one string keeps only its own reply's bytes.
+	slab []byte
+	left int64 // elements still to come in the innermost aggregate
 }
+
+// slabMax is the largest string cut from a slab; slabCap bounds a slab.
+const (
+	slabMax = 256
+	slabCap = 4 << 10
+)
 
 // NewReader returns a Reader over br with the given limits.
 func NewReader(br *bufio.Reader, lim Limits) *Reader {
@@ -77,7 +90,7 @@ func (r *Reader) Buffered() int { return r.br.Buffered() }
 // follows them. An io.EOF before the first byte is returned as is; a
 // stream cut inside a value gives io.ErrUnexpectedEOF.
 func (r *Reader) Read() (Value, error) {
-	r.wire, r.used = 0, 0
+	r.wire, r.used, r.slab, r.left = 0, 0, nil, 0
 	v, err := r.read(0)
 	if err == io.EOF {
 		return Value{}, io.EOF
@@ -300,7 +313,26 @@ func (r *Reader) blob(kind Kind, body []byte) (Value, error) {
 // allocation of the exact size; large ones grow as bytes arrive.
 func (r *Reader) payload(n int64) ([]byte, error) {
 	var data []byte
-	if n <= chunk {
+	if n <= slabMax && r.left > 0 {
+		if int64(cap(r.slab)-len(r.slab)) < n {
+			size := min(max(n*r.left, 64), slabCap) // room for the rest if they are alike
+			if err := r.charge(size); err != nil {
+				return nil, err
+			}
+			r.slab = make([]byte, 0, size)
+		}
+		end := len(r.slab) + int(n)
+		data = r.slab[len(r.slab):end:end]
+		r.slab = r.slab[:end]
+		if _, err := io.ReadFull(r.br, data); err != nil {
+			return nil, eofInside(err)
+		}
+		if err := r.crlf(); err != nil {
+			return nil, err
+		}
+		r.wire += n + 2
+		return data, nil
+	} else if n <= chunk {
 		data = make([]byte, n)
 		if _, err := io.ReadFull(r.br, data); err != nil {
 			return nil, eofInside(err)
@@ -399,12 +431,15 @@ func (r *Reader) aggregate(kind Kind, body []byte, depth int) (Value, error) {
 	if err := r.grow(&elems, min(total, 1024)); err != nil {
 		return Value{}, err
 	}
+	outer := r.left
+	defer func() { r.left = outer }()
 	for i := int64(0); i < total; i++ {
 		if len(elems) == cap(elems) {
 			if err := r.grow(&elems, min(total, 2*int64(cap(elems)))); err != nil {
 				return Value{}, err
 			}
 		}
+		r.left = total - i
 		v, err := r.read(depth + 1)
 		if err != nil {
 			return Value{}, eofInside(err)

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -303,4 +304,52 @@ func FuzzReader(f *testing.F) {
 			_ = v.String()
 		}
 	})
+}
+
+// The small strings of an aggregate (an MGET's values) share one
+// allocation, cut per reply: a string kept from one reply never holds
+// another reply's bytes, and big or nested strings still decode right.
+func TestReadCutsSmallStringsFromOneSlabPerReply(t *testing.T) {
+	var one strings.Builder
+	one.WriteString("*10\r\n")
+	for i := 0; i < 10; i++ {
+		one.WriteString("$16\r\nvalue-" + strings.Repeat(string(rune('a'+i)), 10) + "\r\n")
+	}
+	big := strings.Repeat("x", 300)
+	mixed := "*4\r\n$3\r\nabc\r\n$300\r\n" + big + "\r\n*2\r\n$1\r\nx\r\n$-1\r\n$2\r\nzz\r\n"
+	stream := one.String() + one.String() + mixed
+
+	r := NewReader(bufio.NewReaderSize(strings.NewReader(stream), 64<<10), Limits{})
+	first, err := r.Read()
+	require.NoError(t, err)
+	second, err := r.Read()
+	require.NoError(t, err)
+	for i, v := range first.Elems {
+		want := "value-" + strings.Repeat(string(rune('a'+i)), 10)
+		assert.Equal(t, want, v.Str)
+		assert.Equal(t, want, second.Elems[i].Str)
+	}
+	start := uintptr(unsafe.Pointer(unsafe.StringData(first.Elems[0].Str)))
+	last := uintptr(unsafe.Pointer(unsafe.StringData(first.Elems[9].Str)))
+	assert.Equal(t, start+9*16, last, "one reply's strings lie side by side in one slab")
+	other := uintptr(unsafe.Pointer(unsafe.StringData(second.Elems[0].Str)))
+	assert.False(t, other >= start && other <= last, "the next reply has a slab of its own")
+
+	v, err := r.Read()
+	require.NoError(t, err)
+	require.Len(t, v.Elems, 4)
+	assert.Equal(t, "abc", v.Elems[0].Str)
+	assert.Equal(t, big, v.Elems[1].Str)
+	assert.Equal(t, "x", v.Elems[2].Elems[0].Str)
+	assert.Equal(t, KindNull, v.Elems[2].Elems[1].Kind)
+	assert.Equal(t, "zz", v.Elems[3].Str)
+
+	allocs := testing.AllocsPerRun(100, func() {
+		r := NewReader(bufio.NewReaderSize(strings.NewReader(one.String()), 4096), Limits{})
+		if _, err := r.Read(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// The reader, its bufio buffer, the element array and one slab.
+	assert.LessOrEqual(t, allocs, 5.0)
 }
