@@ -21,7 +21,8 @@ build_at "$old" "$out/bench-old"
 build_at "$new" "$out/bench-new"
 for i in $(seq "$runs"); do
   for v in old new; do
-    "$out/bench-$v" -addr "$addr" "$@" > "$out/$v-$i.md" 2> "$out/$v-$i.txt"
+    # -out keeps the report (and its chart) out of the working tree
+    "$out/bench-$v" -addr "$addr" -out "$out/$v-$i.report.md" "$@" > "$out/$v-$i.md" 2> "$out/$v-$i.txt"
   done
 done
 echo "outputs in $out"
