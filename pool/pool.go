@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/asyncredis/asyncredis/async/core"
@@ -26,15 +25,14 @@ type Pool struct {
 	done chan struct{} // closed by Close
 	sem  chan struct{} // one token per dedicated connection lent out
 
-	mu        sync.Mutex             // guards the fields below
-	conns     []*Conn                // the shared connections by index (MinSize of them); nil while being dialled
-	ready     []atomic.Pointer[Conn] // conns[i] once it has taken over what waited for it, else nil: route's lock-free path
-	dialing   []bool                 // a dial for that index is under way
-	flushing  []bool                 // its connection is taking over the commands that waited for it
-	waiters   [][]request            // per index, commands waiting for its connection
-	nwait     int                    // commands in waiters
-	room      chan struct{}          // made by a caller waiting for room in waiters; closed when it shrinks
-	idle      []*Conn                // dedicated connections not lent out
+	mu        sync.Mutex    // guards the fields below
+	conns     []*Conn       // the shared connections by index (MinSize of them); nil while being dialled
+	dialing   []bool        // a dial for that index is under way
+	flushing  []bool        // its connection is taking over the commands that waited for it
+	waiters   [][]request   // per index, commands waiting for its connection
+	nwait     int           // commands in waiters
+	room      chan struct{} // made by a caller waiting for room in waiters; closed when it shrinks
+	idle      []*Conn       // dedicated connections not lent out
 	lent      map[*Conn]struct{}
 	subs      map[*Conn]struct{} // subscriber connections, closed with the pool
 	dialErr   error              // the last failed dial, while backing off
@@ -68,7 +66,6 @@ func New(cfg Config) (*Pool, error) {
 	n := max(cfg.MinSize, 1)
 	p.nshared = n
 	p.conns, p.dialing, p.flushing, p.waiters = make([]*Conn, n), make([]bool, n), make([]bool, n), make([][]request, n)
-	p.ready = make([]atomic.Pointer[Conn], n)
 	p.wg.Add(1)
 	go p.maintain()
 	return p, nil
@@ -106,9 +103,6 @@ func (p *Pool) index(cmd *core.Command) int {
 // connection takes over the commands that waited for it, later commands
 // queue behind them, so none overtakes an earlier one.
 func (p *Pool) route(ctx context.Context, i int, cmd *core.Command, sink core.Sink) *Conn {
-	if c := p.ready[i].Load(); c != nil {
-		return c // the common case, without the pool's lock
-	}
 	var gone []request // purged; completed once p.mu is released
 	defer func() { completeExpired(gone) }()
 	p.mu.Lock()
@@ -246,10 +240,6 @@ func (p *Pool) ExecBatch(ctx context.Context, cmds []*core.Command, sinks []core
 		sinks = hookSinks(h, ctx, p.cfg.Addr, p.cfg.DB, cmds, sinks)
 	}
 	i := p.index(cmds[0])
-	if c := p.ready[i].Load(); c != nil {
-		c.ExecBatch(ctx, cmds, sinks)
-		return
-	}
 	p.mu.Lock()
 	c := p.conns[i]
 	if c == nil || p.closed || p.flushing[i] {
@@ -386,7 +376,6 @@ func (p *Pool) startDialLocked(i int) {
 			waiters := p.takeWaitersLocked(i)
 			if len(waiters) == 0 {
 				p.flushing[i] = false
-				p.ready[i].Store(c)
 				p.mu.Unlock()
 				return
 			}
@@ -418,7 +407,6 @@ func (p *Pool) removeShared(c *Conn) {
 	for i, o := range p.conns {
 		if o == c {
 			p.conns[i] = nil
-			p.ready[i].Store(nil)
 			break
 		}
 	}
@@ -754,9 +742,6 @@ func (p *Pool) Close() error {
 		}
 		waiters := slices.Clone(p.waiters)
 		clear(p.conns)
-		for i := range p.ready {
-			p.ready[i].Store(nil)
-		}
 		clear(p.waiters)
 		p.idle, p.nwait = nil, 0
 		p.mu.Unlock()
