@@ -10,7 +10,11 @@
 // A sink that is a Requeuer can take back a command its executor never
 // wrote, which is how a managed pool sends it to the next master;
 // executors fail unwritten commands through FailNotSent so that this
-// happens in one place.
+// happens in one place. A sink that is a PullSink (a future, or a wrapper
+// that forwards to one) can have its reply left for its waiter to read
+// on its own goroutine: the executor marks it with a PullMark, and the
+// waiter calls the mark's Puller (Pull to read, Handover when it waits
+// another way).
 //
 // The transports import core and protocol, not the command catalogue of
 // package async; async imports core to send its commands. Futures
