@@ -68,10 +68,10 @@ type Config struct {
 	// they were issued. One connection pipelines best: its writer
 	// coalesces everything queued into one write, and Redis runs commands
 	// on one thread anyway. Measured (bench/results/minsize.md, loopback,
-	// 2 cores): four connections gave 0.76–0.94× the throughput of one at
-	// 16–1024 goroutines and cost 10–39 % more CPU per command, except
-	// MGET at 1024 goroutines (1.14×, 14 % less CPU); more may help when one connection's bandwidth or
-	// a TLS connection's encryption is the limit.
+	// 2 cores): four connections gave 0.58–0.92× the throughput of one at
+	// 16–1024 goroutines and cost 10–78 % more CPU per command; more may
+	// help when one connection's bandwidth or a TLS connection's
+	// encryption is the limit.
 	MinSize int
 	// MaxSize bounds the dedicated connections lent for blocking
 	// commands, transactions and Acquire; default 10.
