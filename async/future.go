@@ -423,8 +423,16 @@ func (f *Future[T]) Err() error {
 }
 
 // IsResolved reports whether the future has resolved (a reply came, or
-// it failed, or its context ended), without blocking.
-func (f *Future[T]) IsResolved() bool { return f.expired() }
+// it failed, or its context ended), without blocking. A reply left for
+// the waiter to read is handed to the connection's reader, so that a
+// caller who polls sees it arrive.
+func (f *Future[T]) IsResolved() bool {
+	if f.expired() {
+		return true
+	}
+	f.handover()
+	return false
+}
 
 // Wait waits for the future or for ctx to end, whichever is first, and
 // returns the future's outcome or ctx.Err(): the select every caller would

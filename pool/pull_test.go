@@ -109,6 +109,10 @@ func TestConnPulledReplyReachesOtherWaiters(t *testing.T) {
 	assert.Equal(t, "first", first.v.Str)
 	assert.Equal(t, "second", second.v.Str)
 
+	polled := async.NewClient(c).Get(ctx, "polled")
+	assert.Eventually(t, polled.IsResolved, 500*time.Millisecond, time.Millisecond, "a poller sees the reply arrive")
+	assert.Equal(t, "polled", polled.Val())
+
 	f := async.NewClient(c).Get(ctx, "selected")
 	select {
 	case <-f.Done():
