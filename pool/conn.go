@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -753,6 +754,10 @@ func (c *Conn) writeLoop() {
 			return
 		case <-c.wake:
 		}
+		// Let the callers that are already runnable (woken by replies)
+		// queue their next commands first: they then go out in this
+		// write rather than each waking the writer again.
+		runtime.Gosched()
 		c.mu.Lock()
 		if c.writing {
 			c.mu.Unlock()
