@@ -740,10 +740,6 @@ func (c *Conn) die(cause error) {
 	}
 }
 
-// yieldBelow is how many commands in flight a connection may hold for its
-// writer to yield before taking the queue (see writeLoop).
-const yieldBelow = 2048
-
 // writeLoop writes queued commands, all that have accumulated since the
 // last write in one system call, each write bounded by WriteTimeout.
 func (c *Conn) writeLoop() {
@@ -760,12 +756,8 @@ func (c *Conn) writeLoop() {
 		}
 		// Let the callers that are already runnable (woken by replies)
 		// queue their next commands first: they then go out in this
-		// write rather than each waking the writer again. With thousands
-		// of commands in flight batches are large anyway, and waiting
-		// behind thousands of runnable callers only delays the write.
-		if c.load.Load() < yieldBelow {
-			runtime.Gosched()
-		}
+		// write rather than each waking the writer again.
+		runtime.Gosched()
 		c.mu.Lock()
 		if c.writing {
 			c.mu.Unlock()
