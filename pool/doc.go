@@ -4,7 +4,9 @@
 // handshake (HELLO 3 with AUTH and SETNAME, falling back to RESP2's AUTH
 // and CLIENT SETNAME on servers without HELLO; then SELECT) and starts two
 // goroutines: a writer that sends every command queued since its last
-// write in one system call (each write bounded by WriteTimeout), and a
+// write in one system call (each write bounded by WriteTimeout; woken, it
+// first yields once, so that callers already runnable queue theirs and
+// share the write), and a
 // reader that resolves pending commands strictly in order. A third, the
 // watchdog, runs beside them: it PINGs an idle connection and declares the
 // connection dead when the server owes replies and has sent no byte for
