@@ -307,13 +307,18 @@ func main() {
 	conc := flag.String("concurrency", "1,16,256,1024,10000", "goroutine counts")
 	out := flag.String("out", "results/results.md", "where the report goes (the chart goes beside it)")
 	minSize := flag.Int("minsize", 0, "also measure asyncredis with this many shared connections (pool.Config.MinSize)")
-	opLoop := flag.Int("oploop", 0, "instead: run this many GET/SET 16 B operations through asyncredis alone (for instructions.sh) and exit")
+	opLoop := flag.Int("oploop", 0, "instead: run this many GET/SET 16 B operations through one client alone (for instructions.sh and profiles) and exit")
+	opLoopClient := flag.String("oploop-client", "asyncredis", "the client -oploop drives: asyncredis, rueidis or go-redis")
 	failover := flag.Bool("failover", false, "run the failover benchmark instead")
 	failoverRuns := flag.Int("failover-runs", 1, "runs of the failover benchmark")
 	failoverWhich := flag.String("failover-scenarios", "kill,crash,disconnect,failover,register", "failover scenarios to run")
 	failoverOut := flag.String("failover-out", "results/failover.md", "where the failover report goes")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (every client) to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run (every client) to this file at the end")
 	flag.Parse()
+	if *memProfile != "" {
+		defer writeAllocProfile(*memProfile)
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err == nil {
@@ -326,7 +331,7 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 	if *opLoop > 0 {
-		if err := runOpLoop(*addr, *opLoop, *conc); err != nil {
+		if err := runOpLoop(*addr, *opLoopClient, *opLoop, *conc); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -342,6 +347,19 @@ func main() {
 	if err := mainErr(*addr, *server, *warm, *duration, *rounds, *conc, *minSize, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
+	}
+}
+
+// writeAllocProfile writes the allocations made since the start, for
+// go tool pprof -sample_index=alloc_space.
+func writeAllocProfile(path string) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		f.Close()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
 	}
 }
 
@@ -439,15 +457,19 @@ func mainErr(addr, server string, warm, d time.Duration, rounds int, concList st
 	return report(results, clientNames, workloads, concs, d, rounds, where, reproduce, out)
 }
 
-// runOpLoop does n GET/SET operations of 16 B values through asyncredis
-// with conc goroutines (one goroutine count only), checking every reply,
+// runOpLoop does n GET/SET operations of 16 B values through the named
+// client with conc goroutines (one goroutine count only), checking every reply,
 // so that an outside counter (perf stat) can divide by n.
-func runOpLoop(addr string, n int, concList string) error {
+func runOpLoop(addr, name string, n int, concList string) error {
 	conc, err := strconv.Atoi(concList)
 	if err != nil {
 		return fmt.Errorf("-oploop takes one -concurrency value: %w", err)
 	}
-	c, err := newAsyncredis(addr)
+	mk := map[string]func(string) (*client, error){"asyncredis": newAsyncredis, "rueidis": newRueidis, "go-redis": newGoRedis}[name]
+	if mk == nil {
+		return fmt.Errorf("-oploop-client %q: want asyncredis, rueidis or go-redis", name)
+	}
+	c, err := mk(addr)
 	if err != nil {
 		return err
 	}

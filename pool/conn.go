@@ -740,14 +740,34 @@ func (c *Conn) die(cause error) {
 	}
 }
 
+// writeChunk is how much the writer gathers before it writes: a batch
+// larger than this goes out in several writes, so the writer's buffer
+// stays this size instead of growing (and being copied) to the size of
+// the largest batch, and the server starts on the batch's head sooner.
+const writeChunk = 256 << 10
+
+// outgoing is what the writer has gathered for one write.
+type outgoing struct {
+	buf     []byte
+	sinks   []core.Sink
+	cmds    []*core.Command // released once written
+	noReply []core.Sink     // completed once written
+	waited  time.Time       // the earliest a command in it began waiting
+}
+
+func (o *outgoing) reset() {
+	if cap(o.buf) > 4*writeChunk {
+		o.buf = make([]byte, 0, 16<<10) // one huge command: do not pin its size
+	}
+	o.buf, o.sinks, o.cmds, o.noReply, o.waited = o.buf[:0], o.sinks[:0], o.cmds[:0], o.noReply[:0], time.Time{}
+}
+
 // writeLoop writes queued commands, all that have accumulated since the
-// last write in one system call, each write bounded by WriteTimeout.
+// last write in one system call (up to writeChunk bytes per call), each
+// write bounded by WriteTimeout.
 func (c *Conn) writeLoop() {
 	defer c.wg.Done()
-	buf := make([]byte, 0, 16<<10)
-	var sinks []core.Sink
-	var cmds []*core.Command // released once written
-	var noReply []core.Sink  // completed once written
+	o := &outgoing{buf: make([]byte, 0, 16<<10)}
 	for {
 		select {
 		case <-c.dead:
@@ -770,76 +790,39 @@ func (c *Conn) writeLoop() {
 		c.freedLocked()
 		c.mu.Unlock()
 
-		buf, sinks, cmds, noReply = buf[:0], sinks[:0], cmds[:0], noReply[:0]
-		var waited time.Time // the earliest a command of the batch began waiting
+		o.reset()
 		for i, r := range batch {
-			if !r.at.IsZero() && (waited.IsZero() || r.at.Before(waited)) {
-				waited = r.at
+			batch[i] = request{}
+			if !r.at.IsZero() && (o.waited.IsZero() || r.at.Before(o.waited)) {
+				o.waited = r.at
 			}
 			if err := r.ctx.Err(); err != nil {
 				r.cmd.Release()
 				r.sink.Complete(protocol.Value{}, core.NotSent(err)) // never sent
 				c.load.Add(-1)
-			} else if r.cmd.NoReply {
-				buf = append(buf, r.cmd.Buf...)
-				noReply = append(noReply, r.sink)
+				continue
+			}
+			o.buf = append(o.buf, r.cmd.Buf...)
+			if r.cmd.NoReply {
+				o.noReply = append(o.noReply, r.sink)
 				r.cmd.Release()
 				c.load.Add(-1)
 			} else {
-				buf = append(buf, r.cmd.Buf...)
-				sinks = append(sinks, r.sink)
-				cmds = append(cmds, r.cmd)
+				o.sinks = append(o.sinks, r.sink)
+				o.cmds = append(o.cmds, r.cmd)
 			}
-			batch[i] = request{}
+			if len(o.buf) >= writeChunk {
+				if err := c.flush(o); err != nil {
+					for _, r := range batch[i+1:] {
+						core.FailNotSent(r.cmd, r.sink, err)
+					}
+					return
+				}
+				o.reset()
+			}
 		}
-		if len(sinks) > 0 || len(noReply) > 0 {
-			c.mu.Lock()
-			if c.err == nil && c.pending.len() == 0 {
-				// (With replies owed, the direct write that left them
-				// unread asked the socket a moment ago.)
-				if err := c.closedUnreadLocked(); err != nil {
-					c.mu.Unlock()
-					c.die(err)
-					c.mu.Lock()
-				}
-			}
-			if c.err != nil { // died while the batch was in hand
-				err := &ConnError{Addr: c.addr, Err: c.err}
-				c.mu.Unlock()
-				for i, s := range sinks {
-					core.FailNotSent(cmds[i], s, err)
-				}
-				for _, s := range noReply {
-					s.Complete(protocol.Value{}, err)
-				}
-				return
-			}
-			if c.pending.len() == 0 && len(sinks) > 0 {
-				c.since = time.Now()
-				if !waited.IsZero() {
-					c.since = waited // ReadTimeout bounds the whole wait
-				}
-			}
-			c.pending.push(sinks...)
-			if c.reader == readNone && len(sinks) > 0 {
-				c.handoverLocked()
-			}
-			c.mu.Unlock()
-			err := c.write(time.Now(), buf)
-			for i, cmd := range cmds {
-				cmd.Release()
-				cmds[i] = nil
-			}
-			if err != nil {
-				for _, s := range noReply {
-					s.Complete(protocol.Value{}, &ConnError{Addr: c.addr, Sent: true, Err: err})
-				}
-				c.die(err)
-				return
-			}
-			for _, s := range noReply {
-				s.Complete(protocol.Value{Kind: protocol.KindSimpleString, Str: "OK"}, nil)
-			}
+		if err := c.flush(o); err != nil {
+			return
 		}
 		c.mu.Lock()
 		c.writing = false
@@ -850,10 +833,66 @@ func (c *Conn) writeLoop() {
 			c.wakeWriter() // queued while we wrote, after the wake-up was taken
 		}
 		c.mu.Unlock()
-		if cap(buf) > 1<<20 {
-			buf = make([]byte, 0, 16<<10) // do not pin a huge buffer
+	}
+}
+
+// flush writes what o holds, its commands then awaiting replies. When the
+// connection is dead, or dies in the write, it fails o's commands and
+// returns the error the rest of the writer's batch fails with (not sent).
+func (c *Conn) flush(o *outgoing) error {
+	if len(o.sinks) == 0 && len(o.noReply) == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	if c.err == nil && c.pending.len() == 0 {
+		// (With replies owed, the direct write that left them unread
+		// asked the socket a moment ago.)
+		if err := c.closedUnreadLocked(); err != nil {
+			c.mu.Unlock()
+			c.die(err)
+			c.mu.Lock()
 		}
 	}
+	if c.err != nil { // died while the batch was in hand
+		err := &ConnError{Addr: c.addr, Err: c.err}
+		c.mu.Unlock()
+		for i, s := range o.sinks {
+			core.FailNotSent(o.cmds[i], s, err)
+		}
+		for _, s := range o.noReply {
+			s.Complete(protocol.Value{}, err)
+		}
+		return err
+	}
+	if c.pending.len() == 0 && len(o.sinks) > 0 {
+		c.since = time.Now()
+		if !o.waited.IsZero() {
+			c.since = o.waited // ReadTimeout bounds the whole wait
+		}
+	}
+	c.pending.push(o.sinks...)
+	if c.reader == readNone && len(o.sinks) > 0 {
+		c.handoverLocked()
+	}
+	c.mu.Unlock()
+	err := c.write(time.Now(), o.buf)
+	for i, cmd := range o.cmds {
+		cmd.Release()
+		o.cmds[i] = nil
+	}
+	clear(o.sinks)
+	if err != nil {
+		for _, s := range o.noReply {
+			s.Complete(protocol.Value{}, &ConnError{Addr: c.addr, Sent: true, Err: err})
+		}
+		c.die(err)
+		return &ConnError{Addr: c.addr, Err: err}
+	}
+	for _, s := range o.noReply {
+		s.Complete(protocol.Value{Kind: protocol.KindSimpleString, Str: "OK"}, nil)
+	}
+	clear(o.noReply)
+	return nil
 }
 
 // watchdog runs beside the writer and the reader, so that neither a

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -136,6 +137,43 @@ func TestOrderPipelinesAndTransactions(t *testing.T) {
 		assert.Equal(t, int64(3), tincr.Val())
 		assert.Equal(t, "3", c.Get(ctx, k).Val())
 	}
+}
+
+// A pipeline several times larger than what the writer sends per write
+// (and holding one value larger than that on its own) goes out in
+// several writes, in order: every GET reads the SET just before it, and
+// the connection serves the next command.
+func TestOrderBatchLargerThanOneWrite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := integration.StartRedisT(t, integration.RedisConfig{})
+	c := async.NewClient(newPool(t, pool.Config{Addr: r.Addr()}))
+	const n = 600 // 600 × 3 KiB ≈ 1.8 MiB of commands
+	pl := c.Pipeline()
+	q := pl.Client()
+	sets := make([]*async.Future[string], n)
+	gets := make([]*async.Future[string], n)
+	want := make([]string, n)
+	for i := range n {
+		want[i] = strings.Repeat(string(rune('a'+i%26)), 3<<10) + strconv.Itoa(i)
+		if i == n/2 {
+			want[i] = strings.Repeat("z", 1<<20) // a single command over a write's size
+		}
+		k := "big:" + strconv.Itoa(i%7) // keys reused: a reordering would show
+		sets[i] = q.Set(ctx, k, want[i])
+		gets[i] = q.Get(ctx, k)
+	}
+	require.NoError(t, pl.Exec(ctx))
+	for i := range n {
+		require.NoError(t, sets[i].Err(), "SET %d", i)
+		v, err := gets[i].Result()
+		require.NoError(t, err, "GET %d", i)
+		require.Equal(t, len(want[i]), len(v), "GET %d", i)
+		require.True(t, v == want[i], "GET %d read another command's value", i)
+	}
+	v, err := c.Get(ctx, "big:0").Result()
+	require.NoError(t, err)
+	assert.Equal(t, want[(n-1)-(n-1)%7], v, "the last SET of big:0")
 }
 
 // Commands that would shift a shared connection's replies or change its
