@@ -62,11 +62,12 @@ type Conn struct {
 	mu         sync.Mutex    // guards the fields below
 	queue      []request     // accepted, not yet taken by the writer
 	queueBytes int           // encoded bytes in queue
+	inHand     int           // commands the writer has taken from queue and not yet put in pending
 	spare      []request     // the writer's previous batch, reused as the next queue
 	pending    ring          // written, awaiting replies, in order
 	err        error         // why the connection died; nil while alive
 	since      time.Time     // when pending last became non-empty or a reply last came
-	room       chan struct{} // made by a caller waiting for room in the queue; closed when room is freed
+	room       roomLine      // callers waiting for room
 	writing    bool          // the writer loop or a caller (enqueue's direct path) owns the socket's write side
 	reader     int8          // who owns the read side: readNone, readLoop or readCaller
 
@@ -406,6 +407,7 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 	var gone []request // purged; completed once c.mu is released
 	defer func() { completeExpired(gone) }()
 	c.mu.Lock()
+	var me *roomWaiter // set once this caller has waited for room
 	for {
 		if c.err != nil {
 			err := &ConnError{Addr: c.addr, Err: c.err}
@@ -415,34 +417,49 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 			}
 			return true
 		}
-		if c.hasRoomLocked(size) {
-			break
-		}
-		if g := c.purgeLocked(); len(g) > 0 {
-			gone = append(gone, g...)
+		// Callers already waiting go first; one that was woken has room
+		// held for it (released here, taken just below).
+		if me != nil || !wait || !c.room.waiting() {
 			if c.hasRoomLocked(size) {
 				break
+			}
+			if g := c.purgeLocked(); len(g) > 0 {
+				gone = append(gone, g...)
+				if c.hasRoomLocked(size) {
+					break
+				}
 			}
 		}
 		if !wait {
 			c.mu.Unlock()
 			return false
 		}
-		if c.room == nil {
-			c.room = make(chan struct{})
+		front := me != nil // woken, but its room was taken: still first in line
+		if me == nil {
+			me = newRoomWaiter(len(cmds), size)
 		}
-		room := c.room
+		c.room.join(me, front)
+		if c.reader == readNone && c.pending.len() > 0 {
+			c.handoverLocked() // room comes from replies: someone must read them
+		}
 		c.mu.Unlock()
 		select {
-		case <-room:
+		case <-me.ch:
+			c.mu.Lock()
+			c.room.woken(me)
 		case <-c.dead:
+			c.mu.Lock()
 		case <-ctx.Done():
+			c.mu.Lock()
+			if c.room.leave(me) {
+				c.freedLocked() // pass the room held for it on
+			}
+			c.mu.Unlock()
 			for i := range cmds {
 				core.FailNotSent(cmds[i], sinks[i], ctx.Err())
 			}
 			return true
 		}
-		c.mu.Lock()
 	}
 	if wait && len(cmds) == 1 && c.direct(ctx, cmds[0]) {
 		// Nothing queued, nothing awaited, nobody writing: write on the
@@ -465,8 +482,9 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 		c.pending.push(sinks[0])
 		if c.reader == readNone {
 			// Nobody reads: leave the reply to the caller's Result
-			// (Pull) if its sink can take it, else wake the reader.
-			if ps, ok := sinks[0].(core.PullSink); !ok || !ps.SetPull(c.mark) {
+			// (Pull) if its sink can take it and nobody waits for the
+			// room the reply frees, else wake the reader.
+			if ps, ok := sinks[0].(core.PullSink); !ok || c.room.waiting() || !ps.SetPull(c.mark) {
 				c.handoverLocked()
 			}
 		}
@@ -652,14 +670,16 @@ func (c *Conn) write(now time.Time, buf []byte) error {
 	return err
 }
 
-// hasRoomLocked reports whether size more bytes of commands may queue.
-// An empty queue always admits, so that one command larger than
-// MaxQueueBytes is not refused for ever.
+// hasRoomLocked reports whether size more bytes of commands may queue,
+// besides the room held for waiters already woken. An empty queue always
+// admits, so that one command larger than MaxQueueBytes is not refused
+// for ever; a batch is admitted whole when there is room for one more.
 func (c *Conn) hasRoomLocked(size int) bool {
-	if len(c.queue)+c.pending.len() >= c.cfg.MaxPending {
+	if len(c.queue)+c.inHand+c.pending.len()+c.room.held >= c.cfg.MaxPending {
 		return false
 	}
-	return len(c.queue) == 0 || c.queueBytes+size <= c.cfg.MaxQueueBytes
+	held := c.queueBytes + c.room.heldBytes
+	return held == 0 || held+size <= c.cfg.MaxQueueBytes
 }
 
 // purgeLocked removes queued commands whose context has ended (their
@@ -690,13 +710,9 @@ func completeExpired(gone []request) {
 	}
 }
 
-// freedLocked wakes callers waiting for room.
-func (c *Conn) freedLocked() {
-	if c.room != nil {
-		close(c.room)
-		c.room = nil
-	}
-}
+// freedLocked wakes callers waiting for room, first come first served,
+// as many as the room freed admits.
+func (c *Conn) freedLocked() { c.room.wake(c.hasRoomLocked) }
 
 // Close closes the connection: commands awaiting replies fail as in
 // flight, queued ones as not sent. It waits for the connection's
@@ -753,13 +769,14 @@ type outgoing struct {
 	cmds    []*core.Command // released once written
 	noReply []core.Sink     // completed once written
 	waited  time.Time       // the earliest a command in it began waiting
+	taken   int             // commands of the writer's batch handled so far, sent or not
 }
 
 func (o *outgoing) reset() {
 	if cap(o.buf) > 4*writeChunk {
 		o.buf = make([]byte, 0, 16<<10) // one huge command: do not pin its size
 	}
-	o.buf, o.sinks, o.cmds, o.noReply, o.waited = o.buf[:0], o.sinks[:0], o.cmds[:0], o.noReply[:0], time.Time{}
+	o.buf, o.sinks, o.cmds, o.noReply, o.waited, o.taken = o.buf[:0], o.sinks[:0], o.cmds[:0], o.noReply[:0], time.Time{}, 0
 }
 
 // writeLoop writes queued commands, all that have accumulated since the
@@ -786,13 +803,14 @@ func (c *Conn) writeLoop() {
 		c.writing = true
 		batch := c.queue
 		c.queue, c.spare = c.spare[:0], nil
-		c.queueBytes = 0
+		c.queueBytes, c.inHand = 0, len(batch)
 		c.freedLocked()
 		c.mu.Unlock()
 
 		o.reset()
 		for i, r := range batch {
 			batch[i] = request{}
+			o.taken++
 			if !r.at.IsZero() && (o.waited.IsZero() || r.at.Before(o.waited)) {
 				o.waited = r.at
 			}
@@ -826,6 +844,10 @@ func (c *Conn) writeLoop() {
 		}
 		c.mu.Lock()
 		c.writing = false
+		if c.inHand > 0 { // commands that ended unsent: room again
+			c.inHand = 0
+			c.freedLocked()
+		}
 		if c.spare == nil {
 			c.spare = batch[:0]
 		}
@@ -871,6 +893,7 @@ func (c *Conn) flush(o *outgoing) error {
 		}
 	}
 	c.pending.push(o.sinks...)
+	c.inHand -= o.taken
 	if c.reader == readNone && len(o.sinks) > 0 {
 		c.handoverLocked()
 	}

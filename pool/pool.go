@@ -31,7 +31,7 @@ type Pool struct {
 	flushing  []bool        // its connection is taking over the commands that waited for it
 	waiters   [][]request   // per index, commands waiting for its connection
 	nwait     int           // commands in waiters
-	room      chan struct{} // made by a caller waiting for room in waiters; closed when it shrinks
+	room      roomLine      // callers waiting for room in waiters
 	idle      []*Conn       // dedicated connections not lent out
 	lent      map[*Conn]struct{}
 	subs      map[*Conn]struct{} // subscriber connections, closed with the pool
@@ -106,6 +106,7 @@ func (p *Pool) route(ctx context.Context, i int, cmd *core.Command, sink core.Si
 	var gone []request // purged; completed once p.mu is released
 	defer func() { completeExpired(gone) }()
 	p.mu.Lock()
+	var me *roomWaiter // set once this caller has waited for room
 	for {
 		if p.closed {
 			p.mu.Unlock()
@@ -113,6 +114,9 @@ func (p *Pool) route(ctx context.Context, i int, cmd *core.Command, sink core.Si
 			return nil
 		}
 		c := p.conns[i]
+		if me != nil && (c != nil && !p.flushing[i] || c == nil && p.dialErr != nil) {
+			p.freedLocked() // woken, but not for room after all: pass it on
+		}
 		if c != nil && !p.flushing[i] {
 			p.mu.Unlock()
 			return c
@@ -123,27 +127,38 @@ func (p *Pool) route(ctx context.Context, i int, cmd *core.Command, sink core.Si
 			core.FailNotSent(cmd, sink, err) // fail fast while backing off
 			return nil
 		}
-		if p.nwait < p.cfg.MaxPending {
-			break
-		}
-		if gone = append(gone, p.purgeWaitersLocked()...); p.nwait < p.cfg.MaxPending {
-			break
+		// Callers already waiting for room go first.
+		if me != nil || !p.room.waiting() {
+			if p.hasRoomLocked(0) {
+				break
+			}
+			if gone = append(gone, p.purgeWaitersLocked()...); p.hasRoomLocked(0) {
+				break
+			}
 		}
 		// Full: wait for room, bounded by ctx (and by dials, which
 		// either take the waiting commands or fail them).
-		if p.room == nil {
-			p.room = make(chan struct{})
+		front := me != nil
+		if me == nil {
+			me = newRoomWaiter(1, 0)
 		}
-		room := p.room
+		p.room.join(me, front)
 		p.mu.Unlock()
 		select {
-		case <-room:
+		case <-me.ch:
+			p.mu.Lock()
+			p.room.woken(me)
 		case <-p.done:
+			p.mu.Lock()
 		case <-ctx.Done():
+			p.mu.Lock()
+			if p.room.leave(me) {
+				p.freedLocked()
+			}
+			p.mu.Unlock()
 			core.FailNotSent(cmd, sink, ctx.Err())
 			return nil
 		}
-		p.mu.Lock()
 	}
 	p.waiters[i] = append(p.waiters[i], request{ctx: ctx, cmd: cmd, sink: sink, at: time.Now()})
 	p.nwait++
@@ -164,13 +179,13 @@ func (p *Pool) takeWaitersLocked(i int) []request {
 	return ws
 }
 
-// freedLocked wakes callers waiting for room among the waiting commands.
-func (p *Pool) freedLocked() {
-	if p.room != nil {
-		close(p.room)
-		p.room = nil
-	}
-}
+// hasRoomLocked reports whether one more command may wait for a
+// connection, besides those whose room is held for callers woken for it.
+func (p *Pool) hasRoomLocked(int) bool { return p.nwait+p.room.held < p.cfg.MaxPending }
+
+// freedLocked wakes callers waiting for room among the waiting commands,
+// first come first served, as many as there is room for.
+func (p *Pool) freedLocked() { p.room.wake(p.hasRoomLocked) }
 
 // purgeWaitersLocked drops waiting commands whose context has ended and
 // returns them for completeExpired.
@@ -376,6 +391,8 @@ func (p *Pool) startDialLocked(i int) {
 			waiters := p.takeWaitersLocked(i)
 			if len(waiters) == 0 {
 				p.flushing[i] = false
+				// Callers still in line for room now find the connection.
+				p.room.wake(func(int) bool { return true })
 				p.mu.Unlock()
 				return
 			}

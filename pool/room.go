@@ -1,0 +1,80 @@
+package pool
+
+import "slices"
+
+// roomLine is the line of callers waiting for room in a bounded queue: a
+// connection's, or the pool's commands waiting for a connection. Room
+// that frees up is handed to them one at a time, first come first
+// served, and held for each caller it wakes until that caller comes back
+// for it. So a freed slot wakes one waiter, not all of them (with
+// thousands waiting, waking everyone for every slot cost thousands of
+// wake-ups per command), and a newcomer cannot take room held for a
+// waiter.
+type roomLine struct {
+	q         []*roomWaiter
+	held      int // commands whose room is held for woken waiters
+	heldBytes int // their encoded size
+}
+
+// roomWaiter is one caller in a roomLine.
+type roomWaiter struct {
+	ch    chan struct{} // capacity 1: sent to once per wake-up
+	n     int           // its commands
+	bytes int           // their encoded size
+}
+
+func newRoomWaiter(n, bytes int) *roomWaiter {
+	return &roomWaiter{ch: make(chan struct{}, 1), n: n, bytes: bytes}
+}
+
+// waiting reports whether anyone is in line.
+func (l *roomLine) waiting() bool { return len(l.q) > 0 }
+
+// join puts w at the back of the line, or at the front for a caller that
+// was woken but found its room taken after all.
+func (l *roomLine) join(w *roomWaiter, front bool) {
+	if front {
+		l.q = slices.Insert(l.q, 0, w)
+		return
+	}
+	l.q = append(l.q, w)
+}
+
+// woken releases the room held for w, which has received on w.ch, so
+// that it can take that room.
+func (l *roomLine) woken(w *roomWaiter) {
+	l.held -= w.n
+	l.heldBytes -= w.bytes
+}
+
+// wake wakes callers from the front of the line while room reports room
+// for the next one (besides what is already held), holding it for them.
+func (l *roomLine) wake(room func(bytes int) bool) {
+	for len(l.q) > 0 && room(l.q[0].bytes) {
+		w := l.q[0]
+		l.q[0] = nil
+		if l.q = l.q[1:]; len(l.q) == 0 {
+			l.q = nil // let a long line's storage go
+		}
+		l.held += w.n
+		l.heldBytes += w.bytes
+		w.ch <- struct{}{}
+	}
+}
+
+// leave takes w, which gives up, out of the line. If it had already been
+// woken, the room held for it is released and leave reports true: the
+// caller should then wake the next in line.
+func (l *roomLine) leave(w *roomWaiter) bool {
+	if i := slices.Index(l.q, w); i >= 0 {
+		l.q = slices.Delete(l.q, i, i+1)
+		return false
+	}
+	select {
+	case <-w.ch:
+		l.woken(w)
+		return true
+	default: // woken by something else (the queue's owner ending): nothing held
+		return false
+	}
+}
