@@ -59,17 +59,17 @@ type Conn struct {
 	wake chan struct{} // capacity 1; written by Exec; read by the writer loop; never closed
 	dead chan struct{} // closed by die, once
 
-	mu         sync.Mutex    // guards the fields below
-	queue      []request     // accepted, not yet taken by the writer
-	queueBytes int           // encoded bytes in queue
-	inHand     int           // commands the writer has taken from queue and not yet put in pending
-	spare      []request     // the writer's previous batch, reused as the next queue
-	pending    ring          // written, awaiting replies, in order
-	err        error         // why the connection died; nil while alive
-	since      time.Time     // when pending last became non-empty or a reply last came
-	room       roomLine      // callers waiting for room
-	writing    bool          // the writer loop or a caller (enqueue's direct path) owns the socket's write side
-	reader     int8          // who owns the read side: readNone, readLoop or readCaller
+	mu         sync.Mutex // guards the fields below
+	queue      []request  // accepted, not yet taken by the writer
+	queueBytes int        // encoded bytes in queue
+	inHand     int        // commands the writer has taken from queue and not yet put in pending
+	spare      []request  // the writer's previous batch, reused as the next queue
+	pending    ring       // written, awaiting replies, in order
+	err        error      // why the connection died; nil while alive
+	since      time.Time  // when pending last became non-empty or a reply last came
+	room       roomLine   // callers waiting for room
+	writing    bool       // the writer loop or a caller (enqueue's direct path) owns the socket's write side
+	reader     int8       // who owns the read side: readNone, readLoop or readCaller
 
 	writeDeadline time.Time // the socket's write deadline; used only by the write side's owner
 

@@ -25,14 +25,14 @@ type Pool struct {
 	done chan struct{} // closed by Close
 	sem  chan struct{} // one token per dedicated connection lent out
 
-	mu        sync.Mutex    // guards the fields below
-	conns     []*Conn       // the shared connections by index (MinSize of them); nil while being dialled
-	dialing   []bool        // a dial for that index is under way
-	flushing  []bool        // its connection is taking over the commands that waited for it
-	waiters   [][]request   // per index, commands waiting for its connection
-	nwait     int           // commands in waiters
-	room      roomLine      // callers waiting for room in waiters
-	idle      []*Conn       // dedicated connections not lent out
+	mu        sync.Mutex  // guards the fields below
+	conns     []*Conn     // the shared connections by index (MinSize of them); nil while being dialled
+	dialing   []bool      // a dial for that index is under way
+	flushing  []bool      // its connection is taking over the commands that waited for it
+	waiters   [][]request // per index, commands waiting for its connection
+	nwait     int         // commands in waiters
+	room      roomLine    // callers waiting for room in waiters
+	idle      []*Conn     // dedicated connections not lent out
 	lent      map[*Conn]struct{}
 	subs      map[*Conn]struct{} // subscriber connections, closed with the pool
 	dialErr   error              // the last failed dial, while backing off
