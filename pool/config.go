@@ -52,7 +52,9 @@ type Config struct {
 	// awaiting replies; default 65536. MaxQueueBytes bounds the encoded
 	// size of its queued, not yet written, commands; default 8 MiB. A
 	// command that finds a connection full waits for room, at most until
-	// its context ends or the connection dies.
+	// its context ends or the connection dies; waiting callers are let in
+	// in the order they came. The pool holds at most MaxPending commands
+	// waiting for a connection being dialled, the same way.
 	MaxPending    int
 	MaxQueueBytes int
 	// HealthCheckInterval is how long a connection may sit idle before it

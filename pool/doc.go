@@ -13,8 +13,11 @@
 // ReadTimeout, or a write has not finished within WriteTimeout, so a server
 // that stops reading cannot hang a caller. Each connection holds at most
 // MaxPending commands and MaxQueueBytes of unwritten ones; a caller that
-// finds it full waits for room, at most until its context ends. Commands
-// whose context ends before they are written leave the queue.
+// finds it full waits for room, at most until its context ends. Waiting
+// callers are let in one at a time, in the order they came, each when
+// room for its commands frees up (a freed slot wakes one caller, not all
+// of them). Commands whose context ends before they are written leave the
+// queue. The writer sends what has gathered in writes of up to 256 KiB.
 //
 // A [Pool] keeps MinSize shared connections (default 1), redials with
 // bounded, jittered backoff, runs blocking commands (BLPOP, ...) on
