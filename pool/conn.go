@@ -434,29 +434,14 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 			c.mu.Unlock()
 			return false
 		}
-		front := me != nil // woken, but its room was taken: still first in line
-		if me == nil {
-			me = newRoomWaiter(len(cmds), size)
-		}
-		c.room.join(me, front)
+		me = c.room.join(me, len(cmds), size)
 		if c.reader == readNone && c.pending.len() > 0 {
 			c.handoverLocked() // room comes from replies: someone must read them
 		}
-		c.mu.Unlock()
-		select {
-		case <-me.ch:
-			c.mu.Lock()
-			c.room.woken(me)
-		case <-c.dead:
-			c.mu.Lock()
-		case <-ctx.Done():
-			c.mu.Lock()
-			if c.room.leave(me) {
-				c.freedLocked() // pass the room held for it on
-			}
+		if err := c.room.await(&c.mu, me, ctx, c.dead, c.freedLocked); err != nil {
 			c.mu.Unlock()
 			for i := range cmds {
-				core.FailNotSent(cmds[i], sinks[i], ctx.Err())
+				core.FailNotSent(cmds[i], sinks[i], err)
 			}
 			return true
 		}

@@ -138,25 +138,10 @@ func (p *Pool) route(ctx context.Context, i int, cmd *core.Command, sink core.Si
 		}
 		// Full: wait for room, bounded by ctx (and by dials, which
 		// either take the waiting commands or fail them).
-		front := me != nil
-		if me == nil {
-			me = newRoomWaiter(1, 0)
-		}
-		p.room.join(me, front)
-		p.mu.Unlock()
-		select {
-		case <-me.ch:
-			p.mu.Lock()
-			p.room.woken(me)
-		case <-p.done:
-			p.mu.Lock()
-		case <-ctx.Done():
-			p.mu.Lock()
-			if p.room.leave(me) {
-				p.freedLocked()
-			}
+		me = p.room.join(me, 1, 0)
+		if err := p.room.await(&p.mu, me, ctx, p.done, p.freedLocked); err != nil {
 			p.mu.Unlock()
-			core.FailNotSent(cmd, sink, ctx.Err())
+			core.FailNotSent(cmd, sink, err)
 			return nil
 		}
 	}

@@ -1,6 +1,10 @@
 package pool
 
-import "slices"
+import (
+	"context"
+	"slices"
+	"sync"
+)
 
 // roomLine is the line of callers waiting for room in a bounded queue: a
 // connection's, or the pool's commands waiting for a connection. Room
@@ -23,21 +27,42 @@ type roomWaiter struct {
 	bytes int           // their encoded size
 }
 
-func newRoomWaiter(n, bytes int) *roomWaiter {
-	return &roomWaiter{ch: make(chan struct{}, 1), n: n, bytes: bytes}
-}
-
 // waiting reports whether anyone is in line.
 func (l *roomLine) waiting() bool { return len(l.q) > 0 }
 
-// join puts w at the back of the line, or at the front for a caller that
-// was woken but found its room taken after all.
-func (l *roomLine) join(w *roomWaiter, front bool) {
-	if front {
+// join puts a caller in line and returns its waiter: a new one (w nil)
+// at the back, for n commands of bytes; or w, woken but finding its room
+// taken after all, back at the front.
+func (l *roomLine) join(w *roomWaiter, n, bytes int) *roomWaiter {
+	if w != nil {
 		l.q = slices.Insert(l.q, 0, w)
-		return
+		return w
 	}
+	w = &roomWaiter{ch: make(chan struct{}, 1), n: n, bytes: bytes}
 	l.q = append(l.q, w)
+	return w
+}
+
+// await unlocks mu, waits until w is woken, dead is closed or ctx ends,
+// and locks mu again. It returns ctx.Err() when ctx ended: w has then left
+// the line, and room held for it has been passed on through freed. Else
+// the caller looks again: it has room, or the queue's owner has ended.
+func (l *roomLine) await(mu *sync.Mutex, w *roomWaiter, ctx context.Context, dead <-chan struct{}, freed func()) error {
+	mu.Unlock()
+	select {
+	case <-w.ch:
+		mu.Lock()
+		l.woken(w)
+	case <-dead:
+		mu.Lock()
+	case <-ctx.Done():
+		mu.Lock()
+		if l.leave(w) {
+			freed()
+		}
+		return ctx.Err()
+	}
+	return nil
 }
 
 // woken releases the room held for w, which has received on w.ch, so
