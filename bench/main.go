@@ -51,10 +51,14 @@ var settings = map[string]string{
 
 func newAsyncredis(addr string) (*client, error) { return newAsyncredisSized(addr, 0) }
 
+// maxPending is asyncredis's pool.Config.MaxPending (-maxpending; 0: the
+// default).
+var maxPending int
+
 // newAsyncredisSized is asyncredis with minSize shared connections
 // (0: the default, one); named "asyncredis MinSize n" when not default.
 func newAsyncredisSized(addr string, minSize int) (*client, error) {
-	p, err := pool.New(pool.Config{Addr: addr, MinSize: minSize})
+	p, err := pool.New(pool.Config{Addr: addr, MinSize: minSize, MaxPending: maxPending})
 	if err != nil {
 		return nil, err
 	}
@@ -314,6 +318,7 @@ func main() {
 	failoverWhich := flag.String("failover-scenarios", "kill,crash,disconnect,failover,register", "failover scenarios to run")
 	failoverOut := flag.String("failover-out", "results/failover.md", "where the failover report goes")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (every client) to this file")
+	flag.IntVar(&maxPending, "maxpending", 0, "asyncredis's pool.Config.MaxPending (0: its default); callers beyond it wait for room")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run (every client) to this file at the end")
 	flag.Parse()
 	if *memProfile != "" {
@@ -396,6 +401,9 @@ func mainErr(addr, server string, warm, d time.Duration, rounds int, concList st
 		}
 		concs = append(concs, n)
 	}
+	if maxPending > 0 {
+		settings["asyncredis"] = fmt.Sprintf("pool.Config{Addr, MaxPending: %d}: one shared pipelined connection, RESP3", maxPending)
+	}
 	makers := []func(string) (*client, error){newAsyncredis, newRueidis, newGoRedis}
 	clientNames := []string{"asyncredis", "rueidis", "go-redis"}
 	if minSize > 1 {
@@ -450,6 +458,9 @@ func mainErr(addr, server string, warm, d time.Duration, rounds int, concList st
 	reproduce := fmt.Sprintf("cd bench && go run . -server %s -duration %v -warmup %v -rounds %d -concurrency %s", server, d, warm, rounds, concList)
 	if minSize > 1 {
 		reproduce += fmt.Sprintf(" -minsize %d", minSize)
+	}
+	if maxPending > 0 {
+		reproduce += fmt.Sprintf(" -maxpending %d", maxPending)
 	}
 	if out != "results/results.md" {
 		reproduce += " -out " + out
