@@ -417,8 +417,8 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 			}
 			return true
 		}
-		// Callers already waiting go first; one that was woken has room
-		// held for it (released here, taken just below).
+		// Callers already waiting go first; one that was woken had room
+		// held for it until it woke (roomLine.await), and takes it here.
 		if me != nil || !wait || !c.room.waiting() {
 			if c.hasRoomLocked(size) {
 				break

@@ -113,15 +113,20 @@ func (p *Pool) route(ctx context.Context, i int, cmd *core.Command, sink core.Si
 			core.FailNotSent(cmd, sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
 			return nil
 		}
+		// A caller woken for room that leaves without taking it passes
+		// the room on.
 		c := p.conns[i]
-		if me != nil && (c != nil && !p.flushing[i] || c == nil && p.dialErr != nil) {
-			p.freedLocked() // woken, but not for room after all: pass it on
-		}
 		if c != nil && !p.flushing[i] {
+			if me != nil {
+				p.freedLocked()
+			}
 			p.mu.Unlock()
 			return c
 		}
 		if c == nil && p.dialErr != nil && time.Now().Before(p.retryAt) {
+			if me != nil {
+				p.freedLocked()
+			}
 			err := p.dialErr
 			p.mu.Unlock()
 			core.FailNotSent(cmd, sink, err) // fail fast while backing off
