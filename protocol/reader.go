@@ -309,31 +309,22 @@ func (r *Reader) blob(kind Kind, body []byte) (Value, error) {
 	return Value{Kind: KindBulkString, Str: unsafeString(data)}, nil
 }
 
-// payload reads n bytes and the CRLF after them. Small payloads take one
+// payload reads n bytes and the CRLF after them. Small strings inside an
+// aggregate are cut from the reply's slab; other small payloads take one
 // allocation of the exact size; large ones grow as bytes arrive.
 func (r *Reader) payload(n int64) ([]byte, error) {
 	var data []byte
-	if n <= slabMax && r.left > 0 {
-		if int64(cap(r.slab)-len(r.slab)) < n {
-			size := min(max(n*r.left, 64), slabCap) // room for the rest if they are alike
-			if err := r.charge(size); err != nil {
-				return nil, err
-			}
-			r.slab = make([]byte, 0, size)
-		}
-		end := len(r.slab) + int(n)
-		data = r.slab[len(r.slab):end:end]
-		r.slab = r.slab[:end]
-		if _, err := io.ReadFull(r.br, data); err != nil {
-			return nil, eofInside(err)
-		}
-		if err := r.crlf(); err != nil {
+	fromSlab := n <= slabMax && r.left > 0
+	switch {
+	case fromSlab:
+		var err error
+		if data, err = r.cut(n); err != nil {
 			return nil, err
 		}
-		r.wire += n + 2
-		return data, nil
-	} else if n <= chunk {
+	case n <= chunk:
 		data = make([]byte, n)
+	}
+	if n <= chunk {
 		if _, err := io.ReadFull(r.br, data); err != nil {
 			return nil, eofInside(err)
 		}
@@ -349,9 +340,28 @@ func (r *Reader) payload(n int64) ([]byte, error) {
 		return nil, err
 	}
 	r.wire += n + 2
-	if err := r.charge(int64(cap(data))); err != nil {
-		return nil, err
+	if !fromSlab { // a slab is charged when it is made
+		if err := r.charge(int64(cap(data))); err != nil {
+			return nil, err
+		}
 	}
+	return data, nil
+}
+
+// cut returns n bytes cut from the reply's slab, making a new slab (with
+// room for the rest of the aggregate, if its strings are alike) when the
+// current one is too small.
+func (r *Reader) cut(n int64) ([]byte, error) {
+	if int64(cap(r.slab)-len(r.slab)) < n {
+		size := min(max(n*r.left, 64), slabCap)
+		if err := r.charge(size); err != nil {
+			return nil, err
+		}
+		r.slab = make([]byte, 0, size)
+	}
+	end := len(r.slab) + int(n)
+	data := r.slab[len(r.slab):end:end]
+	r.slab = r.slab[:end]
 	return data, nil
 }
 
