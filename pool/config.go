@@ -70,8 +70,8 @@ type Config struct {
 	// they were issued. One connection pipelines best: its writer
 	// coalesces everything queued into one write, and Redis runs commands
 	// on one thread anyway. Measured (bench/results/minsize.md, loopback,
-	// 2 cores): four connections gave 0.58–1.05× the throughput of one at
-	// 16–1024 goroutines and cost 8–79 % more CPU per command; more may
+	// 2 cores): four connections gave 0.74–1.12× the throughput of one at
+	// 16–1024 goroutines and cost 8–43 % more CPU per command; more may
 	// help when one connection's bandwidth or a TLS connection's
 	// encryption is the limit.
 	MinSize int
