@@ -354,13 +354,14 @@ func main() {
 	if *opLoop > 0 {
 		// One after another in this process, each timed (dial included).
 		for _, name := range strings.Split(*opLoopClient, ",") {
-			cpu0, t0 := selfCPU(), time.Now()
+			cpu0, io0, t0 := selfCPU(), writeSyscalls(), time.Now()
 			if err := runOpLoop(*addr, name, *opLoop, *conc); err != nil {
 				fmt.Fprintln(os.Stderr, "bench:", err)
 				os.Exit(1)
 			}
-			el, cpu := time.Since(t0), selfCPU()-cpu0
-			fmt.Printf("%-10s %8.0f ops/s  CPU %.2f µs/op\n", name, float64(*opLoop)/el.Seconds(), cpu.Seconds()*1e6/float64(*opLoop))
+			el, cpu, io := time.Since(t0), selfCPU()-cpu0, writeSyscalls()-io0
+			n := float64(*opLoop)
+			fmt.Printf("%-10s %8.0f ops/s  CPU %.2f µs/op  writes %.3f/op\n", name, n/el.Seconds(), cpu.Seconds()*1e6/n, float64(io)/n)
 		}
 		return
 	}
