@@ -2,10 +2,12 @@
 // one run, against one redis-server, with the same workloads, alternating
 // the clients (A B C A B C ...) so that drift hits all alike.
 //
-//	cd bench && go run . [-duration 2s] [-rounds 3] [-addr host:port]
+//	cd bench && go run . [-duration 1s] [-rounds 5] [-addr host:port]
 //
-// Without -addr it starts a Redis container through the integration
-// harness. Results go to results/ as markdown and SVG.
+// Without -addr it starts a redis-server process on 127.0.0.1 (-server
+// loopback, the default) or a container through the integration harness
+// (-server docker). Results go to results/ as markdown and SVG. -oploop
+// runs one client (or several in turn) alone for profiles and traces.
 package main
 
 import (
