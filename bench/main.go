@@ -317,7 +317,9 @@ func main() {
 	conc := flag.String("concurrency", "1,16,256,1024,10000", "goroutine counts")
 	out := flag.String("out", "results/results.md", "where the report goes (the chart goes beside it)")
 	minSize := flag.Int("minsize", 0, "also measure asyncredis with this many shared connections (pool.Config.MinSize)")
-	opLoop := flag.Int("oploop", 0, "instead: run this many GET/SET 16 B operations through one client alone (for instructions.sh and profiles) and exit")
+	opLoop := flag.Int("oploop", 0, "instead: run this many operations (-oploop-workload) through one client alone (for instructions.sh and profiles) and exit")
+	opLoopWorkload := flag.String("oploop-workload", "getset", "what -oploop does: getset (GET/SET 16 B) or mget (MGET of 10 keys the getset loop filled)")
+	opLoopServerPID := flag.Int("oploop-server-pid", 0, "with -oploop: the redis-server's process id on this machine, to report its CPU time per operation")
 	opLoopClient := flag.String("oploop-client", "asyncredis", "the clients -oploop drives, one after another in this process: asyncredis, rueidis or go-redis, comma-separated")
 	failover := flag.Bool("failover", false, "run the failover benchmark instead")
 	failoverRuns := flag.Int("failover-runs", 1, "runs of the failover benchmark")
@@ -354,16 +356,22 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 	if *opLoop > 0 {
-		// One after another in this process, each timed (dial included).
+		// One after another in this process, each timed (dial included),
+		// with the server's CPU time when it runs on this machine.
+		pid := *opLoopServerPID
 		for _, name := range strings.Split(*opLoopClient, ",") {
-			cpu0, io0, t0 := selfCPU(), writeSyscalls(), time.Now()
-			if err := runOpLoop(*addr, name, *opLoop, *conc); err != nil {
+			cpu0, io0, srv0, t0 := selfCPU(), writeSyscalls(), processCPU(pid), time.Now()
+			if err := runOpLoop(*addr, name, *opLoop, *conc, *opLoopWorkload == "mget"); err != nil {
 				fmt.Fprintln(os.Stderr, "bench:", err)
 				os.Exit(1)
 			}
-			el, cpu, io := time.Since(t0), selfCPU()-cpu0, writeSyscalls()-io0
+			el, cpu, io, srv := time.Since(t0), selfCPU()-cpu0, writeSyscalls()-io0, processCPU(pid)-srv0
 			n := float64(*opLoop)
-			fmt.Printf("%-10s %8.0f ops/s  CPU %.2f µs/op  writes %.3f/op\n", name, n/el.Seconds(), cpu.Seconds()*1e6/n, float64(io)/n)
+			fmt.Printf("%-10s %8.0f ops/s  CPU %.2f µs/op  writes %.3f/op", name, n/el.Seconds(), cpu.Seconds()*1e6/n, float64(io)/n)
+			if pid != 0 {
+				fmt.Printf("  server CPU %.2f µs/op (%.0f %% of a core)", srv.Seconds()*1e6/n, 100*srv.Seconds()/el.Seconds())
+			}
+			fmt.Println()
 		}
 		return
 	}
@@ -496,7 +504,10 @@ func mainErr(addr, server string, warm, d time.Duration, rounds int, concList st
 // runOpLoop does n GET/SET operations of 16 B values through the named
 // client with conc goroutines (one goroutine count only), checking every reply,
 // so that an outside counter (perf stat) can divide by n.
-func runOpLoop(addr, name string, n int, concList string) error {
+// runOpLoop makes n operations through one client with conc goroutines:
+// GET/SET of 16 B values, or with mget MGETs of 10 such keys (filled by
+// a GET/SET loop before).
+func runOpLoop(addr, name string, n int, concList string, mget bool) error {
 	conc, err := strconv.Atoi(concList)
 	if err != nil {
 		return fmt.Errorf("-oploop takes one -concurrency value: %w", err)
@@ -522,8 +533,18 @@ func runOpLoop(addr, name string, n int, concList string) error {
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(g), 7))
+			mkeys := make([]string, 10)
 			for i := 0; left.Add(-1) >= 0; i++ {
 				k := names[rng.IntN(keys)]
+				if mget {
+					for j := range mkeys {
+						mkeys[j] = names[rng.IntN(keys)]
+					}
+					if m, size, err := c.mget(ctx, mkeys); err != nil || m != len(mkeys) || size%16 != 0 { // 16 B values or missing ones
+						bad.Add(1)
+					}
+					continue
+				}
 				if i%2 == 0 {
 					if c.set(ctx, k, val) != nil {
 						bad.Add(1)
