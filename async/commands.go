@@ -11,11 +11,13 @@ import (
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
-// withKeys builds [name, extra-before..., keys...].
 // keyCommand sends name followed by keys, encoded straight into the
-// command's buffer (no []any, no boxing): MGET, DEL and the like.
+// command's buffer (no []any, no boxing): MGET, DEL and the like. conv
+// must copy what it keeps out of the reply: the connection reuses the
+// reply's element array once the future has it (core.Consumer).
 func keyCommand[T any](c *Client, ctx context.Context, conv func(protocol.Value) (T, error), name string, keys []string) *Future[T] {
 	f := newFuture(conv)
+	f.consumes = true // every conv given here copies the elements out
 	cmd := core.NewCommand()
 	b := protocol.AppendArrayHeader(cmd.Buf, 1+len(keys))
 	b = protocol.AppendString(b, name)
@@ -26,6 +28,7 @@ func keyCommand[T any](c *Client, ctx context.Context, conv func(protocol.Value)
 	return send(c, ctx, cmd, f)
 }
 
+// withKeys builds [name, extra-before..., keys...].
 func withKeys(name string, keys []string, before ...any) []any {
 	out := make([]any, 0, 1+len(before)+len(keys))
 	out = append(out, name)

@@ -35,10 +35,14 @@ type Future[T any] struct {
 	// reply themselves, Done and callbacks hand it back to the
 	// connection's reader.
 	state atomic.Uint32 // pending, resolving, resolved; plus failedNil
-	val   T
-	conv  func(protocol.Value) (T, error)
-	slot  atomic.Pointer[waiter]    // the one goroutine blocked in Result, or a connection's mark; tombstone once resolved
-	ext   atomic.Pointer[futureExt] // made on demand
+	// consumes: conv keeps nothing of a reply's element array (it copies
+	// the elements out), so the connection may reuse the array once the
+	// future has taken the reply (core.Consumer). Set before sending.
+	consumes bool
+	val      T
+	conv     func(protocol.Value) (T, error)
+	slot     atomic.Pointer[waiter]    // the one goroutine blocked in Result, or a connection's mark; tombstone once resolved
+	ext      atomic.Pointer[futureExt] // made on demand
 }
 
 // futureExt is the part of a future few commands need.
@@ -328,6 +332,9 @@ func (f *Future[T]) claim(w *waiter) bool {
 // Complete implements core.Sink: it converts the reply and resolves the
 // future, unless its context already did.
 func (s *sink[T]) Complete(v protocol.Value, err error) { s.Offer(v, err) }
+
+// Consumes implements core.Consumer.
+func (s *sink[T]) Consumes() bool { return s.consumes }
 
 // Offer implements core.Offerer: Complete that reports whether the future
 // took the reply (false when its context had already resolved it, or is

@@ -617,7 +617,7 @@ func (c *Conn) Pull(until time.Time) {
 		return
 	}
 	c.load.Add(-1)
-	s.Complete(v, nil)
+	complete(s, v)
 	c.mu.Lock()
 	if c.pending.len() > 0 || c.br.Buffered() > 0 {
 		c.handoverLocked()
@@ -1061,7 +1061,7 @@ func (c *Conn) readOwned(vals []protocol.Value, sinks []core.Sink) bool {
 			c.mu.Unlock()
 			c.load.Add(-int64(len(sinks)))
 			for i, s := range sinks {
-				s.Complete(vals[i], nil) // replies that came before any failure are delivered
+				complete(s, vals[i]) // replies that came before any failure are delivered
 				sinks[i], vals[i] = nil, protocol.Value{}
 			}
 			if len(sinks) < len(vals) {
@@ -1075,6 +1075,18 @@ func (c *Conn) readOwned(vals []protocol.Value, sinks []core.Sink) bool {
 		}
 		if released {
 			return true
+		}
+	}
+}
+
+// complete hands a reply read from the server to its sink, and its
+// element array back to the reader when the sink has converted it into
+// values of its own.
+func complete(s core.Sink, v protocol.Value) {
+	s.Complete(v, nil)
+	if v.Elems != nil {
+		if c, ok := s.(core.Consumer); ok && c.Consumes() {
+			protocol.Reuse(v)
 		}
 	}
 }

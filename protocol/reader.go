@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"sync"
 	"unsafe"
 )
 
@@ -494,10 +495,51 @@ func (r *Reader) grow(elems *[]Value, n int64) error {
 	if err := r.charge(n * ValueSize); err != nil {
 		return err
 	}
-	next := make([]Value, len(*elems), n)
-	copy(next, *elems)
+	var next []Value
+	if len(*elems) == 0 {
+		next = newElems(n)
+	} else {
+		next = make([]Value, len(*elems), n)
+		copy(next, *elems)
+	}
 	*elems = next
 	return nil
+}
+
+// maxReused bounds the length of the element arrays that Reuse takes
+// back: the small aggregates most replies are (MGET of a few keys, a
+// hash of a few fields).
+const maxReused = 64
+
+// reused holds element arrays handed back by Reuse, by capacity: each
+// entry points at the first element of an array of exactly that many
+// Values, all zero.
+var reused [maxReused + 1]sync.Pool
+
+// newElems returns an empty array with room for n values, one handed
+// back through Reuse when there is one.
+func newElems(n int64) []Value {
+	if n > 0 && n <= maxReused {
+		if p, ok := reused[n].Get().(*Value); ok {
+			return unsafe.Slice(p, n)[:0]
+		}
+	}
+	return make([]Value, 0, n)
+}
+
+// Reuse hands v's element array back to the Reader for a later reply,
+// cleared. Call it only for a value a Reader returned and only when
+// nothing will look at v's elements again: an executor calls it after a
+// reply's consumer has converted it into values of its own (see
+// core.Consumer). Nested arrays are left to the garbage collector.
+func Reuse(v Value) {
+	c := cap(v.Elems)
+	if c == 0 || c > maxReused {
+		return
+	}
+	all := v.Elems[:c]
+	clear(all)
+	reused[c].Put(&all[0])
 }
 
 // parseInt parses a decimal int64 without allocating.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -352,4 +353,61 @@ func TestReadCutsSmallStringsFromOneSlabPerReply(t *testing.T) {
 	})
 	// The reader, its bufio buffer, the element array and one slab.
 	assert.LessOrEqual(t, allocs, 5.0)
+}
+
+func TestReuseHandsTheElementArrayToTheNextReply(t *testing.T) {
+	const n = 300
+	want := make([][]string, n)
+	var stream strings.Builder
+	for i := range want {
+		stream.WriteString("*10\r\n")
+		for j := 0; j < 10; j++ {
+			want[i] = append(want[i], strconv.Itoa(10000000+100*i+j))
+			stream.WriteString("$8\r\n" + want[i][j] + "\r\n")
+		}
+	}
+	r := NewReader(bufio.NewReaderSize(strings.NewReader(stream.String()), 64<<10), Limits{})
+	read := func(i int) (Value, bool) { // allocation-free check of reply i
+		v, err := r.Read()
+		if err != nil || len(v.Elems) != 10 {
+			return v, false
+		}
+		for j, e := range v.Elems {
+			if e.Str != want[i][j] {
+				return v, false
+			}
+		}
+		return v, true
+	}
+
+	first, ok := read(0)
+	require.True(t, ok)
+	kept := first.Elems[3].Str // a string the consumer copied out
+	Reuse(first)
+	assert.Equal(t, make([]Value, 10), first.Elems, "the array is cleared: it no longer holds the reply's strings")
+	assert.Equal(t, "10000003", kept, "strings live in the reply's slab, not in the array")
+
+	i, bad := 1, 0
+	allocs := testing.AllocsPerRun(n-4, func() { // n-3 reads (one to warm up), two replies left
+		v, ok := read(i)
+		if !ok {
+			bad++
+		}
+		Reuse(v)
+		i++
+	})
+	assert.Zero(t, bad, "every reply read into a reused array is right")
+	if raceOn {
+		assert.LessOrEqual(t, allocs, 2.0)
+	} else {
+		assert.Equal(t, 1.0, allocs, "only the slab: the array comes back each time")
+	}
+
+	// A value nobody hands back keeps its elements.
+	last, ok := read(i)
+	require.True(t, ok)
+	Reuse(Value{Kind: KindArray, Elems: make([]Value, 0, maxReused+1)}) // too large to keep: ignored
+	_, ok = read(i + 1)
+	require.True(t, ok)
+	assert.Equal(t, want[i][9], last.Elems[9].Str)
 }

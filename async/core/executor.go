@@ -14,6 +14,17 @@ type Sink interface {
 	Complete(v protocol.Value, err error)
 }
 
+// A Consumer is a Sink that may say it keeps nothing of a reply's
+// element array once Complete has returned (it has converted the
+// elements into values of its own). The executor that read the reply
+// then hands the array back for later replies (protocol.Reuse). Wrappers
+// of sinks (hooks, blocking commands) do not implement it, so the reply
+// they pass on is never reused under them.
+type Consumer interface {
+	Sink
+	Consumes() bool
+}
+
 // Command is one encoded command on its way to a server. Commands come
 // from a pool; the Executor that accepts one calls Release once it no
 // longer needs the bytes.
