@@ -37,7 +37,9 @@ type PubSubConfig struct {
 	// Buffer is the capacity of the Messages channel; default 1024. When
 	// the reader falls behind and it is full, new messages are dropped
 	// (counted by Dropped): the connection's reader never waits for a slow
-	// consumer and memory stays bounded.
+	// consumer and memory stays bounded. KindDisconnected and
+	// KindResubscribed are never dropped: with the buffer full they take
+	// the oldest message's place (that one counts as dropped).
 	Buffer int
 	// ShowConfirmations delivers (un)subscribe confirmations on Messages.
 	ShowConfirmations bool
@@ -69,6 +71,7 @@ type PubSub struct {
 
 	failed chan struct{} // closed by the owner when it gives up on a permanent error
 
+	sendMu  sync.Mutex // held by whoever sends on msgs (deliver)
 	dropped atomic.Int64
 }
 
@@ -117,11 +120,26 @@ func (ps *PubSub) Handle(channelOrPattern string, fn func(Message)) {
 }
 
 func (ps *PubSub) deliver(m Message) {
+	ps.sendMu.Lock()
+	defer ps.sendMu.Unlock()
 	select {
 	case ps.msgs <- m:
+		return
 	default:
-		ps.dropped.Add(1)
 	}
+	if m.Kind != KindDisconnected && m.Kind != KindResubscribed {
+		ps.dropped.Add(1)
+		return
+	}
+	// The news that messages may have been missed must not be missed
+	// itself: it takes the oldest message's place. Only senders hold
+	// sendMu, so the slot stays free for it.
+	select {
+	case <-ps.msgs:
+		ps.dropped.Add(1)
+	default: // the consumer took one meanwhile
+	}
+	ps.msgs <- m
 }
 
 // onPush runs on the connection's reader goroutine.

@@ -103,3 +103,32 @@ func TestPubSub(t *testing.T) {
 		_, open = <-ps.Messages()
 	}
 }
+
+// A full buffer drops messages, never the news that the connection was
+// lost or that the subscriptions are back: a consumer that fell behind
+// still learns it missed messages.
+func TestPubSubFullBufferKeepsConnectionEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := integration.StartRedisT(t, integration.RedisConfig{})
+	c, _ := newClient(t, pool.Config{Addr: r.Addr()})
+	ps, err := c.PubSub(async.PubSubConfig{Buffer: 4})
+	require.NoError(t, err)
+	defer ps.Close()
+	require.NoError(t, ps.Subscribe(ctx, "flood"))
+
+	const n = 50
+	for i := 0; i < n; i++ {
+		must(t, c.Publish(ctx, "flood", fmt.Sprint(i)))
+	}
+	// Every message has been handled: 4 in the buffer, the rest dropped.
+	require.Eventually(t, func() bool { return ps.Dropped() == n-4 }, 10*time.Second, time.Millisecond)
+	require.Len(t, ps.Messages(), 4)
+
+	assert.EqualValues(t, 1, must(t, c.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub")).Int)
+	m := next(t, ps, async.KindDisconnected)
+	assert.Error(t, m.Err)
+	next(t, ps, async.KindResubscribed)
+	must(t, c.Publish(ctx, "flood", "after"))
+	assert.Equal(t, "after", next(t, ps, "message").Payload)
+}
