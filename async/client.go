@@ -79,8 +79,25 @@ func rawCommand[T any](c *Client, ctx context.Context, conv func(protocol.Value)
 	return command(c, ctx, conv, blocking, args...)
 }
 
-func command[T any](c *Client, ctx context.Context, conv func(protocol.Value) (T, error), blocking bool, args ...any) *Future[T] {
+// copyCmd is Cmd for the typed commands whose conv copies everything it
+// keeps out of the reply (ToStrings, ToStringMap, ToZs, ToBools,
+// ToNullFloats): the connection then reuses the reply's element array
+// once the future has it (core.Consumer).
+func copyCmd[T any](ctx context.Context, c *Client, conv func(protocol.Value) (T, error), args ...any) *Future[T] {
+	if err := checkCommand(c.ex, args); err != nil {
+		return Failed[T](err)
+	}
 	f := newFuture(conv)
+	f.consumes = true
+	return encode(c, ctx, f, false, args)
+}
+
+func command[T any](c *Client, ctx context.Context, conv func(protocol.Value) (T, error), blocking bool, args ...any) *Future[T] {
+	return encode(c, ctx, newFuture(conv), blocking, args)
+}
+
+// encode sends args as f's command.
+func encode[T any](c *Client, ctx context.Context, f *Future[T], blocking bool, args []any) *Future[T] {
 	cmd := core.NewCommand()
 	buf, err := protocol.AppendCommand(cmd.Buf, args...)
 	cmd.Buf = buf

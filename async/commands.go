@@ -467,7 +467,7 @@ func (c *Client) RenameNX(ctx context.Context, key, newkey string) *Future[bool]
 
 // Keys returns the keys matching pattern. Prefer Scan on large databases.
 func (c *Client) Keys(ctx context.Context, pattern string) *Future[[]string] {
-	return Cmd(ctx, c, ToStrings, "KEYS", pattern)
+	return copyCmd(ctx, c, ToStrings, "KEYS", pattern)
 }
 
 // RandomKey returns a random key; ErrNil when the database is empty.

@@ -21,7 +21,7 @@ func (c *Client) HGet(ctx context.Context, key, field string) *Future[string] {
 
 // HGetAll returns hash key as a map (empty when it does not exist).
 func (c *Client) HGetAll(ctx context.Context, key string) *Future[map[string]string] {
-	return Cmd(ctx, c, ToStringMap, "HGETALL", key)
+	return copyCmd(ctx, c, ToStringMap, "HGETALL", key)
 }
 
 // HMGet returns the given fields of hash key; missing ones are not Valid.
@@ -46,12 +46,12 @@ func (c *Client) HLen(ctx context.Context, key string) *Future[int64] {
 
 // HKeys returns the field names of hash key.
 func (c *Client) HKeys(ctx context.Context, key string) *Future[[]string] {
-	return Cmd(ctx, c, ToStrings, "HKEYS", key)
+	return copyCmd(ctx, c, ToStrings, "HKEYS", key)
 }
 
 // HVals returns the values of hash key.
 func (c *Client) HVals(ctx context.Context, key string) *Future[[]string] {
-	return Cmd(ctx, c, ToStrings, "HVALS", key)
+	return copyCmd(ctx, c, ToStrings, "HVALS", key)
 }
 
 // HIncrBy adds n to a field.
@@ -72,7 +72,7 @@ func (c *Client) HSetNX(ctx context.Context, key, field string, value any) *Futu
 // HRandField returns up to count random field names (count < 0 allows
 // repeats).
 func (c *Client) HRandField(ctx context.Context, key string, count int64) *Future[[]string] {
-	return Cmd(ctx, c, ToStrings, "HRANDFIELD", key, count)
+	return copyCmd(ctx, c, ToStrings, "HRANDFIELD", key, count)
 }
 
 // ---- lists ----
@@ -99,18 +99,18 @@ func (c *Client) RPop(ctx context.Context, key string) *Future[string] {
 
 // LPopCount removes and returns up to count elements from the head.
 func (c *Client) LPopCount(ctx context.Context, key string, count int64) *Future[[]string] {
-	return Cmd(ctx, c, ToStrings, "LPOP", key, count)
+	return copyCmd(ctx, c, ToStrings, "LPOP", key, count)
 }
 
 // RPopCount removes and returns up to count elements from the tail.
 func (c *Client) RPopCount(ctx context.Context, key string, count int64) *Future[[]string] {
-	return Cmd(ctx, c, ToStrings, "RPOP", key, count)
+	return copyCmd(ctx, c, ToStrings, "RPOP", key, count)
 }
 
 // LRange returns elements start..stop, inclusive; negatives count from
 // the end.
 func (c *Client) LRange(ctx context.Context, key string, start, stop int64) *Future[[]string] {
-	return Cmd(ctx, c, ToStrings, "LRANGE", key, start, stop)
+	return copyCmd(ctx, c, ToStrings, "LRANGE", key, start, stop)
 }
 
 // LLen returns the list's length.
@@ -214,7 +214,7 @@ func (c *Client) SRem(ctx context.Context, key string, members ...any) *Future[i
 
 // SMembers returns every member.
 func (c *Client) SMembers(ctx context.Context, key string) *Future[[]string] {
-	return Cmd(ctx, c, ToStrings, "SMEMBERS", key)
+	return copyCmd(ctx, c, ToStrings, "SMEMBERS", key)
 }
 
 // SIsMember reports whether member is in the set.
@@ -224,7 +224,7 @@ func (c *Client) SIsMember(ctx context.Context, key string, member any) *Future[
 
 // SMIsMember reports, for each member, whether it is in the set.
 func (c *Client) SMIsMember(ctx context.Context, key string, members ...any) *Future[[]bool] {
-	return Cmd(ctx, c, ToBools, append([]any{"SMISMEMBER", key}, members...)...)
+	return copyCmd(ctx, c, ToBools, append([]any{"SMISMEMBER", key}, members...)...)
 }
 
 // SCard returns the set's size.
@@ -234,13 +234,13 @@ func (c *Client) SCard(ctx context.Context, key string) *Future[int64] {
 
 // SPop removes and returns up to count random members.
 func (c *Client) SPop(ctx context.Context, key string, count int64) *Future[[]string] {
-	return Cmd(ctx, c, ToStrings, "SPOP", key, count)
+	return copyCmd(ctx, c, ToStrings, "SPOP", key, count)
 }
 
 // SRandMember returns up to count random members (count < 0 allows
 // repeats).
 func (c *Client) SRandMember(ctx context.Context, key string, count int64) *Future[[]string] {
-	return Cmd(ctx, c, ToStrings, "SRANDMEMBER", key, count)
+	return copyCmd(ctx, c, ToStrings, "SRANDMEMBER", key, count)
 }
 
 // SInter returns the intersection of the sets.
@@ -311,7 +311,7 @@ func (c *Client) ZScore(ctx context.Context, key string, member any) *Future[flo
 
 // ZMScore returns the scores of members; absent ones are not Valid.
 func (c *Client) ZMScore(ctx context.Context, key string, members ...any) *Future[[]NullFloat] {
-	return Cmd(ctx, c, ToNullFloats, append([]any{"ZMSCORE", key}, members...)...)
+	return copyCmd(ctx, c, ToNullFloats, append([]any{"ZMSCORE", key}, members...)...)
 }
 
 // ZIncrBy adds incr to member's score and returns the new score.
@@ -363,12 +363,12 @@ func (a ZRangeArgs) args(key string, withScores bool) []any {
 
 // ZRange returns members in the range.
 func (c *Client) ZRange(ctx context.Context, key string, a ZRangeArgs) *Future[[]string] {
-	return Cmd(ctx, c, ToStrings, a.args(key, false)...)
+	return copyCmd(ctx, c, ToStrings, a.args(key, false)...)
 }
 
 // ZRangeWithScores returns members in the range with their scores.
 func (c *Client) ZRangeWithScores(ctx context.Context, key string, a ZRangeArgs) *Future[[]Z] {
-	return Cmd(ctx, c, ToZs, a.args(key, true)...)
+	return copyCmd(ctx, c, ToZs, a.args(key, true)...)
 }
 
 // ZRank returns member's rank, lowest score first; ErrNil when absent.
@@ -383,12 +383,12 @@ func (c *Client) ZRevRank(ctx context.Context, key string, member any) *Future[i
 
 // ZPopMin removes and returns up to count lowest-scored members.
 func (c *Client) ZPopMin(ctx context.Context, key string, count int64) *Future[[]Z] {
-	return Cmd(ctx, c, ToZs, "ZPOPMIN", key, count)
+	return copyCmd(ctx, c, ToZs, "ZPOPMIN", key, count)
 }
 
 // ZPopMax removes and returns up to count highest-scored members.
 func (c *Client) ZPopMax(ctx context.Context, key string, count int64) *Future[[]Z] {
-	return Cmd(ctx, c, ToZs, "ZPOPMAX", key, count)
+	return copyCmd(ctx, c, ToZs, "ZPOPMAX", key, count)
 }
 
 // ZRemRangeByRank removes members ranked start..stop.

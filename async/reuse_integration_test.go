@@ -15,8 +15,9 @@ import (
 )
 
 // A reply's element array is reused for later replies only after a
-// future has copied the elements out (MGet): a caller that keeps the
-// reply itself (ToValue) keeps it intact however many replies follow.
+// future has copied the elements out (MGet, LRange, HGetAll): a caller
+// that keeps the reply itself (ToValue) keeps it intact however many
+// replies follow.
 func TestReplyArraysAreReusedOnlyWhenCopiedOut(t *testing.T) {
 	t.Parallel()
 	r := integration.StartRedisT(t, integration.RedisConfig{})
@@ -29,6 +30,8 @@ func TestReplyArraysAreReusedOnlyWhenCopiedOut(t *testing.T) {
 		pairs = append(pairs, kept[i], "K"+strconv.Itoa(i), copied[i], "C"+strconv.Itoa(i))
 	}
 	must(t, c.MSet(ctx, pairs...))
+	must(t, c.RPush(ctx, "list", "L0", "L1", "L2", "L3", "L4", "L5", "L6", "L7", "L8", "L9"))
+	must(t, c.HSet(ctx, "hash", "f0", "H0", "f1", "H1", "f2", "H2"))
 	keptArgs := append([]any{"MGET"}, func() (a []any) {
 		for _, k := range kept {
 			a = append(a, k)
@@ -67,13 +70,33 @@ func TestReplyArraysAreReusedOnlyWhenCopiedOut(t *testing.T) {
 						return
 					}
 				}
+				list, err := c.LRange(ctx, "list", 0, -1).Result()
+				if err != nil {
+					errs <- err
+					return
+				}
+				for j, s := range list {
+					if s != "L"+strconv.Itoa(j) {
+						errs <- assert.AnError
+						return
+					}
+				}
+				hash, err := c.HGetAll(ctx, "hash").Result()
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(hash) != 3 || hash["f0"] != "H0" || hash["f2"] != "H2" {
+					errs <- assert.AnError
+					return
+				}
 			}
 		}()
 	}
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		require.NoError(t, err, "an MGET read wrong values")
+		require.NoError(t, err, "a reply was read wrong")
 	}
 	require.Len(t, values, goroutines*each/20)
 	for _, v := range values {
