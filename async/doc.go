@@ -38,7 +38,10 @@
 // EVAL on NOSCRIPT. [Client.Scan], SScan, HScan and ZScan are iter.Seq2
 // iterators that fetch pages lazily; ScanPage and friends give one page at
 // a time. [Client.PubSub] subscribes on a dedicated RESP3 connection and
-// resubscribes after reconnects and failovers.
+// resubscribes after reconnects and failovers; its Messages channel is
+// bounded, and when a consumer falls behind new messages are dropped
+// (counted) but never the KindDisconnected and KindResubscribed events,
+// which take the oldest message's place.
 //
 // # Order
 //

@@ -41,6 +41,13 @@
 // the reader goroutine read it at once. Connections with Config.OnPush
 // and dedicated connections always read on their reader goroutine.
 //
+// Once a reply's sink has converted it into values of its own and says so
+// (core.Consumer: the futures of MGET, LRANGE, HGETALL and the other typed
+// commands that copy elements out), the connection hands the reply's
+// element array back to its reader for a later reply (protocol.Reuse).
+// Sinks wrapped by hooks, blocking commands or transactions are not
+// consumers, so nothing they may keep is reused.
+//
 // # Order
 //
 // A command goes to the shared connection chosen by the hash slot of its

@@ -16,10 +16,19 @@
 // large values grows only as bytes arrive, so a hostile length such as
 // $999999999999 costs nothing.
 //
+// # Memory
+//
+// A reply's small strings are cut from one slab per reply. The array of
+// an aggregate's elements can be handed back with [Reuse] once nothing
+// will look at it again (an executor does so after a consumer has copied
+// the elements out, see core.Consumer); the next reply of that length
+// then takes it instead of allocating. A value nobody hands back is never
+// reused: values a caller keeps stay intact.
+//
 // # Concurrency
 //
 // A Reader is used by one goroutine at a time. The Append functions are
-// pure.
+// pure; Reuse may be called from any goroutine.
 //
 // # Errors
 //
