@@ -92,11 +92,11 @@ func (r *Reader) Buffered() int { return r.br.Buffered() }
 // stream cut inside a value gives io.ErrUnexpectedEOF.
 func (r *Reader) Read() (Value, error) {
 	r.wire, r.used, r.slab, r.left = 0, 0, nil, 0
-	v, err := r.read(0)
-	if err == io.EOF {
-		return Value{}, io.EOF
+	var v Value
+	if err := r.read(&v, 0); err != nil {
+		return Value{}, err // io.EOF before the first byte, as is
 	}
-	return v, err
+	return v, nil
 }
 
 // eofInside turns EOF into ErrUnexpectedEOF once a value has begun.
@@ -109,13 +109,17 @@ func eofInside(err error) error {
 
 const chunk = 64 << 10 // read large payloads in pieces of this size
 
-func (r *Reader) read(depth int) (Value, error) {
+// read decodes the next value into *dst, which is zero. Values are
+// decoded in place (an aggregate's elements straight into its array):
+// a Value is 64 bytes, and passing them up by value cost more than
+// parsing a short string.
+func (r *Reader) read(dst *Value, depth int) error {
 	line, err := r.line()
 	if err != nil {
 		if depth > 0 {
 			err = eofInside(err)
 		}
-		return Value{}, err
+		return err
 	}
 	// Attributes precede the value they describe. They are read in a loop,
 	// not by recursion, and each one counts as a level of nesting, so a
@@ -123,87 +127,91 @@ func (r *Reader) read(depth int) (Value, error) {
 	var attrs []Value
 	for len(line) > 0 && line[0] == '|' {
 		if depth >= r.lim.MaxDepth {
-			return Value{}, overLimit("attributes nested deeper than " + strconv.Itoa(r.lim.MaxDepth))
+			return overLimit("attributes nested deeper than " + strconv.Itoa(r.lim.MaxDepth))
 		}
-		a, err := r.aggregate(KindMap, line[1:], depth)
-		if err != nil {
-			return Value{}, eofInside(err)
+		var a Value
+		if err := r.aggregate(&a, KindMap, line[1:], depth); err != nil {
+			return eofInside(err)
 		}
 		if attrs == nil {
 			attrs = a.Elems
 		} else {
 			if err := r.charge(int64(len(attrs)+len(a.Elems)) * ValueSize); err != nil {
-				return Value{}, err
+				return err
 			}
 			attrs = append(attrs, a.Elems...)
 		}
 		depth++
 		if line, err = r.line(); err != nil {
-			return Value{}, eofInside(err)
+			return eofInside(err)
 		}
 	}
-	v, err := r.value(line, depth)
-	if err != nil {
+	if err := r.value(dst, line, depth); err != nil {
 		if depth > 0 || attrs != nil {
 			err = eofInside(err)
 		}
-		return Value{}, err
+		return err
 	}
 	if attrs != nil {
 		if err := r.charge(3 * 8); err != nil { // the slice header WithAttrs allocates
-			return Value{}, err
+			return err
 		}
-		v = v.WithAttrs(attrs)
+		*dst = dst.WithAttrs(attrs)
 	}
-	return v, nil
+	return nil
 }
 
 // value decodes the value whose header line has been read.
-func (r *Reader) value(line []byte, depth int) (Value, error) {
+func (r *Reader) value(dst *Value, line []byte, depth int) error {
 	if depth > r.lim.MaxDepth {
-		return Value{}, overLimit("nesting deeper than " + strconv.Itoa(r.lim.MaxDepth))
+		return overLimit("nesting deeper than " + strconv.Itoa(r.lim.MaxDepth))
 	}
 	if len(line) == 0 {
-		return Value{}, malformed("empty line")
+		return malformed("empty line")
 	}
 	kind, body := Kind(line[0]), line[1:]
 	switch kind {
 	case KindSimpleString, KindError, KindBigNumber:
 		if kind == KindBigNumber && !validBigNumber(body) {
-			return Value{}, malformed("bad big number")
+			return malformed("bad big number")
 		}
 		if err := r.charge(int64(len(body))); err != nil {
-			return Value{}, err
+			return err
 		}
-		return Value{Kind: kind, Str: simpleString(body)}, nil
+		dst.Kind, dst.Str = kind, simpleString(body)
+		return nil
 	case KindInteger:
 		n, ok := parseInt(body)
 		if !ok {
-			return Value{}, malformed("bad integer " + strconv.Quote(string(body)))
+			return malformed("bad integer " + strconv.Quote(string(body)))
 		}
-		return Value{Kind: KindInteger, Int: n}, nil
+		dst.Kind, dst.Int = KindInteger, n
+		return nil
 	case KindNull:
 		if len(body) != 0 {
-			return Value{}, malformed("bad null")
+			return malformed("bad null")
 		}
-		return Value{Kind: KindNull}, nil
+		dst.Kind = KindNull
+		return nil
 	case KindBoolean:
 		if len(body) != 1 || (body[0] != 't' && body[0] != 'f') {
-			return Value{}, malformed("bad boolean")
+			return malformed("bad boolean")
 		}
-		return Value{Kind: KindBoolean, Bool: body[0] == 't'}, nil
+		dst.Kind, dst.Bool = KindBoolean, body[0] == 't'
+		return nil
 	case KindDouble:
 		f, err := parseDouble(body)
 		if err != nil {
-			return Value{}, err
+			return err
 		}
-		return Double(f), nil
+		*dst = Double(f)
+		return nil
 	case KindBulkString, KindVerbatim, '!':
-		return r.blob(kind, body)
+		return r.blob(dst, kind, body)
 	case KindArray, KindSet, KindPush, KindMap:
-		return r.aggregate(kind, body, depth)
+		return r.aggregate(dst, kind, body, depth)
 	}
-	return Value{}, malformed("unknown type byte " + strconv.Quote(string(line[:1])))
+	return malformed("unknown type byte " + strconv.Quote(string(line[:1])))
 }
 
 // charge counts n bytes of decoded memory against the reply's budget:
@@ -277,37 +285,41 @@ func (r *Reader) length(body []byte, max int64, what string) (int64, error) {
 	return n, nil
 }
 
-func (r *Reader) blob(kind Kind, body []byte) (Value, error) {
+func (r *Reader) blob(dst *Value, kind Kind, body []byte) error {
 	n, err := r.length(body, r.lim.MaxBulkLen, "bulk")
 	if err != nil {
-		return Value{}, err
+		return err
 	}
 	var data []byte
 	switch {
 	case n == -1:
 		if kind != KindBulkString {
-			return Value{}, malformed("null " + kind.String())
+			return malformed("null " + kind.String())
 		}
-		return Value{Kind: KindNull}, nil
+		dst.Kind = KindNull
+		return nil
 	case n == -2:
 		if data, err = r.streamedBlob(); err != nil {
-			return Value{}, err
+			return err
 		}
 	default:
 		if data, err = r.payload(n); err != nil {
-			return Value{}, err
+			return err
 		}
 	}
 	switch kind {
 	case '!':
-		return Value{Kind: KindError, Str: unsafeString(data)}, nil
+		dst.Kind, dst.Str = KindError, unsafeString(data)
+		return nil
 	case KindVerbatim:
 		if len(data) < 4 || data[3] != ':' {
-			return Value{}, malformed("verbatim string without format")
+			return malformed("verbatim string without format")
 		}
-		return Verbatim(string(data[:3]), unsafeString(data[4:])), nil
+		*dst = Verbatim(string(data[:3]), unsafeString(data[4:]))
+		return nil
 	}
-	return Value{Kind: KindBulkString, Str: unsafeString(data)}, nil
+	dst.Kind, dst.Str = KindBulkString, unsafeString(data)
+	return nil
 }
 
 // payload reads n bytes and the CRLF after them. Small strings inside an
@@ -325,6 +337,19 @@ func (r *Reader) payload(n int64) ([]byte, error) {
 	case n <= chunk:
 		data = make([]byte, n)
 	}
+	if n+2 <= int64(r.br.Size()) {
+		// Payload and CRLF fit the buffer: copy them out of it in one go.
+		b, err := r.br.Peek(int(n) + 2)
+		if err != nil {
+			return nil, eofInside(err)
+		}
+		if b[n] != '\r' || b[n+1] != '\n' {
+			return nil, malformed("payload not followed by CRLF")
+		}
+		copy(data, b)
+		r.br.Discard(int(n) + 2)
+		return r.paid(data, n, fromSlab)
+	}
 	if n <= chunk {
 		if _, err := io.ReadFull(r.br, data); err != nil {
 			return nil, eofInside(err)
@@ -340,6 +365,11 @@ func (r *Reader) payload(n int64) ([]byte, error) {
 	if err := r.crlf(); err != nil {
 		return nil, err
 	}
+	return r.paid(data, n, fromSlab)
+}
+
+// paid accounts for a payload of n bytes read into data.
+func (r *Reader) paid(data []byte, n int64, fromSlab bool) ([]byte, error) {
 	r.wire += n + 2
 	if !fromSlab { // a slab is charged when it is made
 		if err := r.charge(int64(cap(data))); err != nil {
@@ -416,23 +446,24 @@ func (r *Reader) streamedBlob() ([]byte, error) {
 	}
 }
 
-func (r *Reader) aggregate(kind Kind, body []byte, depth int) (Value, error) {
+func (r *Reader) aggregate(dst *Value, kind Kind, body []byte, depth int) error {
 	n, err := r.length(body, r.lim.MaxAggregateLen, kind.String())
 	if err != nil {
-		return Value{}, err
+		return err
 	}
 	if n == -1 {
 		if kind != KindArray {
-			return Value{}, malformed("null " + kind.String())
+			return malformed("null " + kind.String())
 		}
-		return Value{Kind: KindNull}, nil
+		dst.Kind = KindNull
+		return nil
 	}
 	per := int64(1)
 	if kind == KindMap {
 		per = 2
 	}
 	if n == -2 {
-		return r.streamedAggregate(kind, per, depth)
+		return r.streamedAggregate(dst, kind, per, depth)
 	}
 	// Capacity follows the data: a huge declared count cannot allocate
 	// more than a few elements before they actually arrive, and every
@@ -440,53 +471,53 @@ func (r *Reader) aggregate(kind Kind, body []byte, depth int) (Value, error) {
 	total := n * per
 	var elems []Value
 	if err := r.grow(&elems, min(total, 1024)); err != nil {
-		return Value{}, err
+		return err
 	}
 	outer := r.left
 	defer func() { r.left = outer }()
 	for i := int64(0); i < total; i++ {
 		if len(elems) == cap(elems) {
 			if err := r.grow(&elems, min(total, 2*int64(cap(elems)))); err != nil {
-				return Value{}, err
+				return err
 			}
 		}
 		r.left = total - i
-		v, err := r.read(depth + 1)
-		if err != nil {
-			return Value{}, eofInside(err)
+		elems = elems[:len(elems)+1] // zero: new or cleared arrays only
+		if err := r.read(&elems[len(elems)-1], depth+1); err != nil {
+			return eofInside(err)
 		}
-		elems = append(elems, v)
 	}
-	return Value{Kind: kind, Elems: elems}, nil
+	dst.Kind, dst.Elems = kind, elems
+	return nil
 }
 
 // streamedAggregate reads elements up to the "." terminator.
-func (r *Reader) streamedAggregate(kind Kind, per int64, depth int) (Value, error) {
+func (r *Reader) streamedAggregate(dst *Value, kind Kind, per int64, depth int) error {
 	var elems []Value
 	for {
 		if b, err := r.br.Peek(3); err == nil && b[0] == '.' && b[1] == '\r' && b[2] == '\n' {
 			r.br.Discard(3)
 			r.wire += 3
 			if int64(len(elems))%per != 0 {
-				return Value{}, malformed("streamed map with odd element count")
+				return malformed("streamed map with odd element count")
 			}
-			return Value{Kind: kind, Elems: elems}, nil
+			dst.Kind, dst.Elems = kind, elems
+			return nil
 		} else if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			return Value{}, eofInside(err)
+			return eofInside(err)
 		}
 		if int64(len(elems)) >= r.lim.MaxAggregateLen*per {
-			return Value{}, overLimit("streamed aggregate over MaxAggregateLen")
+			return overLimit("streamed aggregate over MaxAggregateLen")
 		}
 		if len(elems) == cap(elems) {
 			if err := r.grow(&elems, max(16, 2*int64(cap(elems)))); err != nil {
-				return Value{}, err
+				return err
 			}
 		}
-		v, err := r.read(depth + 1)
-		if err != nil {
-			return Value{}, eofInside(err)
+		elems = elems[:len(elems)+1] // zero: new or cleared arrays only
+		if err := r.read(&elems[len(elems)-1], depth+1); err != nil {
+			return eofInside(err)
 		}
-		elems = append(elems, v)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
@@ -229,6 +230,21 @@ func TestReadSequence(t *testing.T) {
 	assert.Equal(t, []string{`"a"`, "1", `"b"`}, got)
 }
 
+func TestReadValuesArrivingByteByByte(t *testing.T) {
+	// Every payload is read from the buffer once it is all there; here each
+	// arrives one read at a time, and the reader still waits for the end.
+	in := "*3\r\n$5\r\nhello\r\n$0\r\n\r\n*1\r\n$3\r\nabc\r\n$4\r\nlast\r\n"
+	r := NewReader(bufio.NewReaderSize(iotest.OneByteReader(strings.NewReader(in)), 16), Limits{})
+	v, err := r.Read()
+	require.NoError(t, err)
+	assert.Equal(t, `["hello", "", ["abc"]]`, v.String())
+	v, err = r.Read()
+	require.NoError(t, err)
+	assert.Equal(t, "last", v.Str)
+	_, err = r.Read()
+	assert.Equal(t, io.EOF, err)
+}
+
 func TestValueErr(t *testing.T) {
 	v, err := decode(t, "-READONLY You can't write against a read only replica.\r\n", Limits{})
 	require.NoError(t, err)
@@ -410,4 +426,36 @@ func TestReuseHandsTheElementArrayToTheNextReply(t *testing.T) {
 	_, ok = read(i + 1)
 	require.True(t, ok)
 	assert.Equal(t, want[i][9], last.Elems[9].Str)
+}
+
+// loop is an endless stream of one reply, for benchmarks.
+type loop struct {
+	b   []byte
+	off int
+}
+
+func (l *loop) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], l.b[l.off:])
+		n += c
+		l.off = (l.off + c) % len(l.b)
+	}
+	return n, nil
+}
+
+// BenchmarkReadMGETReply decodes the reply to an MGET of 10 keys of 16
+// bytes, the array handed back as a copying consumer does.
+func BenchmarkReadMGETReply(b *testing.B) {
+	reply := "*10\r\n" + strings.Repeat("$16\r\n0123456789abcdef\r\n", 10)
+	r := NewReader(bufio.NewReaderSize(&loop{b: []byte(strings.Repeat(reply, 64))}, 16<<10), Limits{})
+	b.ReportAllocs()
+	b.SetBytes(int64(len(reply)))
+	for b.Loop() {
+		v, err := r.Read()
+		if err != nil || len(v.Elems) != 10 || v.Elems[9].Str != "0123456789abcdef" {
+			b.Fatalf("read %v, %v", v, err)
+		}
+		Reuse(v)
+	}
 }
