@@ -6,7 +6,9 @@
 #   bench/compare.sh OLD NEW ADDR [RUNS] [BENCH FLAGS...]
 #   bench/compare.sh e7b52e8 HEAD 127.0.0.1:6399 5 -duration 2s -rounds 1 -concurrency 1,1024
 #
-# (the builds must have the bench flags passed; -addr is added here)
+# (the builds must have the bench flags passed; -addr is added here, and
+# -server-pid too when a build knows it and the server runs on this
+# machine, so that the server's CPU is not taken for other processes')
 #
 # Each build uses its own commit's bench/ program and library. Outputs go
 # to $OUT (default a new temporary folder); the summary lists, per
@@ -19,10 +21,18 @@ out=${OUT:-$(mktemp -d)}
 source "$(dirname "$0")/build-at.sh"
 build_at "$old" "$out/bench-old"
 build_at "$new" "$out/bench-new"
+pid=$(pgrep -f "redis-server.*:${addr##*:}" | head -n 1 || true)
+declare -A extra
+for v in old new; do
+  extra[$v]=""
+  help=$("$out/bench-$v" -h 2>&1 || true)
+  if [ -n "$pid" ] && [[ $help == *-server-pid* ]]; then extra[$v]="-server-pid $pid"; fi
+done
 for i in $(seq "$runs"); do
   for v in old new; do
     # -out keeps the report (and its chart) out of the working tree
-    "$out/bench-$v" -addr "$addr" -out "$out/$v-$i.report.md" "$@" > "$out/$v-$i.md" 2> "$out/$v-$i.txt"
+    # shellcheck disable=SC2086 # extra is empty or two words
+    "$out/bench-$v" -addr "$addr" ${extra[$v]} -out "$out/$v-$i.report.md" "$@" > "$out/$v-$i.md" 2> "$out/$v-$i.txt"
   done
 done
 echo "outputs in $out"

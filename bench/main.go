@@ -320,7 +320,8 @@ func main() {
 	minSize := flag.Int("minsize", 0, "also measure asyncredis with this many shared connections (pool.Config.MinSize)")
 	opLoop := flag.Int("oploop", 0, "instead: run this many operations (-oploop-workload) through one client alone (for instructions.sh and profiles) and exit")
 	opLoopWorkload := flag.String("oploop-workload", "getset", "what -oploop does: getset (GET/SET 16 B) or mget (MGET of 10 keys the getset loop filled)")
-	opLoopServerPID := flag.Int("oploop-server-pid", 0, "with -oploop: the redis-server's process id on this machine, to report its CPU time per operation")
+	serverPID := flag.Int("server-pid", 0, "with -addr: the redis-server's process id, when it runs on this machine: its CPU is then not counted as other processes' load, and -oploop reports it per operation")
+	flag.IntVar(serverPID, "oploop-server-pid", 0, "the older name of -server-pid")
 	opLoopClient := flag.String("oploop-client", "asyncredis", "the clients -oploop drives, one after another in this process: asyncredis, rueidis or go-redis, comma-separated")
 	failover := flag.Bool("failover", false, "run the failover benchmark instead")
 	failoverRuns := flag.Int("failover-runs", 1, "runs of the failover benchmark")
@@ -345,7 +346,7 @@ func main() {
 	if *opLoop > 0 {
 		// One after another in this process, each timed (dial included),
 		// with the server's CPU time when it runs on this machine.
-		pid := *opLoopServerPID
+		pid := *serverPID
 		for _, name := range strings.Split(*opLoopClient, ",") {
 			cpu0, io0, srv0, t0 := selfCPU(), writeSyscalls(), processCPU(pid), time.Now()
 			if err := runOpLoop(*addr, name, *opLoop, *conc, *opLoopWorkload == "mget"); err != nil {
@@ -369,7 +370,7 @@ func main() {
 		}
 		return
 	}
-	if err := mainErr(*addr, *server, *warm, *duration, *rounds, *conc, *minSize, *out); err != nil {
+	if err := mainErr(*addr, *serverPID, *server, *warm, *duration, *rounds, *conc, *minSize, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -400,12 +401,21 @@ func writeAllocProfile(path string) {
 	}
 }
 
-func mainErr(addr, server string, warm, d time.Duration, rounds int, concList string, minSize int, out string) error {
+func mainErr(addr string, serverPID int, server string, warm, d time.Duration, rounds int, concList string, minSize int, out string) error {
 	ctx := context.Background()
 	redisPID := 0
-	where := "the redis-server at " + addr + " (given with -addr)"
+	where := "the redis-server at " + addr + " (given with -addr; without -server-pid its CPU counts as other processes')"
+	reproduce := "cd bench && go run . -addr " + addr
+	if addr == "" {
+		reproduce = "cd bench && go run . -server " + server
+	}
 	switch {
 	case addr != "":
+		if serverPID != 0 {
+			redisPID = serverPID
+			where = fmt.Sprintf("the redis-server at %s (given with -addr), process %d on this machine (-server-pid)", addr, serverPID)
+			reproduce += fmt.Sprintf(" -server-pid %d", serverPID)
+		}
 	case server == "loopback":
 		a, pid, stop, err := startLoopbackRedis()
 		if err != nil {
@@ -487,7 +497,7 @@ func mainErr(addr, server string, warm, d time.Duration, rounds int, concList st
 			}
 		}
 	}
-	reproduce := fmt.Sprintf("cd bench && go run . -server %s -duration %v -warmup %v -rounds %d -concurrency %s", server, d, warm, rounds, concList)
+	reproduce += fmt.Sprintf(" -duration %v -warmup %v -rounds %d -concurrency %s", d, warm, rounds, concList)
 	if minSize > 1 {
 		reproduce += fmt.Sprintf(" -minsize %d", minSize)
 	}
