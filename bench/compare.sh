@@ -26,7 +26,7 @@ declare -A extra
 for v in old new; do
   extra[$v]=""
   help=$("$out/bench-$v" -h 2>&1 || true)
-  if [ -n "$pid" ] && [[ $help == *-server-pid* ]]; then extra[$v]="-server-pid $pid"; fi
+  if [ -n "$pid" ] && [[ $help == *$'\n  -server-pid '* ]]; then extra[$v]="-server-pid $pid"; fi
 done
 for i in $(seq "$runs"); do
   for v in old new; do
