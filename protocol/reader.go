@@ -337,7 +337,7 @@ func (r *Reader) payload(n int64) ([]byte, error) {
 	case n <= chunk:
 		data = make([]byte, n)
 	}
-	if n+2 <= int64(r.br.Size()) {
+	if n <= chunk && n+2 <= int64(r.br.Size()) {
 		// Payload and CRLF fit the buffer: copy them out of it in one go.
 		b, err := r.br.Peek(int(n) + 2)
 		if err != nil {

@@ -216,6 +216,16 @@ func TestReadLargeBulk(t *testing.T) {
 	assert.Equal(t, payload, got.Str)
 }
 
+func TestReadBulkOverChunkFromLargeBuffer(t *testing.T) {
+	// A payload over the chunk size that still fits a caller's large
+	// buffer is read the chunked way, not copied out of the buffer.
+	payload := strings.Repeat("abcdefgh", 12500) // 100 KB
+	in := "$100000\r\n" + payload + "\r\n"
+	got, err := NewReader(bufio.NewReaderSize(strings.NewReader(in), 256<<10), Limits{}).Read()
+	require.NoError(t, err)
+	assert.Equal(t, payload, got.Str)
+}
+
 func TestReadSequence(t *testing.T) {
 	r := NewReader(bufio.NewReader(strings.NewReader("+a\r\n:1\r\n$1\r\nb\r\n")), Limits{})
 	var got []string
