@@ -6,8 +6,10 @@
 //
 // Without -addr it starts a redis-server process on 127.0.0.1 (-server
 // loopback, the default) or a container through the integration harness
-// (-server docker). Results go to results/ as markdown and SVG. -oploop
-// runs one client (or several in turn) alone for profiles and traces.
+// (-server docker). With -addr and a server on this machine, -server-pid
+// keeps the server's CPU out of the "other processes" load check. Results
+// go to results/ as markdown and SVG. -oploop runs one client (or several
+// in turn) alone for profiles and traces.
 package main
 
 import (
