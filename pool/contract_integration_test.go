@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,7 +15,6 @@ import (
 	"github.com/asyncredis/asyncredis/async"
 	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/integration"
-	"github.com/asyncredis/asyncredis/managedpool"
 	"github.com/asyncredis/asyncredis/pool"
 	"github.com/asyncredis/asyncredis/protocol"
 	"github.com/stretchr/testify/assert"
@@ -418,125 +416,6 @@ func TestNeverReadingServerBoundsHeap(t *testing.T) {
 	for _, d := range gets {
 		assert.LessOrEqual(t, d, readTimeout+50*time.Millisecond+raceSlack)
 	}
-}
-
-// A cancelled BLPOP loses nothing: an element pushed right after the
-// cancellation is either still in the list or put back.
-func TestCancelledBlockingCommandLosesNothing(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	r := integration.StartRedisT(t, integration.RedisConfig{})
-	p := newPool(t, pool.Config{Addr: r.Addr()})
-	c := async.NewClient(p)
-	for run := range 5 {
-		const n = 300
-		keys := make([]any, n)
-		for i := range n {
-			key := fmt.Sprint("bq:", run, ":", i)
-			keys[i] = key
-			cctx, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
-			_, err := c.BLPop(cctx, 0, key).Result()
-			cancel()
-			require.ErrorIs(t, err, context.DeadlineExceeded)
-			require.NoError(t, c.LPush(ctx, key, i).Err())
-		}
-		// Put-backs happen on the pool's time: wait until no dedicated
-		// connection is lent, then every element must be in its list.
-		require.Eventually(t, func() bool { return p.Stats().Lent == 0 }, 10*time.Second, time.Millisecond)
-		exist, err := async.Cmd(ctx, c, async.ToInt64, append([]any{"EXISTS"}, keys...)...).Result()
-		require.NoError(t, err)
-		assert.EqualValues(t, n, exist, "run %d: lists that lost their element", run)
-	}
-
-	// BRPOP, BLMOVE, BZPOPMIN and BLMPOP put back what they took, too.
-	const m = 50
-	for i := range m {
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Millisecond)
-		k := fmt.Sprint("{b", i, "}")
-		fs := []async.Awaitable{
-			c.BRPop(cctx, 0, k+"br"),
-			c.BLMove(cctx, k+"src", k+"dst", "LEFT", "RIGHT", 0),
-			c.DoBlocking(cctx, "BZPOPMIN", k+"bz", 0),
-			c.DoBlocking(cctx, "BLMPOP", 0, 1, k+"lm", "LEFT", "COUNT", 2),
-		}
-		<-cctx.Done()
-		require.Error(t, async.WaitAll(ctx, fs...))
-		cancel()
-		c.RPush(ctx, k+"br", i)
-		c.RPush(ctx, k+"src", i)
-		c.ZAdd(ctx, k+"bz", async.ZAddArgs{}, async.Z{Score: float64(i) + 0.5, Member: strconv.Itoa(i)})
-		c.RPush(ctx, k+"lm", "a", "b", "c")
-	}
-	require.Eventually(t, func() bool { return p.Stats().Lent == 0 }, 10*time.Second, time.Millisecond)
-	for i := range m {
-		k := fmt.Sprint("{b", i, "}")
-		assert.EqualValues(t, 1, c.LLen(ctx, k+"br").Val(), k+"br")
-		assert.EqualValues(t, 1, c.LLen(ctx, k+"src").Val()+c.LLen(ctx, k+"dst").Val(), k+"src/dst")
-		assert.Equal(t, float64(i)+0.5, c.ZScore(ctx, k+"bz", strconv.Itoa(i)).Val(), k+"bz")
-		assert.Equal(t, []string{"a", "b", "c"}, c.LRange(ctx, k+"lm", 0, -1).Val(), k+"lm")
-	}
-}
-
-// onceSink counts completions.
-type onceSink struct {
-	n    atomic.Int32
-	done chan struct{}
-}
-
-func (s *onceSink) Complete(protocol.Value, error) {
-	if s.n.Add(1) == 1 {
-		close(s.done)
-	}
-}
-
-// A cancelled blocking command completes its sink exactly once, and in a
-// managed pool does not report trouble (which would start a rediscovery).
-func TestCancelledBlockingCommandCompletesOnce(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	r := integration.StartRedisT(t, integration.RedisConfig{})
-	p := newPool(t, pool.Config{Addr: r.Addr()})
-	for range 5 {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
-		cmd := core.NewCommand()
-		cmd.Buf, _ = protocol.AppendCommand(cmd.Buf, "BLPOP", "once", 0)
-		cmd.Blocking = true
-		s := &onceSink{done: make(chan struct{})}
-		p.Exec(cctx, cmd, s)
-		<-s.done
-		cancel()
-		require.Eventually(t, func() bool { return p.Stats().Lent == 0 }, 5*time.Second, time.Millisecond)
-		assert.EqualValues(t, 1, s.n.Load())
-	}
-
-	var troubles atomic.Int32
-	var troubleMu sync.Mutex
-	var troubleErrs []error
-	mp := managedpool.New(managedpool.Config{Pool: pool.Config{}, OnTrouble: func(_ string, err error) {
-		troubles.Add(1)
-		troubleMu.Lock()
-		troubleErrs = append(troubleErrs, err)
-		troubleMu.Unlock()
-	}})
-	defer mp.Close()
-	require.NoError(t, mp.SetAddrs([]string{r.Addr()}))
-	mc := async.NewClient(mp)
-	for range 5 {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
-		_, err := mc.BLPop(cctx, 0, "once").Result()
-		cancel()
-		require.ErrorIs(t, err, context.DeadlineExceeded)
-	}
-	require.Eventually(t, func() bool { return mp.Stats().Lent == 0 }, 5*time.Second, time.Millisecond)
-	// Bounded: with no controller here, an address the managed pool
-	// dropped (after trouble) would make the Ping wait forever.
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	troubleMu.Lock()
-	seen := slices.Clone(troubleErrs)
-	troubleMu.Unlock()
-	require.NoError(t, mc.Ping(pctx).Err(), "addresses %v, troubles %v", mp.Addrs(), seen)
-	assert.Zero(t, troubles.Load(), "cancelled BLPOPs reported trouble: %v", seen)
 }
 
 // newSilentServer accepts connections and answers the handshake, then

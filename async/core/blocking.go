@@ -20,10 +20,12 @@ import (
 //     of its list, where it was popped from.
 //   - BLMPOP: the popped elements go back to the end they came from, in
 //     their order.
-//   - BLMOVE / BRPOPLPUSH: LMOVE moves the element at the destination end
-//     back to the source end it came from (if another client pushed to
-//     that end of the destination in between, that element moves instead:
-//     nothing is lost, but the two may trade places).
+//   - BLMOVE / BRPOPLPUSH: a script moves exactly the element the command
+//     moved: it removes that element from the destination, searching from
+//     the end it was pushed to (LREM), and only if it was still there pushes
+//     it back to the source end it came from, in one atomic step. If another
+//     consumer already took it from the destination, it was delivered once,
+//     there, and nothing is moved.
 //   - BZPOPMIN / BZPOPMAX / BZMPOP: ZADD restores the members with their
 //     scores.
 //   - XREAD BLOCK consumes nothing; XREADGROUP BLOCK leaves the entries it
@@ -60,12 +62,12 @@ func UndoBlocking(cmd []byte, reply protocol.Value) []any {
 		if len(args) < 5 || !reply.IsString() {
 			return nil
 		}
-		return []any{"LMOVE", string(args[2]), string(args[1]), string(args[4]), string(args[3])}
+		return moveBack(string(args[1]), string(args[2]), string(args[3]), string(args[4]), reply.Str)
 	case "BRPOPLPUSH":
 		if len(args) < 3 || !reply.IsString() {
 			return nil
 		}
-		return []any{"LMOVE", string(args[2]), string(args[1]), "LEFT", "RIGHT"}
+		return moveBack(string(args[1]), string(args[2]), "RIGHT", "LEFT", reply.Str)
 	case "BZPOPMIN", "BZPOPMAX":
 		if len(el) != 3 {
 			return nil
@@ -109,6 +111,22 @@ func UndoBlocking(cmd []byte, reply protocol.Value) []any {
 		return out
 	}
 	return nil
+}
+
+// moveBackScript undoes one BLMOVE: KEYS[1] is the destination, KEYS[2]
+// the source, ARGV[1] the element, ARGV[2] the destination end it was
+// pushed to and ARGV[3] the source end it was popped from. It returns 1
+// when it moved the element back, 0 when the element had already left
+// the destination.
+const moveBackScript = `local n = 1
+if ARGV[2] == 'RIGHT' then n = -1 end
+if redis.call('LREM', KEYS[1], n, ARGV[1]) == 0 then return 0 end
+if ARGV[3] == 'RIGHT' then redis.call('RPUSH', KEYS[2], ARGV[1]) else redis.call('LPUSH', KEYS[2], ARGV[1]) end
+return 1`
+
+// moveBack is the undo of a BLMOVE src dst from to that moved elem.
+func moveBack(src, dst, from, to, elem string) []any {
+	return []any{"EVAL", moveBackScript, 2, dst, src, elem, strings.ToUpper(to), strings.ToUpper(from)}
 }
 
 func scoreArg(v protocol.Value) string {
