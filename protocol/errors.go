@@ -65,6 +65,24 @@ func ParseError(msg string) *RedisError {
 
 func (e *RedisError) Error() string { return "redis: " + e.Msg }
 
+// Redacted returns e with its message cut before the first quote that
+// opens a quoted word (after a space, a colon or a parenthesis; the
+// apostrophe in "can't" stays): Redis
+// quotes a command's arguments in some error replies ("ERR unknown
+// command 'X', with args beginning with: 'secret'"), and what goes to
+// traces, metrics and logs should name the kind of error, not repeat the
+// arguments. It matches the same sentinel values as e.
+func (e *RedisError) Redacted() *RedisError {
+	for i := 1; i < len(e.Msg); i++ {
+		if c := e.Msg[i]; c == '\'' || c == '"' {
+			if p := e.Msg[i-1]; p == ' ' || p == ':' || p == '(' {
+				return &RedisError{Prefix: e.Prefix, Msg: strings.TrimRight(e.Msg[:i], " ,:(")}
+			}
+		}
+	}
+	return e
+}
+
 // Is matches the sentinel for e's prefix; ErrAuth matches every
 // authentication failure.
 func (e *RedisError) Is(target error) bool {

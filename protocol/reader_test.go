@@ -469,3 +469,20 @@ func BenchmarkReadMGETReply(b *testing.B) {
 		Reuse(v)
 	}
 }
+
+func TestRedisErrorRedacted(t *testing.T) {
+	for _, tt := range []struct{ msg, want string }{
+		{"ERR unknown command 'NOSUCHCMD', with args beginning with: 'secret' ", "ERR unknown command"},
+		{`ERR Error running script: "secret"`, "ERR Error running script"},
+		{"WRONGTYPE Operation against a key holding the wrong kind of value", "WRONGTYPE Operation against a key holding the wrong kind of value"},
+		{"READONLY You can't write against a read only replica.", "READONLY You can't write against a read only replica."},
+		{"ERR syntax error (near 'x')", "ERR syntax error (near"},
+	} {
+		full := ParseError(tt.msg)
+		r := full.Redacted()
+		assert.Equal(t, tt.want, r.Msg, tt.msg)
+		assert.Equal(t, full.Prefix, r.Prefix)
+		assert.Equal(t, tt.msg, full.Msg, "the original is unchanged")
+	}
+	assert.ErrorIs(t, ParseError("READONLY You can't write 'x'").Redacted(), ErrReadOnly)
+}

@@ -125,6 +125,42 @@ func TestSpansAndMetricsFollowTheConventions(t *testing.T) {
 	require.NotEmpty(t, events.DataPoints)
 }
 
+// A server error that quotes the command's arguments (an unknown
+// command, here) reaches spans and metrics as its kind and the message
+// cut before the quotes; the caller's own error keeps the whole text.
+func TestSpansDoNotRepeatArguments(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := integration.StartRedisT(t, integration.RedisConfig{})
+	tm := newTelemetry(t)
+	hooks, err := asyncotel.Hooks(tm.opts...)
+	require.NoError(t, err)
+	p, err := pool.New(pool.Config{Addr: r.Addr(), Hooks: hooks})
+	require.NoError(t, err)
+	defer p.Close()
+	c := async.NewClient(p)
+	const secret = "hunter2-secret"
+	_, err = c.Do(ctx, "NOSUCHCMD", secret).Result()
+	require.ErrorContains(t, err, secret, "the caller's error is complete")
+	_, err = c.Do(ctx, "SET", "k", "v", "EX", secret).Result()
+	require.Error(t, err)
+
+	spans := tm.spans.GetSpans()
+	require.Len(t, spans, 2)
+	for _, sp := range spans {
+		assert.Equal(t, codes.Error, sp.Status.Code)
+		assert.NotContains(t, sp.Status.Description, secret)
+		assert.NotEmpty(t, sp.Status.Description)
+		assert.Equal(t, "ERR", attr(sp.Attributes, asyncotel.ErrorType))
+		for _, ev := range sp.Events {
+			for _, a := range ev.Attributes {
+				assert.NotContains(t, a.Value.Emit(), secret, "span event %s", ev.Name)
+			}
+		}
+	}
+	assert.Equal(t, "redis: ERR unknown command", spans[0].Status.Description)
+}
+
 // Through a sentinel-managed client, the spans name the node that served
 // each command: the old master before a failover, the new one after; the
 // sentinel gauges count the switch.

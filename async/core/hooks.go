@@ -40,7 +40,7 @@ type CommandInfo struct {
 // CommandResult is how a command ended.
 type CommandResult struct {
 	Duration time.Duration // from hand-over to the reply or failure
-	Err      error         // the failure or the server's error reply; nil on success
+	Err      error         // the failure or the server's error reply (protocol.RedisError.Redacted: no quoted arguments); nil on success
 	Sent     bool          // whether it may have reached the server (!SafeToRetry(Err))
 	Requeued bool          // taken back unsent, to be sent elsewhere (a failover): it is reported again there
 }
@@ -153,7 +153,11 @@ type hookedSink struct {
 }
 
 func (h *hookedSink) result(err error) CommandResult {
-	return CommandResult{Duration: time.Since(h.start), Err: err, Sent: err == nil || !SafeToRetry(err)}
+	sent := err == nil || !SafeToRetry(err)
+	if re, ok := err.(*protocol.RedisError); ok {
+		err = re.Redacted() // the caller's own error stays whole
+	}
+	return CommandResult{Duration: time.Since(h.start), Err: err, Sent: sent}
 }
 
 func (h *hookedSink) Complete(v protocol.Value, err error) { h.Offer(v, err) }
