@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/asyncredis/asyncredis/async/core"
+	"github.com/asyncredis/asyncredis/pool/waitline"
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
@@ -59,17 +60,17 @@ type Conn struct {
 	wake chan struct{} // capacity 1; written by Exec; read by the writer loop; never closed
 	dead chan struct{} // closed by die, once
 
-	mu         sync.Mutex // guards the fields below
-	queue      []request  // accepted, not yet taken by the writer
-	queueBytes int        // encoded bytes in queue
-	inHand     int        // commands the writer has taken from queue and not yet put in pending
-	spare      []request  // the writer's previous batch, reused as the next queue
-	pending    ring       // written, awaiting replies, in order
-	err        error      // why the connection died; nil while alive
-	since      time.Time  // when pending last became non-empty or a reply last came
-	room       roomLine   // callers waiting for room
-	writing    bool       // the writer loop or a caller (enqueue's direct path) owns the socket's write side
-	reader     int8       // who owns the read side: readNone, readLoop or readCaller
+	mu         sync.Mutex    // guards the fields below
+	queue      []request     // accepted, not yet taken by the writer
+	queueBytes int           // encoded bytes in queue
+	inHand     int           // commands the writer has taken from queue and not yet put in pending
+	spare      []request     // the writer's previous batch, reused as the next queue
+	pending    ring          // written, awaiting replies, in order
+	err        error         // why the connection died; nil while alive
+	since      time.Time     // when pending last became non-empty or a reply last came
+	room       waitline.Room // callers waiting for room
+	writing    bool          // the writer loop or a caller (enqueue's direct path) owns the socket's write side
+	reader     int8          // who owns the read side: readNone, readLoop or readCaller
 
 	writeDeadline time.Time // the socket's write deadline; used only by the write side's owner
 
@@ -407,7 +408,7 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 	var gone []request // purged; completed once c.mu is released
 	defer func() { completeExpired(gone) }()
 	c.mu.Lock()
-	var me *roomWaiter // set once this caller has waited for room
+	var me *waitline.Waiter // set once this caller has waited for room
 	for {
 		if c.err != nil {
 			err := &ConnError{Addr: c.addr, Err: c.err}
@@ -418,8 +419,8 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 			return true
 		}
 		// Callers already waiting go first; one that was woken had room
-		// held for it until it woke (roomLine.await), and takes it here.
-		if me != nil || !wait || !c.room.waiting() {
+		// held for it until it woke (waitline.Room.Await), and takes it here.
+		if me != nil || !wait || !c.room.Waiting() {
 			if c.hasRoomLocked(size) {
 				break
 			}
@@ -434,11 +435,11 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 			c.mu.Unlock()
 			return false
 		}
-		me = c.room.join(me, len(cmds), size)
+		me = c.room.Join(me, len(cmds), size)
 		if c.reader == readNone && c.pending.len() > 0 {
 			c.handoverLocked() // room comes from replies: someone must read them
 		}
-		if err := c.room.await(&c.mu, me, ctx, c.dead, c.freedLocked); err != nil {
+		if err := c.room.Await(&c.mu, me, ctx, c.dead, c.freedLocked); err != nil {
 			c.mu.Unlock()
 			for i := range cmds {
 				core.FailNotSent(cmds[i], sinks[i], err)
@@ -469,7 +470,7 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 			// Nobody reads: leave the reply to the caller's Result
 			// (Pull) if its sink can take it and nobody waits for the
 			// room the reply frees, else wake the reader.
-			if ps, ok := sinks[0].(core.PullSink); !ok || c.room.waiting() || !ps.SetPull(c.mark) {
+			if ps, ok := sinks[0].(core.PullSink); !ok || c.room.Waiting() || !ps.SetPull(c.mark) {
 				c.handoverLocked()
 			}
 		}
@@ -660,10 +661,11 @@ func (c *Conn) write(now time.Time, buf []byte) error {
 // admits, so that one command larger than MaxQueueBytes is not refused
 // for ever; a batch is admitted whole when there is room for one more.
 func (c *Conn) hasRoomLocked(size int) bool {
-	if len(c.queue)+c.inHand+c.pending.len()+c.room.held >= c.cfg.MaxPending {
+	heldN, heldBytes := c.room.Held()
+	if len(c.queue)+c.inHand+c.pending.len()+heldN >= c.cfg.MaxPending {
 		return false
 	}
-	held := c.queueBytes + c.room.heldBytes
+	held := c.queueBytes + heldBytes
 	return held == 0 || held+size <= c.cfg.MaxQueueBytes
 }
 
@@ -697,7 +699,7 @@ func completeExpired(gone []request) {
 
 // freedLocked wakes callers waiting for room, first come first served,
 // as many as the room freed admits.
-func (c *Conn) freedLocked() { c.room.wake(c.hasRoomLocked) }
+func (c *Conn) freedLocked() { c.room.Wake(c.hasRoomLocked) }
 
 // Close closes the connection: commands awaiting replies fail as in
 // flight, queued ones as not sent. It waits for the connection's

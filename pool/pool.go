@@ -3,11 +3,11 @@ package pool
 import (
 	"context"
 	"errors"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/asyncredis/asyncredis/async/core"
+	"github.com/asyncredis/asyncredis/pool/waitline"
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
@@ -25,14 +25,12 @@ type Pool struct {
 	done chan struct{} // closed by Close
 	sem  chan struct{} // one token per dedicated connection lent out
 
-	mu        sync.Mutex  // guards the fields below
-	conns     []*Conn     // the shared connections by index (MinSize of them); nil while being dialled
-	dialing   []bool      // a dial for that index is under way
-	flushing  []bool      // its connection is taking over the commands that waited for it
-	waiters   [][]request // per index, commands waiting for its connection
-	nwait     int         // commands in waiters
-	room      roomLine    // callers waiting for room in waiters
-	idle      []*Conn     // dedicated connections not lent out
+	mu        sync.Mutex              // guards the fields below
+	conns     []*Conn                 // the shared connections by index (MinSize of them); nil while being dialled
+	dialing   []bool                  // a dial for that index is under way
+	flushing  []bool                  // its connection is taking over the commands that waited for it
+	waiting   *waitline.Line[request] // commands waiting for a connection, keyed by its index
+	idle      []*Conn                 // dedicated connections not lent out
 	lent      map[*Conn]struct{}
 	subs      map[*Conn]struct{} // subscriber connections, closed with the pool
 	dialErr   error              // the last failed dial, while backing off
@@ -65,7 +63,8 @@ func New(cfg Config) (*Pool, error) {
 	}
 	n := max(cfg.MinSize, 1)
 	p.nshared = n
-	p.conns, p.dialing, p.flushing, p.waiters = make([]*Conn, n), make([]bool, n), make([]bool, n), make([][]request, n)
+	p.conns, p.dialing, p.flushing = make([]*Conn, n), make([]bool, n), make([]bool, n)
+	p.waiting = waitline.New(&p.mu, cfg.MaxPending, cfg.MaxQueueBytes, failExpired)
 	p.wg.Add(1)
 	go p.maintain()
 	return p, nil
@@ -103,10 +102,9 @@ func (p *Pool) index(cmd *core.Command) int {
 // connection takes over the commands that waited for it, later commands
 // queue behind them, so none overtakes an earlier one.
 func (p *Pool) route(ctx context.Context, i int, cmd *core.Command, sink core.Sink) *Conn {
-	var gone []request // purged; completed once p.mu is released
-	defer func() { completeExpired(gone) }()
+	size := len(cmd.Buf)
 	p.mu.Lock()
-	var me *roomWaiter // set once this caller has waited for room
+	var me *waitline.Waiter // set once this caller has waited for room
 	for {
 		if p.closed {
 			p.mu.Unlock()
@@ -118,14 +116,14 @@ func (p *Pool) route(ctx context.Context, i int, cmd *core.Command, sink core.Si
 		c := p.conns[i]
 		if c != nil && !p.flushing[i] {
 			if me != nil {
-				p.freedLocked()
+				p.waiting.Freed()
 			}
 			p.mu.Unlock()
 			return c
 		}
 		if c == nil && p.dialErr != nil && time.Now().Before(p.retryAt) {
 			if me != nil {
-				p.freedLocked()
+				p.waiting.Freed()
 			}
 			err := p.dialErr
 			p.mu.Unlock()
@@ -133,71 +131,29 @@ func (p *Pool) route(ctx context.Context, i int, cmd *core.Command, sink core.Si
 			return nil
 		}
 		// Callers already waiting for room go first.
-		if me != nil || !p.room.waiting() {
-			if p.hasRoomLocked(0) {
-				break
-			}
-			if gone = append(gone, p.purgeWaitersLocked()...); p.hasRoomLocked(0) {
-				break
-			}
+		if (me != nil || !p.waiting.Room.Waiting()) && p.waiting.HasRoom(size) {
+			break
 		}
 		// Full: wait for room, bounded by ctx (and by dials, which
 		// either take the waiting commands or fail them).
-		me = p.room.join(me, 1, 0)
-		if err := p.room.await(&p.mu, me, ctx, p.done, p.freedLocked); err != nil {
+		me = p.waiting.Room.Join(me, 1, size)
+		if err := p.waiting.Room.Await(&p.mu, me, ctx, p.done, p.waiting.Freed); err != nil {
 			p.mu.Unlock()
 			core.FailNotSent(cmd, sink, err)
 			return nil
 		}
 	}
-	p.waiters[i] = append(p.waiters[i], request{ctx: ctx, cmd: cmd, sink: sink, at: time.Now()})
-	p.nwait++
+	p.waiting.Push(ctx, i, request{ctx: ctx, cmd: cmd, sink: sink, at: time.Now()}, size)
 	p.mu.Unlock()
 	p.poke()
 	return nil
 }
 
-// takeWaitersLocked removes and returns the commands waiting for
-// connection i, waking callers waiting for room.
-func (p *Pool) takeWaitersLocked(i int) []request {
-	ws := p.waiters[i]
-	p.waiters[i] = nil
-	p.nwait -= len(ws)
-	if len(ws) > 0 {
-		p.freedLocked()
-	}
-	return ws
-}
-
-// hasRoomLocked reports whether one more command may wait for a
-// connection, besides those whose room is held for callers woken for it.
-func (p *Pool) hasRoomLocked(int) bool { return p.nwait+p.room.held < p.cfg.MaxPending }
-
-// freedLocked wakes callers waiting for room among the waiting commands,
-// first come first served, as many as there is room for.
-func (p *Pool) freedLocked() { p.room.wake(p.hasRoomLocked) }
-
-// purgeWaitersLocked drops waiting commands whose context has ended and
-// returns them for completeExpired.
-func (p *Pool) purgeWaitersLocked() []request {
-	var gone []request
-	for i, ws := range p.waiters {
-		kept := ws[:0]
-		for _, w := range ws {
-			if w.ctx.Err() != nil {
-				gone = append(gone, w)
-			} else {
-				kept = append(kept, w)
-			}
-		}
-		clear(ws[len(kept):])
-		p.waiters[i] = kept
-	}
-	p.nwait -= len(gone)
-	if len(gone) > 0 {
-		p.freedLocked()
-	}
-	return gone
+// failExpired fails a command whose context ended while it waited for a
+// connection: it was never sent.
+func failExpired(r request, err error) {
+	r.cmd.Release()
+	r.sink.Complete(protocol.Value{}, core.NotSent(err))
 }
 
 // ErrNeedsRESP3 is returned for a subscriber connection to a server that
@@ -378,11 +334,11 @@ func (p *Pool) startDialLocked(i int) {
 				p.mu.Unlock()
 				return
 			}
-			waiters := p.takeWaitersLocked(i)
+			waiters := p.waiting.Take(i)
 			if len(waiters) == 0 {
 				p.flushing[i] = false
 				// Callers still in line for room now find the connection.
-				p.room.wake(func(int) bool { return true })
+				p.waiting.Room.WakeAll()
 				p.mu.Unlock()
 				return
 			}
@@ -401,11 +357,7 @@ func (p *Pool) startDialLocked(i int) {
 func (p *Pool) dialFailedLocked(err error) []request {
 	p.retryAt = time.Now().Add(p.backoff.Next())
 	p.dialErr = err
-	var waiters []request
-	for i := range p.waiters {
-		waiters = append(waiters, p.takeWaitersLocked(i)...)
-	}
-	return waiters
+	return p.waiting.TakeAll()
 }
 
 // removeShared drops a dead shared connection and asks for a new one.
@@ -703,7 +655,7 @@ type Stats struct {
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Stats{Dedicated: len(p.idle) + len(p.lent), Lent: len(p.lent), Idle: len(p.idle), Waiting: p.nwait}
+	s := Stats{Dedicated: len(p.idle) + len(p.lent), Lent: len(p.lent), Idle: len(p.idle), Waiting: p.waiting.Len()}
 	for _, c := range p.conns {
 		if c == nil {
 			continue
@@ -747,23 +699,21 @@ func (p *Pool) Close() error {
 		for c := range p.subs {
 			conns = append(conns, c)
 		}
-		waiters := slices.Clone(p.waiters)
+		waiters := p.waiting.TakeAll()
 		clear(p.conns)
-		clear(p.waiters)
-		p.idle, p.nwait = nil, 0
+		p.idle = nil
 		p.mu.Unlock()
 		close(p.done)
 		p.cancel()
-		for _, ws := range waiters {
-			for _, w := range ws {
-				core.FailNotSent(w.cmd, w.sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
-			}
+		for _, w := range waiters {
+			core.FailNotSent(w.cmd, w.sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
 		}
 		for _, c := range conns {
 			c.Close()
 		}
 	})
 	p.wg.Wait()
+	p.waiting.Wait()
 	return nil
 }
 

@@ -41,7 +41,7 @@ func TestConnFullAdmitsWaitersInArrivalOrder(t *testing.T) {
 	inLine := func() int {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return len(c.room.q)
+		return c.room.Len()
 	}
 
 	first := cl.Get(ctx, "k0") // takes the only slot; its reply waits for the gate
