@@ -2,9 +2,12 @@
 // controller — the sentinel package's SentinelPool — rather than by
 // configuration.
 //
-// While no verified address is known, commands wait in a bounded queue
-// (Config.QueueSize) until SetAddrs gives one or their context ends; with
-// Config.FailFast they fail at once instead. When SetAddrs replaces an
+// While no verified address is known, commands wait in a line bounded in
+// count and bytes (Config.QueueSize, Config.QueueBytes; package
+// pool/waitline) until SetAddrs gives one or their context ends; a command
+// whose context ends leaves the line at once. A caller that finds the line
+// full waits for room, in order, bounded by its context: a failover costs
+// time, not errors. With Config.FailFast commands fail at once instead. When SetAddrs replaces an
 // address, the old address's pool is closed at once: nothing more is
 // written there, its commands in flight fail with pool.ErrInFlight, and its
 // commands not yet written are requeued to the new address (they surely did
@@ -20,7 +23,7 @@
 //
 // # Errors
 //
-// ErrQueueFull when the waiting queue is full, ErrClosed (core.ErrClosed)
+// ErrClosed (core.ErrClosed)
 // after Close, and Config.NotFound's error (default ErrNoAddress) under
 // FailFast. None of these commands was written: each failure matches
 // core.ErrNotSent and core.SafeToRetry says true. Other errors are those

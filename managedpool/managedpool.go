@@ -10,6 +10,7 @@ import (
 
 	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/pool"
+	"github.com/asyncredis/asyncredis/pool/waitline"
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
@@ -17,9 +18,10 @@ var (
 	// ErrNoAddress is the default error of commands that cannot wait for
 	// a verified address (FailFast), unless Config.NotFound says otherwise.
 	ErrNoAddress = errors.New("managedpool: no verified address")
-	// ErrQueueFull fails a command at once when QueueSize commands already
-	// wait for an address.
-	// It matches core.ErrNotSent.
+	// ErrQueueFull is no longer returned: a command that finds QueueSize
+	// commands (or QueueBytes) waiting for an address waits for room, in
+	// order, bounded by its context. Kept so that code matching it still
+	// compiles. It matches core.ErrNotSent.
 	ErrQueueFull = core.NewNotSent("managedpool: queue of commands waiting for an address is full")
 	// ErrClosed fails commands on a closed managed pool: core.ErrClosed,
 	// the one every package returns after Close.
@@ -32,8 +34,12 @@ type Config struct {
 	// replaced.
 	Pool pool.Config
 	// QueueSize bounds the commands waiting for a verified address;
-	// default 4096.
-	QueueSize int
+	// default 4096. QueueBytes bounds their encoded size; default
+	// Pool.MaxQueueBytes, or 8 MiB. A command that finds either bound
+	// reached waits for room, in the order such callers came, at most
+	// until its context ends or the managed pool closes.
+	QueueSize  int
+	QueueBytes int
 	// FailFast fails commands at once while no verified address is known,
 	// instead of queueing them.
 	FailFast bool
@@ -57,13 +63,14 @@ type Config struct {
 // flight fails with pool.ErrInFlight. After SetAddrs replaces an address,
 // nothing more is written to it.
 type Pool struct {
-	cfg Config
+	cfg  Config
+	done chan struct{} // closed by Close
 
 	mu      sync.Mutex // guards the fields below
 	addrs   []string
 	pools   []*pool.Pool // one per addr, same order
 	next    int
-	waiting []*entry // commands waiting for an address
+	waiting *waitline.Line[*entry] // commands waiting for an address
 	// flushing is set while SetAddrs hands the waiting commands over:
 	// new commands queue behind them, so none overtakes an earlier one.
 	flushing bool
@@ -93,10 +100,27 @@ func New(cfg Config) *Pool {
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 4096
 	}
+	if cfg.QueueBytes <= 0 {
+		cfg.QueueBytes = cfg.Pool.MaxQueueBytes
+	}
+	if cfg.QueueBytes <= 0 {
+		cfg.QueueBytes = 8 << 20
+	}
 	if cfg.NotFound == nil {
 		cfg.NotFound = func() error { return ErrNoAddress }
 	}
-	return &Pool{cfg: cfg, failFast: cfg.FailFast}
+	p := &Pool{cfg: cfg, failFast: cfg.FailFast, done: make(chan struct{})}
+	p.waiting = waitline.New(&p.mu, cfg.QueueSize, cfg.QueueBytes, failExpired)
+	return p
+}
+
+// failExpired fails a command whose context ended while it waited for an
+// address: it was never sent.
+func failExpired(e *entry, err error) {
+	cmd := e.cmd
+	e.cmd = nil
+	cmd.Release()
+	e.sink.Complete(protocol.Value{}, core.NotSent(err))
 }
 
 // SetFailFast switches FailFast on or off, for a controller that lets the
@@ -185,43 +209,61 @@ func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (cor
 // replaced while it was being dialled; trying again uses the new one.
 var ErrAddrReplaced = errors.New("managedpool: address replaced while connecting")
 
-// route sends e to the next address, or queues it when there is none.
-func (p *Pool) route(e *entry, cmd *core.Command) { p.routeFrom(e, cmd, false) }
+// How a command comes to routeFrom.
+type arrival int
 
-// routeFrom is route; flush is set for the commands SetAddrs hands over,
-// which go before any that arrive meanwhile (those queue behind them).
-func (p *Pool) routeFrom(e *entry, cmd *core.Command, flush bool) {
+const (
+	fresh    arrival = iota // from a caller: waits for room when the line is full
+	requeued                // taken back unsent: already admitted once, joins as it is
+	handover                // handed over by SetAddrs: goes before commands arriving meanwhile
+)
+
+// route sends e to the next address, or queues it when there is none.
+func (p *Pool) route(e *entry, cmd *core.Command) { p.routeFrom(e, cmd, fresh) }
+
+// routeFrom sends e to the next address or queues it to wait for one. A
+// fresh command that finds the line full waits for room (Config.QueueSize).
+func (p *Pool) routeFrom(e *entry, cmd *core.Command, how arrival) {
+	size := len(cmd.Buf)
 	p.mu.Lock()
-	if p.closed {
+	var me *waitline.Waiter // set once this caller has waited for room
+	for {
+		noAddr := p.closed || len(p.pools) == 0 || p.held
+		if !noAddr && (how == handover || !p.flushing) {
+			if me != nil {
+				p.waiting.Freed() // room woken for this caller passes on
+			}
+			e.to, e.gen = p.pools[pick(cmd, len(p.pools))], p.gen.Load()
+			p.mu.Unlock()
+			e.to.Exec(e.ctx, cmd, e)
+			return
+		}
+		var err error
+		switch {
+		case p.closed:
+			err = ErrClosed
+		case p.failFast && noAddr:
+			err = p.cfg.NotFound()
+		case how != fresh || ((me != nil || !p.waiting.Room.Waiting()) && p.waiting.HasRoom(size)):
+			e.cmd = cmd
+			p.waiting.Push(e.ctx, 0, e, size)
+			p.mu.Unlock()
+			return
+		default:
+			me = p.waiting.Room.Join(me, 1, size)
+			err = p.waiting.Room.Await(&p.mu, me, e.ctx, p.done, p.waiting.Freed)
+			if err == nil {
+				continue
+			}
+		}
+		if me != nil {
+			p.waiting.Freed()
+		}
 		p.mu.Unlock()
 		cmd.Release()
-		e.sink.Complete(protocol.Value{}, core.NotSent(ErrClosed))
+		e.sink.Complete(protocol.Value{}, core.NotSent(err))
 		return
 	}
-	if len(p.pools) == 0 || p.held || (p.flushing && !flush) {
-		if p.failFast && (len(p.pools) == 0 || p.held) {
-			p.mu.Unlock()
-			cmd.Release()
-			e.sink.Complete(protocol.Value{}, core.NotSent(p.cfg.NotFound()))
-			return
-		}
-		if len(p.waiting) >= p.cfg.QueueSize {
-			p.purgeLocked()
-		}
-		if len(p.waiting) >= p.cfg.QueueSize {
-			p.mu.Unlock()
-			cmd.Release()
-			e.sink.Complete(protocol.Value{}, ErrQueueFull)
-			return
-		}
-		e.cmd = cmd
-		p.waiting = append(p.waiting, e)
-		p.mu.Unlock()
-		return
-	}
-	e.to, e.gen = p.pools[pick(cmd, len(p.pools))], p.gen.Load()
-	p.mu.Unlock()
-	e.to.Exec(e.ctx, cmd, e)
 }
 
 // pick chooses among n addresses by the command's key slot, so that
@@ -231,22 +273,6 @@ func pick(cmd *core.Command, n int) int {
 		return 0
 	}
 	return int(cmd.KeySlot()) % n
-}
-
-// purgeLocked drops waiting commands whose context has ended (their
-// futures have already failed).
-func (p *Pool) purgeLocked() {
-	kept := p.waiting[:0]
-	for _, e := range p.waiting {
-		if e.ctx.Err() != nil {
-			e.cmd.Release()
-			e.sink.Complete(protocol.Value{}, e.ctx.Err())
-			continue
-		}
-		kept = append(kept, e)
-	}
-	clear(p.waiting[len(kept):])
-	p.waiting = kept
 }
 
 // Complete forwards the reply; a READONLY reply or a lost connection is
@@ -301,7 +327,7 @@ func (e *entry) Requeue(cmd *core.Command, err error) bool {
 	}
 	p.mu.Unlock()
 	p.trouble(e.to, err)
-	p.route(e, cmd)
+	p.routeFrom(e, cmd, requeued)
 	return true
 }
 
@@ -395,9 +421,8 @@ func (p *Pool) SetAddrs(addrs []string) error {
 		p.gen.Add(1)
 	}
 	var waiting []*entry
-	if len(p.pools) > 0 && len(p.waiting) > 0 && !p.flushing {
-		waiting = p.waiting
-		p.waiting = nil
+	if len(p.pools) > 0 && p.waiting.Len() > 0 && !p.flushing {
+		waiting = p.waiting.TakeAll()
 		p.flushing = true
 	}
 	p.mu.Unlock()
@@ -411,16 +436,16 @@ func (p *Pool) SetAddrs(addrs []string) error {
 		for _, e := range waiting {
 			cmd := e.cmd
 			e.cmd = nil
-			p.routeFrom(e, cmd, true)
+			p.routeFrom(e, cmd, handover)
 		}
 		p.mu.Lock()
 		waiting = nil
 		if len(p.pools) > 0 {
-			waiting = p.waiting
-			p.waiting = nil
+			waiting = p.waiting.TakeAll()
 		}
 		if len(waiting) == 0 {
 			p.flushing = false
+			p.waiting.Room.WakeAll() // callers waiting for room now find an address
 		}
 		p.mu.Unlock()
 	}
@@ -432,8 +457,7 @@ func (p *Pool) SetAddrs(addrs []string) error {
 // credentials). Commands issued later wait again.
 func (p *Pool) FailWaiting(err error) {
 	p.mu.Lock()
-	waiting := p.waiting
-	p.waiting = nil
+	waiting := p.waiting.TakeAll()
 	p.mu.Unlock()
 	for _, e := range waiting {
 		e.cmd.Release()
@@ -445,7 +469,7 @@ func (p *Pool) FailWaiting(err error) {
 func (p *Pool) Stats() pool.Stats {
 	p.mu.Lock()
 	pools := slices.Clone(p.pools)
-	waiting := len(p.waiting)
+	waiting := p.waiting.Len()
 	p.mu.Unlock()
 	var s pool.Stats
 	for _, pl := range pools {
@@ -470,9 +494,10 @@ func (p *Pool) Close() error {
 		return nil
 	}
 	p.closed = true
-	pools, waiting := p.pools, p.waiting
-	p.pools, p.addrs, p.waiting = nil, nil, nil
+	pools, waiting := p.pools, p.waiting.TakeAll()
+	p.pools, p.addrs = nil, nil
 	p.mu.Unlock()
+	close(p.done)
 	for _, e := range waiting {
 		e.cmd.Release()
 		e.sink.Complete(protocol.Value{}, core.NotSent(ErrClosed))
@@ -481,5 +506,6 @@ func (p *Pool) Close() error {
 		pl.Close()
 	}
 	p.wg.Wait()
+	p.waiting.Wait()
 	return nil
 }

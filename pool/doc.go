@@ -81,7 +81,7 @@
 // errors.Is(err, [ErrNotSent]) when it surely did not. Dial failures are
 // *[DialError] (also ErrNotSent); a wrong password matches protocol.ErrAuth.
 // Every failure of a command answers core.SafeToRetry: true exactly when
-// it was never written ([ErrQueueFull], a failed dial, a closed pool), and
+// it was never written (a failed dial, a closed pool), and
 // such failures match ErrNotSent. [ErrClosed], [ErrNotSent] and
 // [ErrInFlight] are core's, shared by every package of the module.
 // Passwords never appear in errors or in [Config.String].

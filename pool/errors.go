@@ -26,9 +26,10 @@ var (
 	// ErrWriteTimeout is the cause when a write to the server (one that
 	// has stopped reading) does not finish within Config.WriteTimeout.
 	ErrWriteTimeout = errors.New("pool: server did not read within WriteTimeout")
-	// ErrQueueFull fails, unsent, a command that meets a full queue of
-	// commands waiting for a connection to be dialled.
-	// It matches ErrNotSent.
+	// ErrQueueFull is no longer returned: a command that meets a full line
+	// of commands waiting for a connection to be dialled waits for room,
+	// bounded by its context (package waitline). Kept so that code
+	// matching it still compiles. It matches ErrNotSent.
 	ErrQueueFull = core.NewNotSent("pool: queue of commands waiting for a connection is full")
 	// ErrUnexpectedReply is the cause when a reply arrives with no command
 	// waiting for it.
