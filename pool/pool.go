@@ -171,7 +171,7 @@ func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (cor
 		return nil, ErrClosed
 	}
 	var c *Conn
-	c, err := p.dialWith(ctx, cfg, func(c *Conn) {
+	c, err := p.dialWith(ctx, cfg, subscriber, func(c *Conn) {
 		p.mu.Lock()
 		delete(p.subs, c)
 		p.mu.Unlock()
@@ -305,7 +305,7 @@ func (p *Pool) startDialLocked(i int) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		c, err := dial(p.ctx, p.cfg, false, p.removeShared)
+		c, err := dial(p.ctx, p.cfg, shared, p.removeShared)
 		p.mu.Lock()
 		p.dialing[i] = false
 		if err != nil {
@@ -376,15 +376,15 @@ func (p *Pool) removeShared(c *Conn) {
 // dialOwn dials a dedicated connection, bounded by both the caller's
 // context and the pool's (Close abandons it).
 func (p *Pool) dialOwn(ctx context.Context, onDead func(*Conn)) (*Conn, error) {
-	return p.dialWith(ctx, p.cfg, onDead)
+	return p.dialWith(ctx, p.cfg, dedicated, onDead)
 }
 
-func (p *Pool) dialWith(ctx context.Context, cfg Config, onDead func(*Conn)) (*Conn, error) {
+func (p *Pool) dialWith(ctx context.Context, cfg Config, kind connKind, onDead func(*Conn)) (*Conn, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(p.ctx, cancel)
 	defer stop()
-	return dial(ctx, cfg, true, onDead)
+	return dial(ctx, cfg, kind, onDead)
 }
 
 // Acquire lends a dedicated connection, dialling one if none is idle, for
