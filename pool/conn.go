@@ -152,87 +152,16 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 	var gone []request // purged; completed once c.mu is released
 	defer func() { completeExpired(gone) }()
 	c.mu.Lock()
-	var me *waitline.Waiter // set once this caller has waited for room
-	for {
-		if c.err != nil {
-			err := &ConnError{Addr: c.addr, Err: c.err}
-			c.mu.Unlock()
-			for i := range cmds {
-				core.FailNotSent(cmds[i], sinks[i], err)
-			}
-			return true
+	gone, full, err := c.admitLocked(ctx, len(cmds), size, wait)
+	if err != nil || full {
+		c.mu.Unlock()
+		for i := 0; err != nil && i < len(cmds); i++ {
+			core.FailNotSent(cmds[i], sinks[i], err)
 		}
-		// Callers already waiting go first; one that was woken had room
-		// held for it until it woke (waitline.Room.Await), and takes it here.
-		if me != nil || !wait || !c.room.Waiting() {
-			if c.hasRoomLocked(size) {
-				break
-			}
-			if g := c.purgeLocked(); len(g) > 0 {
-				gone = append(gone, g...)
-				if c.hasRoomLocked(size) {
-					break
-				}
-			}
-		}
-		if !wait {
-			c.mu.Unlock()
-			return false
-		}
-		me = c.room.Join(me, len(cmds), size)
-		if c.read.idle() && c.pending.len() > 0 {
-			c.read.toLoop() // room comes from replies: someone must read them
-		}
-		if err := c.room.Await(&c.mu, me, ctx, c.dead, c.freedLocked); err != nil {
-			c.mu.Unlock()
-			for i := range cmds {
-				core.FailNotSent(cmds[i], sinks[i], err)
-			}
-			return true
-		}
+		return !full
 	}
 	if wait && len(cmds) == 1 && c.direct(ctx, cmds[0]) {
-		// Nothing queued, nothing awaited, nobody writing: write on the
-		// caller's goroutine rather than wake the writer for it, which
-		// saves a hand-off per command when commands come one at a time.
-		// With no replies owed the server has read everything sent, so a
-		// small write cannot block on a full socket.
-		now := time.Now()
-		if err := c.closedUnreadLocked(); err != nil {
-			c.mu.Unlock()
-			c.die(err)
-			core.FailNotSent(cmds[0], sinks[0], &ConnError{Addr: c.addr, Err: err})
-			return true
-		}
-		c.w.writing = true
-		c.since = now
-		if !at.IsZero() {
-			c.since = at
-		}
-		c.pending.push(sinks[0])
-		if c.read.idle() {
-			// Nobody reads: leave the reply to the caller's Result
-			// (Pull) if its sink can take it and nobody waits for the
-			// room the reply frees, else wake the reader.
-			if ps, ok := sinks[0].(core.PullSink); !ok || c.room.Waiting() || !ps.SetPull(c.mark) {
-				c.read.toLoop()
-			}
-		}
-		c.mu.Unlock()
-		c.load.Add(1)
-		err := c.write(now, cmds[0].Buf)
-		cmds[0].Release()
-		if err != nil {
-			c.die(err) // fails our command as sent: part of it may have been
-			return true
-		}
-		c.mu.Lock()
-		c.w.writing = false
-		more := len(c.w.queue) > 0
-		c.mu.Unlock()
-		if more {
-			c.wakeWriter()
-		}
+		c.writeDirect(cmds[0], sinks[0], at)
 		return true
 	}
 	first := len(c.w.queue) == 0
@@ -246,6 +175,44 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 		c.wakeWriter()
 	}
 	return true
+}
+
+// admitLocked waits until n commands of size bytes may queue, if wait is
+// set, and returns with c.mu held, as it was called. It returns the
+// queued commands it purged (their context had ended) for the caller to
+// complete once c.mu is released; full when, without wait, there is no
+// room; and the error the commands fail with, unsent, when the
+// connection died or ctx ended first.
+func (c *Conn) admitLocked(ctx context.Context, n, size int, wait bool) (gone []request, full bool, err error) {
+	var me *waitline.Waiter // set once this caller has waited for room
+	for {
+		if c.err != nil {
+			return gone, false, &ConnError{Addr: c.addr, Err: c.err}
+		}
+		// Callers already waiting go first; one that was woken had room
+		// held for it until it woke (waitline.Room.Await), and takes it here.
+		if me != nil || !wait || !c.room.Waiting() {
+			if c.hasRoomLocked(size) {
+				return gone, false, nil
+			}
+			if g := c.purgeLocked(); len(g) > 0 {
+				gone = append(gone, g...)
+				if c.hasRoomLocked(size) {
+					return gone, false, nil
+				}
+			}
+		}
+		if !wait {
+			return gone, true, nil
+		}
+		me = c.room.Join(me, n, size)
+		if c.read.idle() && c.pending.len() > 0 {
+			c.read.toLoop() // room comes from replies: someone must read them
+		}
+		if err := c.room.Await(&c.mu, me, ctx, c.dead, c.freedLocked); err != nil {
+			return gone, false, err
+		}
+	}
 }
 
 // hookSink reports cmd (one of pipeline commands handed over together)

@@ -179,9 +179,19 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		}
 		c.nc.SetDeadline(time.Time{})
 	}()
+	named, err := c.hello()
+	if err != nil {
+		return err
+	}
+	return c.setUp(named)
+}
+
+// hello asks for RESP3 with HELLO 3 (authenticating in the same command)
+// when Config.Protocol is 3, and falls back to RESP2 and AUTH for a server
+// that does not know HELLO. It reports whether HELLO also set the name.
+func (c *Conn) hello() (named bool, err error) {
 	cfg := c.cfg
 	c.proto = 2
-	named := false
 	if cfg.Protocol == 3 {
 		args := []any{"HELLO", "3"}
 		if cfg.Password != "" {
@@ -200,9 +210,9 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		case err == nil:
 			c.proto, named = 3, true
 		case errors.As(err, &re) && (errors.Is(err, protocol.ErrAuth) || errors.Is(err, protocol.ErrNoPerm)):
-			return &DialError{Addr: c.addr, Step: "hello", Err: err}
+			return false, &DialError{Addr: c.addr, Step: "hello", Err: err}
 		case !errors.As(err, &re):
-			return &DialError{Addr: c.addr, Step: "hello", Err: err}
+			return false, &DialError{Addr: c.addr, Step: "hello", Err: err}
 		}
 		// Any other error reply (unknown command, NOPROTO): speak RESP2.
 	}
@@ -212,9 +222,16 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 			args = []any{"AUTH", cfg.Username, cfg.Password}
 		}
 		if _, err := c.roundTrip(args...); err != nil {
-			return &DialError{Addr: c.addr, Step: "auth", Err: err}
+			return false, &DialError{Addr: c.addr, Step: "auth", Err: err}
 		}
 	}
+	return named, nil
+}
+
+// setUp names the connection (unless HELLO did), selects its database
+// and, on an untimed connection, learns its CLIENT ID.
+func (c *Conn) setUp(named bool) error {
+	cfg := c.cfg
 	if !named && cfg.ClientName != "" {
 		if _, err := c.roundTrip("CLIENT", "SETNAME", cfg.ClientName); err != nil {
 			return &DialError{Addr: c.addr, Step: "setname", Err: err}
@@ -226,9 +243,9 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		}
 	}
 	if c.kind.untimed() {
-		// A dedicated connection learns its id, so that a blocking
-		// command abandoned by its caller can be woken with CLIENT
-		// UNBLOCK from another connection instead of closing this one.
+		// An untimed connection learns its id, so that a blocking command
+		// abandoned by its caller can be woken with CLIENT UNBLOCK from
+		// another connection instead of closing this one.
 		if v, err := c.roundTrip("CLIENT", "ID"); err == nil && v.Kind == protocol.KindInteger {
 			c.clientID = v.Int
 		} else if err != nil {

@@ -48,6 +48,50 @@ func (c *Conn) direct(ctx context.Context, cmd *core.Command) bool {
 		!cmd.NoReply && len(cmd.Buf) <= directMax && ctx.Err() == nil
 }
 
+// writeDirect writes cmd on the caller's goroutine rather than wake the
+// writer for it, which saves a hand-off per command when commands come
+// one at a time; c.mu is held (direct said yes) and is released. With no
+// replies owed the server has read everything sent, so a small write
+// cannot block on a full socket.
+func (c *Conn) writeDirect(cmd *core.Command, sink core.Sink, at time.Time) {
+	now := time.Now()
+	if err := c.closedUnreadLocked(); err != nil {
+		c.mu.Unlock()
+		c.die(err)
+		core.FailNotSent(cmd, sink, &ConnError{Addr: c.addr, Err: err})
+		return
+	}
+	c.w.writing = true
+	c.since = now
+	if !at.IsZero() {
+		c.since = at
+	}
+	c.pending.push(sink)
+	if c.read.idle() {
+		// Nobody reads: leave the reply to the caller's Result (Pull) if
+		// its sink can take it and nobody waits for the room the reply
+		// frees, else wake the reader.
+		if ps, ok := sink.(core.PullSink); !ok || c.room.Waiting() || !ps.SetPull(c.mark) {
+			c.read.toLoop()
+		}
+	}
+	c.mu.Unlock()
+	c.load.Add(1)
+	err := c.write(now, cmd.Buf)
+	cmd.Release()
+	if err != nil {
+		c.die(err) // fails our command as sent: part of it may have been
+		return
+	}
+	c.mu.Lock()
+	c.w.writing = false
+	more := len(c.w.queue) > 0
+	c.mu.Unlock()
+	if more {
+		c.wakeWriter()
+	}
+}
+
 func (c *Conn) wakeWriter() {
 	select {
 	case c.w.wake <- struct{}{}:
@@ -127,39 +171,7 @@ func (c *Conn) writeLoop() {
 		c.freedLocked()
 		c.mu.Unlock()
 
-		o.reset()
-		for i, r := range batch {
-			batch[i] = request{}
-			o.taken++
-			if !r.at.IsZero() && (o.waited.IsZero() || r.at.Before(o.waited)) {
-				o.waited = r.at
-			}
-			if err := r.ctx.Err(); err != nil {
-				r.cmd.Release()
-				r.sink.Complete(protocol.Value{}, core.NotSent(err)) // never sent
-				c.load.Add(-1)
-				continue
-			}
-			o.buf = append(o.buf, r.cmd.Buf...)
-			if r.cmd.NoReply {
-				o.noReply = append(o.noReply, r.sink)
-				r.cmd.Release()
-				c.load.Add(-1)
-			} else {
-				o.sinks = append(o.sinks, r.sink)
-				o.cmds = append(o.cmds, r.cmd)
-			}
-			if len(o.buf) >= writeChunk {
-				if err := c.flush(o); err != nil {
-					for _, r := range batch[i+1:] {
-						core.FailNotSent(r.cmd, r.sink, err)
-					}
-					return
-				}
-				o.reset()
-			}
-		}
-		if err := c.flush(o); err != nil {
+		if !c.writeBatch(o, batch) {
 			return
 		}
 		c.mu.Lock()
@@ -176,6 +188,45 @@ func (c *Conn) writeLoop() {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// writeBatch writes the commands taken from the queue, in writes of up to
+// writeChunk bytes, and clears batch for reuse. Commands whose context
+// has ended are dropped unsent. It reports false when the connection died.
+func (c *Conn) writeBatch(o *outgoing, batch []request) bool {
+	o.reset()
+	for i, r := range batch {
+		batch[i] = request{}
+		o.taken++
+		if !r.at.IsZero() && (o.waited.IsZero() || r.at.Before(o.waited)) {
+			o.waited = r.at
+		}
+		if err := r.ctx.Err(); err != nil {
+			r.cmd.Release()
+			r.sink.Complete(protocol.Value{}, core.NotSent(err)) // never sent
+			c.load.Add(-1)
+			continue
+		}
+		o.buf = append(o.buf, r.cmd.Buf...)
+		if r.cmd.NoReply {
+			o.noReply = append(o.noReply, r.sink)
+			r.cmd.Release()
+			c.load.Add(-1)
+		} else {
+			o.sinks = append(o.sinks, r.sink)
+			o.cmds = append(o.cmds, r.cmd)
+		}
+		if len(o.buf) >= writeChunk {
+			if err := c.flush(o); err != nil {
+				for _, r := range batch[i+1:] {
+					core.FailNotSent(r.cmd, r.sink, err)
+				}
+				return false
+			}
+			o.reset()
+		}
+	}
+	return c.flush(o) == nil
 }
 
 // flush writes what o holds, its commands then awaiting replies. When the
