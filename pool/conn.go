@@ -62,8 +62,6 @@ type Conn struct {
 	onDead func(*Conn) // told when the connection dies (a pool's shared and subscriber connections)
 	hooks  *core.Hooks // observe the commands Exec takes: set for Dial's and Acquire's connections; a pool observes its own at its Exec
 
-	idleSince time.Time // when the pool last took it back; guarded by the pool's mu
-
 	clientID int64 // CLIENT ID of an untimed connection, 0 if unknown
 
 	dead chan struct{} // closed by die, once
@@ -81,6 +79,10 @@ type Conn struct {
 
 	wg sync.WaitGroup // the writer, reader and watchdog loops
 }
+
+// observe sets the hooks that observe the commands Exec takes from now
+// on (nil: none), for a connection lent to a caller.
+func (c *Conn) observe(h *core.Hooks) { c.hooks = h }
 
 // Addr is the address the connection was dialled to.
 func (c *Conn) Addr() string { return c.addr }

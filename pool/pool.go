@@ -2,7 +2,6 @@ package pool
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -23,19 +22,17 @@ type Pool struct {
 
 	wake chan struct{} // capacity 1; written to ask the maintainer to act; never closed
 	done chan struct{} // closed by Close
-	sem  chan struct{} // one token per dedicated connection lent out
+
+	lend *lender // dedicated and subscriber connections (lender.go)
 
 	mu        sync.Mutex              // guards the fields below
 	conns     []*Conn                 // the shared connections by index (MinSize of them); nil while being dialled
 	dialing   []bool                  // a dial for that index is under way
 	flushing  []bool                  // its connection is taking over the commands that waited for it
 	waiting   *waitline.Line[request] // commands waiting for a connection, keyed by its index
-	idle      []*Conn                 // dedicated connections not lent out
-	lent      map[*Conn]struct{}
-	subs      map[*Conn]struct{} // subscriber connections, closed with the pool
-	dialErr   error              // the last failed dial, while backing off
-	retryAt   time.Time          // no dial before this after failures
-	backoff   core.Backoff       // between failed dials
+	dialErr   error                   // the last failed dial, while backing off
+	retryAt   time.Time               // no dial before this after failures
+	backoff   core.Backoff            // between failed dials
 	closed    bool
 	closeOnce sync.Once
 
@@ -56,15 +53,13 @@ func New(cfg Config) (*Pool, error) {
 		cancel:  cancel,
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
-		sem:     make(chan struct{}, cfg.MaxSize),
-		lent:    map[*Conn]struct{}{},
-		subs:    map[*Conn]struct{}{},
 		backoff: core.Backoff{Min: cfg.ReconnectBackoff, Max: cfg.MaxReconnectBackoff},
 	}
 	n := max(cfg.MinSize, 1)
 	p.nshared = n
 	p.conns, p.dialing, p.flushing = make([]*Conn, n), make([]bool, n), make([]bool, n)
 	p.waiting = waitline.New(&p.mu, cfg.MaxPending, cfg.MaxQueueBytes, failExpired)
+	p.lend = newLender(cfg, ctx, p.done, p.poke)
 	p.wg.Add(1)
 	go p.maintain()
 	return p, nil
@@ -156,44 +151,6 @@ func failExpired(r request, err error) {
 	r.sink.Complete(protocol.Value{}, core.NotSent(err))
 }
 
-// ErrNeedsRESP3 is returned for a subscriber connection to a server that
-// does not speak RESP3 (Redis 6 or newer does).
-// It is permanent (core.IsPermanent).
-var ErrNeedsRESP3 = core.NewPermanent("pool: pub/sub needs RESP3")
-
-// Subscriber dials a connection for pub/sub whose push frames go to
-// onPush (on the connection's reader goroutine; it must not block). It is
-// the caller's to Close; the pool closes it too when it closes.
-func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (core.SubConn, error) {
-	cfg := p.cfg
-	cfg.Protocol, cfg.OnPush = 3, onPush
-	if p.Closed() {
-		return nil, ErrClosed
-	}
-	var c *Conn
-	c, err := p.dialWith(ctx, cfg, subscriber, func(c *Conn) {
-		p.mu.Lock()
-		delete(p.subs, c)
-		p.mu.Unlock()
-	})
-	if err != nil {
-		return nil, err
-	}
-	if c.Protocol() != 3 {
-		c.Close()
-		return nil, ErrNeedsRESP3
-	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		c.Close()
-		return nil, ErrClosed
-	}
-	p.subs[c] = struct{}{}
-	p.mu.Unlock()
-	return c, nil
-}
-
 // ExecBatch sends several commands in order on one shared connection,
 // the one the first command's key picks (core.BatchExecutor).
 func (p *Pool) ExecBatch(ctx context.Context, cmds []*core.Command, sinks []core.Sink) {
@@ -246,8 +203,8 @@ func (p *Pool) maintain() {
 	for {
 		next := time.Hour
 		p.mu.Lock()
-		var expired []*Conn
-		if !p.closed {
+		closed := p.closed
+		if !closed {
 			wait := time.Until(p.retryAt)
 			for i, c := range p.conns {
 				if c != nil || p.dialing[i] {
@@ -259,13 +216,14 @@ func (p *Pool) maintain() {
 				}
 				p.startDialLocked(i)
 			}
-			var due time.Duration
-			expired, due = p.expireIdleLocked()
-			next = min(next, due)
 		}
 		p.mu.Unlock()
-		for _, c := range expired {
-			c.Close()
+		if !closed {
+			expired, due := p.lend.expireIdle()
+			next = min(next, due)
+			for _, c := range expired {
+				c.Close()
+			}
 		}
 		timer.Reset(next)
 		select {
@@ -275,28 +233,6 @@ func (p *Pool) maintain() {
 		case <-timer.C:
 		}
 	}
-}
-
-// expireIdleLocked removes the dedicated connections idle for
-// IdleTimeout, for the caller to close, and says when the next one is due.
-func (p *Pool) expireIdleLocked() (expired []*Conn, next time.Duration) {
-	next = time.Hour
-	if p.cfg.IdleTimeout < 0 {
-		return nil, next
-	}
-	now := time.Now()
-	kept := p.idle[:0]
-	for _, c := range p.idle {
-		if left := p.cfg.IdleTimeout - now.Sub(c.idleSince); left > 0 {
-			kept = append(kept, c)
-			next = min(next, left)
-		} else {
-			expired = append(expired, c)
-		}
-	}
-	clear(p.idle[len(kept):])
-	p.idle = kept
-	return expired, next
 }
 
 // startDialLocked dials shared connection i in the background.
@@ -373,272 +309,32 @@ func (p *Pool) removeShared(c *Conn) {
 	p.poke()
 }
 
-// dialOwn dials a dedicated connection, bounded by both the caller's
-// context and the pool's (Close abandons it).
-func (p *Pool) dialOwn(ctx context.Context, onDead func(*Conn)) (*Conn, error) {
-	return p.dialWith(ctx, p.cfg, dedicated, onDead)
-}
-
-func (p *Pool) dialWith(ctx context.Context, cfg Config, kind connKind, onDead func(*Conn)) (*Conn, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(p.ctx, cancel)
-	defer stop()
-	return dial(ctx, cfg, kind, onDead)
-}
-
 // Acquire lends a dedicated connection, dialling one if none is idle, for
 // transactions, pub/sub and other stateful use. Give it back with Release.
 // It waits while MaxSize dedicated connections are lent out, at most until
 // ctx ends.
 func (p *Pool) Acquire(ctx context.Context) (*Conn, error) {
-	c, err := p.acquire(ctx)
+	c, err := p.lend.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c.hooks = p.cfg.Hooks // what the caller sends on it is observed there
-	return c, nil
-}
-
-// acquire is Acquire for the pool's own use: the connection observes
-// nothing (the pool's Exec already did).
-func (p *Pool) acquire(ctx context.Context) (*Conn, error) {
-	select {
-	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-p.done:
-		return nil, ErrClosed
-	}
-	p.mu.Lock()
-	for len(p.idle) > 0 {
-		c := p.idle[len(p.idle)-1]
-		p.idle = p.idle[:len(p.idle)-1]
-		if c.Err() == nil {
-			p.lent[c] = struct{}{}
-			p.mu.Unlock()
-			return c, nil
-		}
-		c.Close()
-	}
-	if p.closed {
-		p.mu.Unlock()
-		<-p.sem
-		return nil, ErrClosed
-	}
-	p.mu.Unlock()
-	c, err := p.dialOwn(ctx, nil)
-	if err != nil {
-		<-p.sem
-		return nil, err
-	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		c.Close()
-		<-p.sem
-		return nil, ErrClosed
-	}
-	p.lent[c] = struct{}{}
-	p.mu.Unlock()
+	c.observe(p.cfg.Hooks) // what the caller sends on it is observed there
 	return c, nil
 }
 
 // Release gives back a connection from Acquire. A dead connection, or one
 // released after Close, is closed instead of kept.
-func (p *Pool) Release(c *Conn) {
-	p.mu.Lock()
-	if _, ok := p.lent[c]; !ok {
-		p.mu.Unlock()
-		return
-	}
-	delete(p.lent, c)
-	keep := !p.closed && c.Err() == nil && c.Load() == 0
-	first := false
-	if keep {
-		c.hooks = nil // until the next Acquire
-		c.idleSince = time.Now()
-		p.idle = append(p.idle, c)
-		first = len(p.idle) == 1
-	}
-	p.mu.Unlock()
-	if !keep {
-		c.Close()
-	} else if first && p.cfg.IdleTimeout >= 0 {
-		p.poke() // the maintainer's timer is not set for idle connections yet
-	}
-	<-p.sem
-}
+func (p *Pool) Release(c *Conn) { p.lend.release(c) }
 
-// execBlocking runs a blocking command on a dedicated connection, in a
-// goroutine the pool owns, so that Exec itself does not block. When ctx
-// ends first the caller gets ctx.Err() at once, and the pool wakes the
-// server's side with CLIENT UNBLOCK and puts back anything the command
-// took anyway (see core.UndoBlocking), so nothing is lost; without a
-// client id it closes the connection instead.
-func (p *Pool) execBlocking(ctx context.Context, cmd *core.Command, sink core.Sink) {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		core.FailNotSent(cmd, sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
-		return
+// Subscriber dials a connection for pub/sub whose push frames go to
+// onPush (on the connection's reader goroutine; it must not block). It is
+// the caller's to Close; the pool closes it too when it closes.
+func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (core.SubConn, error) {
+	c, err := p.lend.subscriber(ctx, onPush)
+	if err != nil {
+		return nil, err
 	}
-	p.wg.Add(1)
-	p.mu.Unlock()
-	go func() {
-		defer p.wg.Done()
-		c, err := p.acquire(ctx)
-		if err != nil {
-			core.FailNotSent(cmd, sink, err)
-			return
-		}
-		encoded := append([]byte(nil), cmd.Buf...) // cmd is released once written
-		w := &blockingSink{sink: sink, done: make(chan struct{})}
-		c.Exec(ctx, cmd, w)
-		select {
-		case <-w.done:
-		case <-ctx.Done():
-			if w.abandon(ctx.Err()) && !p.unblock(c, w) {
-				c.Close()
-			}
-		case <-p.done:
-			c.Close()
-		}
-		<-w.done // at the latest when c is closed
-		if v, ok := w.unread(); ok && c.Err() == nil {
-			p.putBack(encoded, v)
-		}
-		p.Release(c)
-	}()
-}
-
-// putBack returns what an abandoned blocking command took (see
-// core.UndoBlocking).
-func (p *Pool) putBack(encoded []byte, v protocol.Value) {
-	undo := core.UndoBlocking(encoded, v)
-	if undo == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.WriteTimeout+p.cfg.ReadTimeout)
-	defer cancel()
-	put := core.NewCommand()
-	put.Buf, _ = protocol.AppendCommand(put.Buf, undo...)
-	w := newReplyWaiter()
-	p.Exec(ctx, put, w)
-	w.wait(ctx)
-}
-
-// unblock wakes the abandoned blocking command on c and puts back what it
-// took; it reports whether c is in a known state again.
-func (p *Pool) unblock(c *Conn, b *blockingSink) bool {
-	if c.clientID == 0 {
-		return false
-	}
-	wait := p.cfg.ReadTimeout
-	if wait <= 0 {
-		wait = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(p.ctx, wait)
-	defer cancel()
-	// An UNBLOCK that reaches the server before the command itself finds
-	// nothing blocked (0): try again a few times, briefly.
-	for try := 1; ; try++ {
-		un := core.NewCommand()
-		un.Buf, _ = protocol.AppendCommand(un.Buf, "CLIENT", "UNBLOCK", c.clientID)
-		w := newReplyWaiter()
-		p.Exec(ctx, un, w)
-		v, err := w.wait(ctx)
-		if err == nil {
-			err = v.Err()
-		}
-		if err != nil {
-			return false
-		}
-		n := v.Int
-		if n == 1 || try == 5 {
-			break
-		}
-		t := time.NewTimer(time.Duration(try) * 10 * time.Millisecond)
-		select {
-		case <-b.done:
-			t.Stop()
-		case <-t.C:
-			continue
-		}
-		break
-	}
-	select {
-	case <-b.done:
-	case <-ctx.Done():
-		return false
-	}
-	if b.err != nil {
-		// Refused unsent because its context had ended: the connection
-		// never saw it. Anything else leaves the connection in doubt.
-		return c.Err() == nil && (errors.Is(b.err, context.Canceled) || errors.Is(b.err, context.DeadlineExceeded))
-	}
-	return true
-}
-
-// blockingSink forwards the reply of a blocking command to the caller,
-// unless the caller has left; then it keeps the unread reply so that the
-// pool can put back what the command took. The caller is completed once:
-// by the reply or by abandon, whichever comes first.
-type blockingSink struct {
-	sink core.Sink
-	done chan struct{} // closed by Complete
-
-	mu     sync.Mutex     // guards the fields below
-	state  int            // sinkPending, sinkCompleted or sinkAbandoned
-	unseen bool           // the reply reached no caller
-	late   protocol.Value // that reply
-	err    error          // the failure that came instead of a reply, once abandoned
-}
-
-const (
-	sinkPending = iota
-	sinkCompleted
-	sinkAbandoned
-)
-
-func (w *blockingSink) Complete(v protocol.Value, err error) {
-	w.mu.Lock()
-	forward := w.state == sinkPending
-	if forward {
-		w.state = sinkCompleted
-	} else {
-		w.late, w.err, w.unseen = v, err, err == nil
-	}
-	w.mu.Unlock()
-	// A future whose context ended at this very moment may refuse the
-	// reply: then it is as if the caller had left.
-	if forward && !core.Offer(w.sink, v, err) && err == nil {
-		w.mu.Lock()
-		w.late, w.unseen = v, true
-		w.mu.Unlock()
-	}
-	close(w.done)
-}
-
-// abandon fails the caller with err unless the reply already came; it
-// reports whether it did.
-func (w *blockingSink) abandon(err error) bool {
-	w.mu.Lock()
-	if w.state != sinkPending {
-		w.mu.Unlock()
-		return false
-	}
-	w.state = sinkAbandoned
-	w.mu.Unlock()
-	w.sink.Complete(protocol.Value{}, err)
-	return true
-}
-
-// unread returns a reply that reached no caller; call it after done.
-func (w *blockingSink) unread() (protocol.Value, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.late, w.unseen
+	return c, nil
 }
 
 // Stats describes a pool at one moment.
@@ -655,7 +351,8 @@ type Stats struct {
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Stats{Dedicated: len(p.idle) + len(p.lent), Lent: len(p.lent), Idle: len(p.idle), Waiting: p.waiting.Len()}
+	lent, idle := p.lend.counts()
+	s := Stats{Dedicated: lent + idle, Lent: lent, Idle: idle, Waiting: p.waiting.Len()}
 	for _, c := range p.conns {
 		if c == nil {
 			continue
@@ -692,17 +389,10 @@ func (p *Pool) Close() error {
 				conns = append(conns, c)
 			}
 		}
-		conns = append(conns, p.idle...)
-		for c := range p.lent {
-			conns = append(conns, c)
-		}
-		for c := range p.subs {
-			conns = append(conns, c)
-		}
 		waiters := p.waiting.TakeAll()
 		clear(p.conns)
-		p.idle = nil
 		p.mu.Unlock()
+		conns = append(conns, p.lend.close()...)
 		close(p.done)
 		p.cancel()
 		for _, w := range waiters {
@@ -715,27 +405,4 @@ func (p *Pool) Close() error {
 	p.wg.Wait()
 	p.waiting.Wait()
 	return nil
-}
-
-// replyWaiter is a one-shot core.Sink for the pool's own commands.
-type replyWaiter chan reply
-
-type reply struct {
-	v   protocol.Value
-	err error
-}
-
-func newReplyWaiter() replyWaiter { return make(replyWaiter, 1) }
-
-// Complete implements core.Sink; the buffer of one means it never blocks.
-func (w replyWaiter) Complete(v protocol.Value, err error) { w <- reply{v, err} }
-
-// wait returns the reply, or ctx's error if it ends first.
-func (w replyWaiter) wait(ctx context.Context) (protocol.Value, error) {
-	select {
-	case r := <-w:
-		return r.v, r.err
-	case <-ctx.Done():
-		return protocol.Value{}, ctx.Err()
-	}
 }

@@ -152,29 +152,10 @@ func (s *sentinelSet) sendOnce(ctx context.Context, addr string, buf []byte) (pr
 	}
 	cmd := core.NewCommand()
 	cmd.Buf = append(cmd.Buf, buf...)
-	w := make(replyWaiter, 1)
+	w := core.NewReplyWaiter()
 	c.Exec(ctx, cmd, w)
-	select {
-	case r := <-w:
-		if r.err == nil {
-			r.err = r.v.Err()
-		}
-		return r.v, r.err
-	case <-ctx.Done():
-		return protocol.Value{}, ctx.Err()
-	}
+	return w.Wait(ctx)
 }
-
-// replyWaiter is a one-shot core.Sink; its buffer of one means Complete
-// never blocks.
-type replyWaiter chan reply
-
-type reply struct {
-	v   protocol.Value
-	err error
-}
-
-func (w replyWaiter) Complete(v protocol.Value, err error) { w <- reply{v, err} }
 
 // first sends an encoded command to the sentinels in order until one
 // answers; an error reply is an answer. The one that answered moves to
