@@ -122,12 +122,20 @@ func (c Config) withDefaults() (Config, error) {
 	if c.DB < 0 {
 		return c, fmt.Errorf("pool: Config.DB %d is negative", c.DB)
 	}
+	if err := c.timesWithDefaults(); err != nil {
+		return c, err
+	}
+	return c.boundsWithDefaults()
+}
+
+// timesWithDefaults checks the durations and fills in their defaults.
+func (c *Config) timesWithDefaults() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
 	}{{"DialTimeout", c.DialTimeout}, {"ReconnectBackoff", c.ReconnectBackoff}, {"MaxReconnectBackoff", c.MaxReconnectBackoff}} {
 		if d.v < 0 {
-			return c, fmt.Errorf("pool: Config.%s %v is negative", d.name, d.v)
+			return fmt.Errorf("pool: Config.%s %v is negative", d.name, d.v)
 		}
 	}
 	setDur := func(d *time.Duration, def time.Duration) {
@@ -143,8 +151,14 @@ func (c Config) withDefaults() (Config, error) {
 	setDur(&c.ReconnectBackoff, 50*time.Millisecond)
 	setDur(&c.MaxReconnectBackoff, 2*time.Second)
 	if c.MaxReconnectBackoff < c.ReconnectBackoff {
-		return c, fmt.Errorf("pool: Config.MaxReconnectBackoff %v is below ReconnectBackoff %v", c.MaxReconnectBackoff, c.ReconnectBackoff)
+		return fmt.Errorf("pool: Config.MaxReconnectBackoff %v is below ReconnectBackoff %v", c.MaxReconnectBackoff, c.ReconnectBackoff)
 	}
+	return nil
+}
+
+// boundsWithDefaults checks the sizes and bounds and fills in their
+// defaults.
+func (c Config) boundsWithDefaults() (Config, error) {
 	if c.MinSize == 0 {
 		c.MinSize = 1
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/asyncredis/asyncredis/async/core"
@@ -145,6 +147,95 @@ func (p *SentinelPool) listenOnce(ctx context.Context, addr string) error {
 		case p.events <- rawEvent{from: addr, channel: v.Elems[1].Str, payload: v.Elems[2].Str, at: time.Now()}:
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+	}
+}
+
+// handleEvent turns a sentinel's message into the services' inputs; loop
+// only.
+func (p *SentinelPool) handleEvent(ev rawEvent) {
+	if ev.lost {
+		for _, s := range p.services {
+			p.do(s, s.listenerLost())
+		}
+		return
+	}
+	f := strings.Fields(ev.payload)
+	switch ev.channel {
+	case "+switch-master":
+		// <name> <old ip> <old port> <new ip> <new port>
+		if len(f) != 5 {
+			return
+		}
+		if s, ok := p.services[f[0]]; ok {
+			addr := p.cfg.AddrMapper(net.JoinHostPort(f[3], f[4]))
+			p.log.Info("sentinel: +switch-master", "name", s.name, "old", s.masterAddr, "new", addr, "from", ev.from)
+			p.do(s, s.switchMaster(addr, ev.at))
+		}
+		// Published once acted on: a command issued after At is not
+		// written to the old master.
+		p.emit(Event{Kind: EventSwitchMaster, Name: f[0], Addr: net.JoinHostPort(f[3], f[4]),
+			OldAddr: net.JoinHostPort(f[1], f[2]), Sentinel: ev.from, Payload: ev.payload, At: time.Now()})
+	case "+sentinel":
+		// sentinel <runid> <ip> <port> @ <name> <ip> <port>
+		if len(f) >= 4 {
+			addr := p.cfg.AddrMapper(net.JoinHostPort(f[2], f[3]))
+			if p.set.add(addr) {
+				p.emit(Event{Kind: EventSentinelAdded, Addr: addr, Sentinel: ev.from, Payload: ev.payload, At: ev.at})
+				p.ensureListeners()
+			}
+		}
+	default:
+		// <type> <name> <ip> <port> @ <master-name> <master-ip> <master-port>
+		p.emit(Event{Kind: ev.channel, Name: masterOf(f), Addr: instanceAddr(f), Sentinel: ev.from, Payload: ev.payload, At: ev.at})
+		if s, ok := p.services[masterOf(f)]; ok && len(f) >= 4 {
+			p.do(s, s.instanceEvent(ev.channel, f[0], p.cfg.AddrMapper(instanceAddr(f)), p.cfg.AddrMapper(masterAddrOf(f)), ev.at))
+		}
+	}
+}
+
+// masterOf returns the master name of an instance event.
+func masterOf(f []string) string {
+	if len(f) >= 2 && f[0] == "master" {
+		return f[1]
+	}
+	if i := slices.Index(f, "@"); i >= 0 && i+1 < len(f) {
+		return f[i+1]
+	}
+	return ""
+}
+
+// masterAddrOf returns the address of the master an instance event
+// concerns: the instance itself for a master, else the one after "@".
+func masterAddrOf(f []string) string {
+	if len(f) >= 4 && f[0] == "master" {
+		return net.JoinHostPort(f[2], f[3])
+	}
+	if i := slices.Index(f, "@"); i >= 0 && i+3 < len(f) {
+		return net.JoinHostPort(f[i+2], f[i+3])
+	}
+	return ""
+}
+
+func instanceAddr(f []string) string {
+	if len(f) < 4 {
+		return ""
+	}
+	return net.JoinHostPort(f[2], f[3])
+}
+
+// ensureListeners subscribes to events on up to Listeners sentinels; loop
+// only.
+func (p *SentinelPool) ensureListeners() {
+	if len(p.services) == 0 {
+		return
+	}
+	for _, addr := range p.set.known() {
+		if len(p.listening) >= p.cfg.Listeners {
+			return
+		}
+		if !p.listening[addr] && p.life.Go(func() { p.listen(p.ctx, addr) }) {
+			p.listening[addr] = true
 		}
 	}
 }

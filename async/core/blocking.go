@@ -77,40 +77,52 @@ func UndoBlocking(cmd []byte, reply protocol.Value) []any {
 		if len(el) != 2 || len(args) < 4 {
 			return nil
 		}
-		push := "LPUSH"
-		for _, a := range args[3:] {
-			if strings.EqualFold(string(a), "RIGHT") {
-				push = "RPUSH"
-			}
-		}
-		out := []any{push, el[0].Str}
-		for i := len(el[1].Elems) - 1; i >= 0; i-- {
-			out = append(out, el[1].Elems[i].Str)
-		}
-		return out
+		return pushBack(args[3:], el[0].Str, el[1].Elems)
 	case "BZMPOP":
 		if len(el) != 2 {
 			return nil
 		}
-		out := []any{"ZADD", el[0].Str}
-		members := el[1]
-		if members.Kind == protocol.KindMap { // RESP3 may answer member => score
-			for i := 0; i+1 < len(members.Elems); i += 2 {
-				out = append(out, scoreArg(members.Elems[i+1]), members.Elems[i].Str)
-			}
-		} else {
-			for _, pair := range members.Elems {
-				if len(pair.Elems) == 2 {
-					out = append(out, scoreArg(pair.Elems[1]), pair.Elems[0].Str)
-				}
-			}
-		}
-		if len(out) == 2 {
-			return nil
-		}
-		return out
+		return readd(el[0].Str, el[1])
 	}
 	return nil
+}
+
+// pushBack is the undo of a BLMPOP whose options (after the keys) were
+// opts and that popped elems from key: push them back onto the end they
+// came from, in their order.
+func pushBack(opts [][]byte, key string, elems []protocol.Value) []any {
+	push := "LPUSH"
+	for _, a := range opts {
+		if strings.EqualFold(string(a), "RIGHT") {
+			push = "RPUSH"
+		}
+	}
+	out := []any{push, key}
+	for i := len(elems) - 1; i >= 0; i-- {
+		out = append(out, elems[i].Str)
+	}
+	return out
+}
+
+// readd is the undo of a BZMPOP that popped members from key: ZADD them
+// back with their scores.
+func readd(key string, members protocol.Value) []any {
+	out := []any{"ZADD", key}
+	if members.Kind == protocol.KindMap { // RESP3 may answer member => score
+		for i := 0; i+1 < len(members.Elems); i += 2 {
+			out = append(out, scoreArg(members.Elems[i+1]), members.Elems[i].Str)
+		}
+	} else {
+		for _, pair := range members.Elems {
+			if len(pair.Elems) == 2 {
+				out = append(out, scoreArg(pair.Elems[1]), pair.Elems[0].Str)
+			}
+		}
+	}
+	if len(out) == 2 {
+		return nil
+	}
+	return out
 }
 
 // moveBackScript undoes one BLMOVE: KEYS[1] is the destination, KEYS[2]

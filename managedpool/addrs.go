@@ -1,0 +1,153 @@
+package managedpool
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/asyncredis/asyncredis/async/core"
+	"github.com/asyncredis/asyncredis/pool"
+	"github.com/asyncredis/asyncredis/protocol"
+)
+
+// dropLocked removes one address's pool until the controller verifies it
+// again; its commands in flight finish or fail on their own.
+func (p *Pool) dropLocked(pl *pool.Pool) {
+	i := slices.Index(p.pools, pl)
+	if i < 0 {
+		return
+	}
+	p.pools = slices.Delete(p.pools, i, i+1)
+	p.addrs = slices.Delete(p.addrs, i, i+1)
+	p.gen.Add(1)
+	p.wg.Add(1)
+	go func() { // not under the lock: Close fails queued commands, which requeue
+		defer p.wg.Done()
+		pl.Close()
+	}()
+}
+
+// Invalidate forgets every address: new commands wait (or fail fast) until
+// SetAddrs. Use it when the controller learns the address is wrong but does
+// not yet know the right one.
+func (p *Pool) Invalidate() { p.SetAddrs(nil) }
+
+// Hold stops sending: commands wait (bounded by QueueSize and their
+// context, or fail at once under FailFast) as if no address were known,
+// but the pools stay open, so that commands already handed to them finish
+// normally. SetAddrs or Resume ends it.
+func (p *Pool) Hold() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.held = true
+}
+
+// Resume ends a Hold on the same addresses: the waiting commands are sent
+// in order.
+func (p *Pool) Resume() error { return p.SetAddrs(p.Addrs()) }
+
+// SetAddrs makes addrs, verified by the controller, the targets, and ends
+// a Hold. Pools for
+// addresses no longer listed are closed at once: their commands in flight
+// fail as pool.ErrInFlight, and those not yet written move to the new
+// addresses. Waiting commands are sent.
+func (p *Pool) SetAddrs(addrs []string) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	p.held = false
+	drop, err := p.replaceLocked(addrs)
+	if err != nil {
+		p.mu.Unlock()
+		return err
+	}
+	var waiting []*entry
+	if len(p.pools) > 0 && p.waiting.Len() > 0 && !p.flushing {
+		waiting = p.waiting.TakeAll()
+		p.flushing = true
+	}
+	p.mu.Unlock()
+
+	for _, pl := range drop {
+		pl.Close()
+	}
+	p.handOver(waiting)
+	return nil
+}
+
+// replaceLocked makes addrs the targets, keeping the pools of addresses
+// that stay and making pools for new ones, and returns the pools of the
+// addresses dropped, for the caller to close once p.mu is released.
+func (p *Pool) replaceLocked(addrs []string) (drop []*pool.Pool, err error) {
+	var keep, created []*pool.Pool
+	var newAddrs []string
+	for _, a := range addrs {
+		if slices.Contains(newAddrs, a) {
+			continue
+		}
+		if i := slices.Index(p.addrs, a); i >= 0 {
+			keep = append(keep, p.pools[i])
+		} else {
+			cfg := p.cfg.Pool
+			cfg.Addr = a
+			pl, err := pool.New(cfg)
+			if err != nil {
+				for _, c := range created {
+					c.Close()
+				}
+				return nil, fmt.Errorf("managedpool: %w", err)
+			}
+			keep = append(keep, pl)
+			created = append(created, pl)
+		}
+		newAddrs = append(newAddrs, a)
+	}
+	for i, pl := range p.pools {
+		if !slices.Contains(newAddrs, p.addrs[i]) {
+			drop = append(drop, pl)
+		}
+	}
+	changed := !slices.Equal(newAddrs, p.addrs)
+	p.addrs, p.pools = newAddrs, keep
+	if changed {
+		p.gen.Add(1)
+	}
+	return drop, nil
+}
+
+// handOver sends the commands that waited for an address, in order;
+// those that arrive meanwhile wait behind them (routeFrom), until none is
+// left. Then callers waiting for room find the address.
+func (p *Pool) handOver(waiting []*entry) {
+	for len(waiting) > 0 {
+		for _, e := range waiting {
+			cmd := e.cmd
+			e.cmd = nil
+			p.routeFrom(e, cmd, handover)
+		}
+		p.mu.Lock()
+		waiting = nil
+		if len(p.pools) > 0 {
+			waiting = p.waiting.TakeAll()
+		}
+		if len(waiting) == 0 {
+			p.flushing = false
+			p.waiting.Room.WakeAll()
+		}
+		p.mu.Unlock()
+	}
+}
+
+// FailWaiting fails every command waiting for an address with err, for a
+// controller that has learned no address is coming (an unknown name, bad
+// credentials). Commands issued later wait again.
+func (p *Pool) FailWaiting(err error) {
+	p.mu.Lock()
+	waiting := p.waiting.TakeAll()
+	p.mu.Unlock()
+	for _, e := range waiting {
+		e.cmd.Release()
+		e.sink.Complete(protocol.Value{}, core.NotSent(err))
+	}
+}
