@@ -148,6 +148,6 @@ func (p *Pool) FailWaiting(err error) {
 	p.mu.Unlock()
 	for _, e := range waiting {
 		e.cmd.Release()
-		e.sink.Complete(protocol.Value{}, core.NotSent(err))
+		e.Inner.Complete(protocol.Value{}, core.NotSent(err))
 	}
 }

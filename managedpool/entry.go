@@ -11,12 +11,12 @@ import (
 
 // entry is a command routed through the managed pool.
 type entry struct {
-	p    *Pool
-	ctx  context.Context
-	sink core.Sink
-	gen  uint64 // generation it was last sent in
-	to   *pool.Pool
-	cmd  *core.Command // only while waiting
+	core.Wrapper // the caller's sink
+	p            *Pool
+	ctx          context.Context
+	gen          uint64 // generation it was last sent in
+	to           *pool.Pool
+	cmd          *core.Command // only while waiting
 }
 
 // Complete forwards the reply; a READONLY reply or a lost connection is
@@ -37,19 +37,7 @@ func (e *entry) Offer(v protocol.Value, err error) bool {
 			e.p.trouble(e.to, trouble)
 		}
 	}
-	return core.Offer(e.sink, v, err)
-}
-
-// SetPull forwards to the caller's sink (core.PullSink).
-func (e *entry) SetPull(m *core.PullMark) bool {
-	ps, ok := e.sink.(core.PullSink)
-	return ok && ps.SetPull(m)
-}
-
-// Resolved forwards to the caller's sink (core.PullSink).
-func (e *entry) Resolved() bool {
-	ps, ok := e.sink.(core.PullSink)
-	return ok && ps.Resolved()
+	return e.Wrapper.Offer(v, err)
 }
 
 // Requeue takes back a command its pool never wrote. If the addresses are

@@ -109,7 +109,7 @@ func failExpired(e *entry, err error) {
 	cmd := e.cmd
 	e.cmd = nil
 	cmd.Release()
-	e.sink.Complete(protocol.Value{}, core.NotSent(err))
+	e.Inner.Complete(protocol.Value{}, core.NotSent(err))
 }
 
 // SetFailFast switches FailFast on or off, for a controller that lets the
@@ -129,7 +129,7 @@ func (p *Pool) Addrs() []string {
 
 // Exec implements core.Executor.
 func (p *Pool) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
-	p.route(&entry{p: p, ctx: ctx, sink: sink}, cmd)
+	p.route(&entry{Wrapper: core.Wrapper{Inner: sink}, p: p, ctx: ctx}, cmd)
 }
 
 // ExecBatch sends several commands in order to one address
@@ -147,7 +147,7 @@ func (p *Pool) ExecBatch(ctx context.Context, cmds []*core.Command, sinks []core
 	p.mu.Unlock()
 	wrapped := make([]core.Sink, len(sinks))
 	for i, s := range sinks {
-		wrapped[i] = &entry{p: p, ctx: ctx, sink: s, to: to, gen: gen}
+		wrapped[i] = &entry{Wrapper: core.Wrapper{Inner: s}, p: p, ctx: ctx, to: to, gen: gen}
 	}
 	to.ExecBatch(ctx, cmds, wrapped)
 }
@@ -250,7 +250,7 @@ func (p *Pool) routeFrom(e *entry, cmd *core.Command, how arrival) {
 		}
 		p.mu.Unlock()
 		cmd.Release()
-		e.sink.Complete(protocol.Value{}, core.NotSent(err))
+		e.Inner.Complete(protocol.Value{}, core.NotSent(err))
 		return
 	}
 }
@@ -299,7 +299,7 @@ func (p *Pool) Close() error {
 	close(p.done)
 	for _, e := range waiting {
 		e.cmd.Release()
-		e.sink.Complete(protocol.Value{}, core.NotSent(ErrClosed))
+		e.Inner.Complete(protocol.Value{}, core.NotSent(ErrClosed))
 	}
 	for _, pl := range pools {
 		pl.Close()

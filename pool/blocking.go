@@ -33,7 +33,7 @@ func (p *Pool) execBlocking(ctx context.Context, cmd *core.Command, sink core.Si
 			return
 		}
 		encoded := append([]byte(nil), cmd.Buf...) // cmd is released once written
-		w := &blockingSink{sink: sink, done: make(chan struct{})}
+		w := &blockingSink{Wrapper: core.Wrapper{Inner: sink}, done: make(chan struct{})}
 		c.Exec(ctx, cmd, w)
 		select {
 		case <-w.done:
@@ -122,8 +122,8 @@ func (p *Pool) unblock(c *Conn, b *blockingSink) bool {
 // pool can put back what the command took. The caller is completed once:
 // by the reply or by abandon, whichever comes first.
 type blockingSink struct {
-	sink core.Sink
-	done chan struct{} // closed by Complete
+	core.Wrapper               // the caller's sink
+	done         chan struct{} // closed by Complete
 
 	mu     sync.Mutex     // guards the fields below
 	state  int            // sinkPending, sinkCompleted or sinkAbandoned
@@ -138,7 +138,11 @@ const (
 	sinkAbandoned
 )
 
-func (w *blockingSink) Complete(v protocol.Value, err error) {
+func (w *blockingSink) Complete(v protocol.Value, err error) { w.Offer(v, err) }
+
+// Offer implements core.Offerer. A reply always counts as taken: when the
+// caller refuses it (or has left), it is kept for the put-back.
+func (w *blockingSink) Offer(v protocol.Value, err error) bool {
 	w.mu.Lock()
 	forward := w.state == sinkPending
 	if forward {
@@ -149,13 +153,27 @@ func (w *blockingSink) Complete(v protocol.Value, err error) {
 	w.mu.Unlock()
 	// A future whose context ended at this very moment may refuse the
 	// reply: then it is as if the caller had left.
-	if forward && !core.Offer(w.sink, v, err) && err == nil {
+	if forward && !w.Wrapper.Offer(v, err) && err == nil {
 		w.mu.Lock()
 		w.late, w.unseen = v, true
 		w.mu.Unlock()
 	}
 	close(w.done)
+	return true
 }
+
+// Consumes is false: the reply may be kept for the put-back, so its
+// element array must not be reused.
+func (w *blockingSink) Consumes() bool { return false }
+
+// Requeue is false: the pool waits for this sink's Complete (done), so a
+// command never written fails here rather than go elsewhere; the caller
+// may send it again.
+func (w *blockingSink) Requeue(*core.Command, error) bool { return false }
+
+// SetPull is false: the pool waits for the reply on done, so the
+// connection's reader must deliver it.
+func (w *blockingSink) SetPull(*core.PullMark) bool { return false }
 
 // abandon fails the caller with err unless the reply already came; it
 // reports whether it did.
@@ -167,7 +185,7 @@ func (w *blockingSink) abandon(err error) bool {
 	}
 	w.state = sinkAbandoned
 	w.mu.Unlock()
-	w.sink.Complete(protocol.Value{}, err)
+	w.Inner.Complete(protocol.Value{}, err)
 	return true
 }
 

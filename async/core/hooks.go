@@ -143,11 +143,11 @@ func keyCount(name string, args int) int {
 // HookedSink wraps sink so that end hears the outcome. Executors call it
 // when they accept a command and their Hooks.Command returned a func.
 func HookedSink(sink Sink, end func(CommandResult)) Sink {
-	return &hookedSink{sink: sink, end: end, start: time.Now()}
+	return &hookedSink{Wrapper: Wrapper{sink}, end: end, start: time.Now()}
 }
 
 type hookedSink struct {
-	sink  Sink
+	Wrapper
 	end   func(CommandResult)
 	start time.Time
 }
@@ -169,25 +169,13 @@ func (h *hookedSink) Offer(v protocol.Value, err error) bool {
 		failed = v.Err() // an error reply is the command's failure too
 	}
 	h.end(h.result(failed)) // first: the caller may look as soon as the sink has the reply
-	return Offer(h.sink, v, err)
+	return h.Wrapper.Offer(v, err)
 }
 
-// SetPull forwards to the wrapped sink (PullSink).
-func (h *hookedSink) SetPull(m *PullMark) bool {
-	ps, ok := h.sink.(PullSink)
-	return ok && ps.SetPull(m)
-}
-
-// Resolved forwards to the wrapped sink (PullSink).
-func (h *hookedSink) Resolved() bool {
-	ps, ok := h.sink.(PullSink)
-	return ok && ps.Resolved()
-}
-
-// Requeue forwards to the wrapped sink if it can take the command back.
+// Requeue forwards to the wrapped sink if it can take the command back,
+// and reports the command as requeued: it is reported again where it goes.
 func (h *hookedSink) Requeue(cmd *Command, err error) bool {
-	rq, ok := h.sink.(Requeuer)
-	if !ok || !rq.Requeue(cmd, err) {
+	if !h.Wrapper.Requeue(cmd, err) {
 		return false
 	}
 	r := h.result(NotSent(err))
