@@ -43,7 +43,7 @@ func (c *Client) later() *Client {
 // NewClient returns a client sending through ex.
 func NewClient(ex core.Executor) *Client { return &Client{ex: ex} }
 
-// core.Executor returns the executor the client sends through.
+// Executor returns the executor the client sends through.
 func (c *Client) Executor() core.Executor { return c.ex }
 
 // send watches ctx on f and hands cmd to the executor, unless ctx already

@@ -63,44 +63,17 @@ func checkCommand(ex core.Executor, args []any) error {
 }
 
 // unsafeUse names the API to use instead of an unsafe command; always is
-// true for commands refused even on a dedicated connection.
+// true for commands refused even on a dedicated connection (the command
+// table in package core says which).
 func unsafeUse(name string, args []any) (use string, always bool) {
-	switch name {
-	case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE":
-		return "Client.PubSub", true
-	case "MONITOR", "SYNC", "PSYNC":
-		return "a connection of its own outside this client", true
-	case "QUIT", "RESET":
-		return "Close", true
-	case "HELLO", "AUTH":
-		if name == "HELLO" && len(args) == 1 {
-			return "", false // only reports the server's details
-		}
-		return "Config.Protocol, Config.Username and Config.Password", true
-	case "MULTI", "EXEC", "DISCARD":
-		return "Client.TxPipeline or Client.Watch", false
-	case "WATCH", "UNWATCH":
-		return "Client.Watch", false
-	case "SELECT":
-		return "Config.DB", false
-	case "READONLY", "READWRITE":
-		return "a dedicated connection (Acquire)", false
-	case "CLIENT":
-		if len(args) > 1 {
-			sub := ""
-			switch a := args[1].(type) {
-			case string:
-				sub = strings.ToUpper(a)
-			case []byte:
-				sub = strings.ToUpper(string(a))
-			}
-			switch sub {
-			case "REPLY":
-				return "pipelines, which already save round trips", true
-			case "TRACKING":
-				return "a dedicated connection with Config.OnPush", false
-			}
+	sub := ""
+	if len(args) > 1 {
+		switch a := args[1].(type) {
+		case string:
+			sub = strings.ToUpper(a)
+		case []byte:
+			sub = strings.ToUpper(string(a))
 		}
 	}
-	return "", false
+	return core.Refusal(name, len(args), sub)
 }

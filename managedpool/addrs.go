@@ -46,10 +46,9 @@ func (p *Pool) Hold() {
 func (p *Pool) Resume() error { return p.SetAddrs(p.Addrs()) }
 
 // SetAddrs makes addrs, verified by the controller, the targets, and ends
-// a Hold. Pools for
-// addresses no longer listed are closed at once: their commands in flight
-// fail as pool.ErrInFlight, and those not yet written move to the new
-// addresses. Waiting commands are sent.
+// a Hold. Pools for addresses no longer listed are closed at once: their
+// commands in flight fail as pool.ErrInFlight, and those not yet written
+// move to the new addresses. Waiting commands are sent.
 func (p *Pool) SetAddrs(addrs []string) error {
 	p.mu.Lock()
 	if p.closed {

@@ -29,8 +29,8 @@ var (
 
 // Config configures a managed pool.
 type Config struct {
-	// Pool is the template for the pool made per address; its Addr is
-	// replaced.
+	// Pool is the template for the pool made per address, whose Addr
+	// replaces Pool.Addr.
 	Pool pool.Config
 	// QueueSize bounds the commands waiting for a verified address;
 	// default 4096. QueueBytes bounds their encoded size; default

@@ -37,17 +37,10 @@ const (
 // not apply; the caller's context bounds the wait.
 func (k connKind) untimed() bool { return k == dedicated || k == subscriber }
 
-// Conn is one connection to a server. Commands from any goroutine are
-// queued; a writer goroutine writes everything queued since its last write
-// in one system call, and a reader goroutine matches replies to commands
-// strictly in order. Conn implements core.Executor.
-//
-// A command that finds the connection idle is written by its caller, and
-// its reply is left for the goroutine that waits for it to read
-// (core.Puller): commands that come one at a time then cost no goroutine
-// hand-off at all. Whoever reads replies owns the read side; it passes
-// between the reader goroutine and such a caller under mu, and the reader
-// goroutine takes it whenever replies would otherwise wait for nobody.
+// Conn is one connection to a server: commands from any goroutine go
+// through its write side (writer.go) and replies are matched to them
+// strictly in order by its read side (reader.go), watched by its watchdog
+// (watchdog.go). Conn implements core.Executor.
 type Conn struct {
 	cfg    Config
 	addr   string

@@ -1,52 +1,41 @@
 // Package pool owns connections to one Redis server.
 //
-// A [Conn] is one TCP, TLS or unix-socket connection. [Dial] performs the
-// handshake (HELLO 3 with AUTH and SETNAME, falling back to RESP2's AUTH
-// and CLIENT SETNAME on servers without HELLO; then SELECT) and starts two
-// goroutines: a writer that sends every command queued since its last
-// write in one system call (each write bounded by WriteTimeout; woken, it
-// first yields once, so that callers already runnable queue theirs and
-// share the write), and a
-// reader that resolves pending commands strictly in order. A third, the
-// watchdog, runs beside them: it PINGs an idle connection and declares the
-// connection dead when the server owes replies and has sent no byte for
-// ReadTimeout, or a write has not finished within WriteTimeout, so a server
-// that stops reading cannot hang a caller. Each connection holds at most
-// MaxPending commands and MaxQueueBytes of unwritten ones; a caller that
-// finds it full waits for room, at most until its context ends. Waiting
-// callers are let in one at a time, in the order they came, each when
-// room for its commands frees up (a freed slot wakes one caller, not all
-// of them). Commands whose context ends before they are written leave the
-// queue. The writer sends what has gathered in writes of up to 256 KiB.
+// A [Conn] is one TCP, TLS or unix-socket connection, made of parts that
+// each live in a file of their own, where their mechanism is explained:
 //
-// A [Pool] keeps MinSize shared connections (default 1), redials with
-// bounded, jittered backoff, runs blocking commands (BLPOP, ...) on
-// dedicated connections and lends dedicated connections through
-// [Pool.Acquire] for transactions and pub/sub; dedicated connections idle
-// for IdleTimeout are closed. Both implement core.Executor. Config.Hooks
-// (core.Hooks) observe every command and connection; the asyncotel module
-// turns them into OpenTelemetry spans and metrics.
+//   - dial.go: dialling and the handshake (HELLO 3 with AUTH and SETNAME,
+//     RESP2's AUTH and CLIENT SETNAME on servers without HELLO; SELECT).
+//   - writer.go: the write side — the queue, coalescing everything queued
+//     since the last write into one system call, and the direct write of a
+//     command that finds the connection idle.
+//   - reader.go: the read side — who reads replies (the reader goroutine
+//     or a caller pulling its own reply, core.Puller) as a state machine,
+//     and the matching of replies to commands strictly in order.
+//   - watchdog.go: ReadTimeout, WriteTimeout and health checks, beside the
+//     writer and the reader so that neither can hide a dead server.
+//   - ring.go: the commands written and awaiting replies.
 //
-// A command that finds its shared connection idle (nothing queued or
-// awaited) is written by the caller itself, without waking the writer,
-// and its reply is left for the caller to read when it waits in the
-// future's Result or Wait (core.Puller): commands that come one at a time
-// then cost no goroutine hand-off. Before such a write, where nobody has
-// been reading, the connection asks the socket (one non-blocking system
-// call) whether the server has closed it, so that a command is not
-// written into a connection already closed (it fails unsent instead, safe
-// to retry). A caller whose context can end reads for at most
-// core.PullSlice before handing the reply to the reader goroutine and
-// waiting on its context too; one that waits on Done or a callback has
-// the reader goroutine read it at once. Connections with Config.OnPush
-// and dedicated connections always read on their reader goroutine.
+// Each connection holds at most MaxPending commands and MaxQueueBytes of
+// unwritten ones; a caller that finds it full waits for room in the order
+// callers came, at most until its context ends (waitline.Room).
+//
+// A [Pool] keeps MinSize shared connections (default 1) and redials them
+// with bounded, jittered backoff (pool.go); commands that wait for a
+// connection being dialled wait in a waitline.Line, bounded in count and
+// bytes, and leave it the moment their context ends. One lender
+// (lender.go) lends dedicated connections to [Pool.Acquire]
+// (transactions, WATCH), to blocking commands (blocking.go, with their
+// undo: core.UndoBlocking) and to subscribers; dedicated connections idle
+// for IdleTimeout are closed. Both Conn and Pool implement core.Executor.
+// Config.Hooks (core.Hooks) observe every command and connection; the
+// asyncotel module turns them into OpenTelemetry spans and metrics.
 //
 // Once a reply's sink has converted it into values of its own and says so
 // (core.Consumer: the futures of MGET, LRANGE, HGETALL and the other typed
 // commands that copy elements out), the connection hands the reply's
 // element array back to its reader for a later reply (protocol.Reuse).
-// Sinks wrapped by hooks, blocking commands or transactions are not
-// consumers, so nothing they may keep is reused.
+// Sinks that may keep a reply (a blocking command's, for its put-back; a
+// transaction's) are not consumers.
 //
 // # Order
 //
@@ -61,14 +50,6 @@
 // Acquire use dedicated connections and are not ordered with shared
 // traffic: await what must come first.
 //
-// # Cancelling blocking commands
-//
-// A blocking command whose context ends resolves with ctx.Err() at once;
-// the pool then sends CLIENT UNBLOCK for its connection from a shared one
-// and puts back any element that reached it in between (see
-// core.UndoBlocking), so no element is lost and the connection is
-// reused.
-//
 // # Concurrency
 //
 // Conn and Pool are safe for concurrent use. Every goroutine they start is
@@ -79,10 +60,10 @@
 // When a connection dies, each command on it fails with a *[ConnError]:
 // errors.Is(err, [ErrInFlight]) when it was written and may have run,
 // errors.Is(err, [ErrNotSent]) when it surely did not. Dial failures are
-// *[DialError] (also ErrNotSent); a wrong password matches protocol.ErrAuth.
-// Every failure of a command answers core.SafeToRetry: true exactly when
-// it was never written (a failed dial, a closed pool), and
-// such failures match ErrNotSent. [ErrClosed], [ErrNotSent] and
+// *[DialError] (also ErrNotSent); a wrong password matches
+// protocol.ErrAuth. Every failure of a command answers core.SafeToRetry:
+// true exactly when it was never written (a failed dial, a closed pool),
+// and such failures match ErrNotSent. [ErrClosed], [ErrNotSent] and
 // [ErrInFlight] are core's, shared by every package of the module.
 // Passwords never appear in errors or in [Config.String].
 package pool

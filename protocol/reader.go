@@ -226,9 +226,6 @@ func (r *Reader) charge(n int64) error {
 	return nil
 }
 
-// line returns the next line without its CRLF. The slice is valid until
-// the next read from br. Lines longer than the buffer are assembled, up to
-// MaxBulkLen.
 // simpleString returns body as a string, without allocating for the
 // status replies most commands get.
 func simpleString(body []byte) string {
@@ -243,6 +240,9 @@ func simpleString(body []byte) string {
 	return string(body)
 }
 
+// line returns the next line without its CRLF. The slice is valid until
+// the next read from br. Lines longer than the buffer are assembled, up to
+// MaxBulkLen.
 func (r *Reader) line() ([]byte, error) {
 	b, err := r.br.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {

@@ -47,41 +47,53 @@ func UndoBlocking(cmd []byte, reply protocol.Value) []any {
 	if len(args) == 0 {
 		return nil
 	}
-	el := reply.Elems
-	switch strings.ToUpper(string(args[0])) {
-	case "BLPOP", "BRPOP":
-		if len(el) != 2 {
-			return nil
+	if undo := lookup(args[0]).undo; undo != nil {
+		return undo(args, reply)
+	}
+	return nil
+}
+
+// undoPop is the undo of BLPOP (push LPUSH) or BRPOP (RPUSH): push the
+// element back onto the end of the list it came from.
+func undoPop(push string) func([][]byte, protocol.Value) []any {
+	return func(_ [][]byte, reply protocol.Value) []any {
+		if el := reply.Elems; len(el) == 2 {
+			return []any{push, el[0].Str, el[1].Str}
 		}
-		push := "LPUSH"
-		if strings.EqualFold(string(args[0]), "BRPOP") {
-			push = "RPUSH"
-		}
-		return []any{push, el[0].Str, el[1].Str}
-	case "BLMOVE":
-		if len(args) < 5 || !reply.IsString() {
-			return nil
-		}
-		return moveBack(string(args[1]), string(args[2]), string(args[3]), string(args[4]), reply.Str)
-	case "BRPOPLPUSH":
-		if len(args) < 3 || !reply.IsString() {
-			return nil
-		}
-		return moveBack(string(args[1]), string(args[2]), "RIGHT", "LEFT", reply.Str)
-	case "BZPOPMIN", "BZPOPMAX":
-		if len(el) != 3 {
-			return nil
-		}
+		return nil
+	}
+}
+
+func undoBLMove(args [][]byte, reply protocol.Value) []any {
+	if len(args) < 5 || !reply.IsString() {
+		return nil
+	}
+	return moveBack(string(args[1]), string(args[2]), string(args[3]), string(args[4]), reply.Str)
+}
+
+func undoBRPopLPush(args [][]byte, reply protocol.Value) []any {
+	if len(args) < 3 || !reply.IsString() {
+		return nil
+	}
+	return moveBack(string(args[1]), string(args[2]), "RIGHT", "LEFT", reply.Str)
+}
+
+func undoZPop(_ [][]byte, reply protocol.Value) []any {
+	if el := reply.Elems; len(el) == 3 {
 		return []any{"ZADD", el[0].Str, scoreArg(el[2]), el[1].Str}
-	case "BLMPOP":
-		if len(el) != 2 || len(args) < 4 {
-			return nil
-		}
+	}
+	return nil
+}
+
+func undoLMPop(args [][]byte, reply protocol.Value) []any {
+	if el := reply.Elems; len(el) == 2 && len(args) >= 4 {
 		return pushBack(args[3:], el[0].Str, el[1].Elems)
-	case "BZMPOP":
-		if len(el) != 2 {
-			return nil
-		}
+	}
+	return nil
+}
+
+func undoZMPop(_ [][]byte, reply protocol.Value) []any {
+	if el := reply.Elems; len(el) == 2 {
 		return readd(el[0].Str, el[1])
 	}
 	return nil

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/asyncredis/asyncredis/protocol"
@@ -128,13 +127,12 @@ func (c *Command) Describe(addr string, db, pipeline int) CommandInfo {
 }
 
 // keyCount is how many of a command's args are keys, for one that has at
-// least one: every argument for the commands that take only keys, every
-// other one for MSET, else one.
+// least one (the command table says).
 func keyCount(name string, args int) int {
-	switch strings.ToUpper(name) {
-	case "MGET", "DEL", "UNLINK", "EXISTS", "TOUCH", "WATCH", "SINTER", "SUNION", "SDIFF", "PFCOUNT":
+	switch lookup([]byte(name)).count {
+	case countAll:
 		return args
-	case "MSET", "MSETNX":
+	case countPairs:
 		return args / 2
 	}
 	return 1

@@ -57,14 +57,11 @@ func firstKey(buf []byte) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	pos := 1 // the argument index of the first key; 0 for none
-	switch strings.ToUpper(string(name)) {
-	case "PING", "ECHO", "INFO", "TIME", "DBSIZE", "FLUSHDB", "FLUSHALL", "CONFIG", "SCRIPT",
-		"FUNCTION", "SCAN", "RANDOMKEY", "DEBUG", "SLOWLOG", "COMMAND", "LASTSAVE", "ROLE",
-		"WAIT", "WAITAOF", "KEYS", "SWAPDB", "CLIENT", "ACL", "LATENCY", "MIGRATE", "SAVE",
-		"BGSAVE", "BGREWRITEAOF", "SHUTDOWN", "PUBSUB", "CLUSTER", "MODULE", "LOLWUT", "SENTINEL":
+	pos := 1 // the argument index of the first key
+	switch lookup(name).key {
+	case keyNone:
 		return nil, false
-	case "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO":
+	case keyScript:
 		if _, ok := p.next(); !ok { // script, sha or function
 			return nil, false
 		}
@@ -73,7 +70,7 @@ func firstKey(buf []byte) ([]byte, bool) {
 			return nil, false
 		}
 		return p.next()
-	case "XREAD", "XREADGROUP":
+	case keyStreams:
 		for {
 			a, ok := p.next()
 			if !ok {
@@ -83,10 +80,10 @@ func firstKey(buf []byte) ([]byte, bool) {
 				return p.next()
 			}
 		}
-	case "BLMPOP", "BZMPOP":
-		pos = 3 // timeout, numkeys, key
-	case "LMPOP", "ZMPOP", "SINTERCARD", "ZINTERCARD", "ZUNION", "ZINTER", "ZDIFF", "BITOP", "OBJECT", "MEMORY", "XINFO":
-		pos = 2 // numkeys (or an operation, or a subcommand), key
+	case keyThird:
+		pos = 3
+	case keySecond:
+		pos = 2
 	}
 	for i := 1; i < pos; i++ {
 		if _, ok := p.next(); !ok {
