@@ -31,14 +31,22 @@ func (p *Pool) dropLocked(pl *pool.Pool) {
 // not yet know the right one.
 func (p *Pool) Invalidate() { p.SetAddrs(nil) }
 
-// Hold stops sending: commands wait (bounded by QueueSize and their
-// context, or fail at once under FailFast) as if no address were known,
-// but the pools stay open, so that commands already handed to them finish
-// normally. SetAddrs or Resume ends it.
+// Hold stops sending, for a controller that has learned a failover has
+// started: commands wait (bounded by QueueSize and their context, or fail
+// at once under FailFast) as if no address were known. The pools stay
+// open, so that commands already written finish normally, but write
+// nothing more (pool.Pool.Hold): what they had queued and not written
+// comes back to wait here, in issue order. SetAddrs or Resume ends it.
 func (p *Pool) Hold() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.held = true
+	pools := slices.Clone(p.pools)
+	p.mu.Unlock()
+	// What the pools have not written yet comes back (entry.Requeue) and
+	// waits here, before what was issued after it.
+	for _, pl := range pools {
+		pl.Hold()
+	}
 }
 
 // Resume ends a Hold on the same addresses: the waiting commands are sent
@@ -60,6 +68,9 @@ func (p *Pool) SetAddrs(addrs []string) error {
 	if err != nil {
 		p.mu.Unlock()
 		return err
+	}
+	for _, pl := range p.pools {
+		pl.Resume() // a held pool kept; takes no lock of ours
 	}
 	var waiting []*entry
 	if len(p.pools) > 0 && p.waiting.Len() > 0 && !p.flushing {

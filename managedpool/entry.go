@@ -49,6 +49,12 @@ func (e *entry) Requeue(cmd *core.Command, err error) bool {
 		return false
 	}
 	p := e.p
+	if errors.Is(err, pool.ErrHeld) {
+		// Not written because of a fence (Hold): the address is not in
+		// doubt, and the command goes before those issued after it.
+		p.routeFrom(e, cmd, heldBack)
+		return true
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

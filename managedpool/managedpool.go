@@ -204,6 +204,7 @@ type arrival int
 const (
 	fresh    arrival = iota // from a caller: waits for room when the line is full
 	requeued                // taken back unsent: already admitted once, joins as it is
+	heldBack                // given back by a held pool: as requeued, before the commands waiting
 	handover                // handed over by SetAddrs: goes before commands arriving meanwhile
 )
 
@@ -233,6 +234,11 @@ func (p *Pool) routeFrom(e *entry, cmd *core.Command, how arrival) {
 			err = ErrClosed
 		case p.failFast && noAddr:
 			err = p.cfg.NotFound()
+		case how == heldBack:
+			e.cmd = cmd
+			p.waiting.PushFront(e.ctx, 0, e, size)
+			p.mu.Unlock()
+			return
 		case how != fresh || ((me != nil || !p.waiting.Room.Waiting()) && p.waiting.HasRoom(size)):
 			e.cmd = cmd
 			p.waiting.Push(e.ctx, 0, e, size)

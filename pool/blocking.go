@@ -18,9 +18,13 @@ import (
 // client id it closes the connection instead.
 func (p *Pool) execBlocking(ctx context.Context, cmd *core.Command, sink core.Sink) {
 	p.mu.Lock()
-	if p.closed {
+	if p.closed || p.held {
+		err := error(ErrHeld)
+		if p.closed {
+			err = &ConnError{Addr: p.cfg.Addr, Err: ErrClosed}
+		}
 		p.mu.Unlock()
-		core.FailNotSent(cmd, sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
+		core.FailNotSent(cmd, sink, err)
 		return
 	}
 	p.wg.Add(1)

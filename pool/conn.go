@@ -73,6 +73,28 @@ type Conn struct {
 	wg sync.WaitGroup // the writer, reader and watchdog loops
 }
 
+// hold stops writing: the commands queued and not yet written are taken
+// out and returned in order, for the caller to fail unsent with ErrHeld
+// (a managed pool takes them back), and so are the commands that come
+// until unhold. Commands already being written or awaiting replies finish.
+func (c *Conn) hold() []request {
+	c.mu.Lock()
+	c.w.held = true
+	q := c.w.queue
+	c.w.queue, c.w.queueBytes = nil, 0
+	c.freedLocked()
+	c.mu.Unlock()
+	c.load.Add(-int64(len(q)))
+	return q
+}
+
+// unhold ends hold.
+func (c *Conn) unhold() {
+	c.mu.Lock()
+	c.w.held = false
+	c.mu.Unlock()
+}
+
 // observe sets the hooks that observe the commands Exec takes from now
 // on (nil: none), for a connection lent to a caller.
 func (c *Conn) observe(h *core.Hooks) { c.hooks = h }
@@ -183,6 +205,9 @@ func (c *Conn) admitLocked(ctx context.Context, n, size int, wait bool) (gone []
 	for {
 		if c.err != nil {
 			return gone, false, &ConnError{Addr: c.addr, Err: c.err}
+		}
+		if c.w.held {
+			return gone, false, ErrHeld
 		}
 		// Callers already waiting go first; one that was woken had room
 		// held for it until it woke (waitline.Room.Await), and takes it here.

@@ -31,6 +31,10 @@ var (
 	// bounded by its context (package waitline). Kept so that code
 	// matching it still compiles. It matches ErrNotSent.
 	ErrQueueFull = core.NewNotSent("pool: queue of commands waiting for a connection is full")
+	// ErrHeld fails, unsent, a command that a held pool did not write
+	// (Pool.Hold: a failover of its server is under way). A managed pool
+	// takes such commands back and sends them once it knows where.
+	ErrHeld = errors.New("pool: not written: held while a failover is under way")
 	// ErrUnexpectedReply is the cause when a reply arrives with no command
 	// waiting for it.
 	ErrUnexpectedReply = errors.New("pool: reply with no pending command")

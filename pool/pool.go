@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,6 +34,7 @@ type Pool struct {
 	dialErr   error                   // the last failed dial, while backing off
 	retryAt   time.Time               // no dial before this after failures
 	backoff   core.Backoff            // between failed dials
+	held      bool                    // Hold: nothing is written until Resume
 	closed    bool
 	closeOnce sync.Once
 
@@ -101,9 +103,16 @@ func (p *Pool) route(ctx context.Context, i int, cmd *core.Command, sink core.Si
 	p.mu.Lock()
 	var me *waitline.Waiter // set once this caller has waited for room
 	for {
-		if p.closed {
+		if p.closed || p.held {
+			err := error(ErrHeld)
+			if p.closed {
+				err = &ConnError{Addr: p.cfg.Addr, Err: ErrClosed}
+			}
+			if me != nil {
+				p.waiting.Freed()
+			}
 			p.mu.Unlock()
-			core.FailNotSent(cmd, sink, &ConnError{Addr: p.cfg.Addr, Err: ErrClosed})
+			core.FailNotSent(cmd, sink, err)
 			return nil
 		}
 		// A caller woken for room that leaves without taking it passes
@@ -258,6 +267,9 @@ func (p *Pool) startDialLocked(i int) {
 			c.Close()
 			return
 		}
+		if p.held {
+			c.hold() // nothing is queued on it yet
+		}
 		p.conns[i] = c
 		p.flushing[i] = true
 		p.dialErr = nil
@@ -374,6 +386,45 @@ func (p *Pool) Closed() bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// Hold stops the pool writing to its server, for a controller that has
+// learned a failover of that server has started: the commands queued on
+// its shared connections and not yet written, those waiting for a
+// connection, and those that come until Resume fail unsent with ErrHeld
+// (a managed pool takes them back, in order, to send them where the
+// failover leads). Commands already being written or awaiting replies
+// finish. Dedicated connections already lent out are not held.
+func (p *Pool) Hold() {
+	p.mu.Lock()
+	p.held = true
+	conns := slices.Clone(p.conns)
+	waiting := p.waiting.TakeAll()
+	p.mu.Unlock()
+	for _, c := range conns {
+		if c == nil {
+			continue
+		}
+		for _, r := range c.hold() {
+			core.FailNotSent(r.cmd, r.sink, ErrHeld)
+		}
+	}
+	for _, r := range waiting {
+		core.FailNotSent(r.cmd, r.sink, ErrHeld)
+	}
+}
+
+// Resume ends Hold.
+func (p *Pool) Resume() {
+	p.mu.Lock()
+	p.held = false
+	conns := slices.Clone(p.conns)
+	p.mu.Unlock()
+	for _, c := range conns {
+		if c != nil {
+			c.unhold()
+		}
 	}
 }
 

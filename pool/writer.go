@@ -31,6 +31,7 @@ type writer struct {
 	inHand     int       // commands the writer has taken from queue and not yet put in pending
 	spare      []request // the writer's previous batch, reused as the next queue
 	writing    bool      // the writer loop or a direct caller owns the socket's write side
+	held       bool      // nothing more is written until unhold (Pool.Hold)
 
 	deadline time.Time // the socket's write deadline; used only by the write side's owner
 
@@ -165,9 +166,8 @@ func (c *Conn) writeLoop() {
 			continue // a caller is writing; it wakes us if more is queued
 		}
 		c.w.writing = true
-		batch := c.w.queue
-		c.w.queue, c.w.spare = c.w.spare[:0], nil
-		c.w.queueBytes, c.w.inHand = 0, len(batch)
+		batch := c.takeChunkLocked()
+		c.w.inHand = len(batch)
 		c.freedLocked()
 		c.mu.Unlock()
 
@@ -188,6 +188,32 @@ func (c *Conn) writeLoop() {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// takeChunkLocked takes the commands of the next write out of the queue:
+// all of them when they fit in writeChunk bytes (the queue's storage then
+// becomes the spare), else as many as fit, at least one. What is not
+// being written stays in the queue, where a context's end purges it and
+// Hold takes it back; c.mu is held.
+func (c *Conn) takeChunkLocked() []request {
+	q := c.w.queue
+	if c.w.queueBytes <= writeChunk {
+		c.w.queue, c.w.spare = c.w.spare[:0], nil
+		c.w.queueBytes = 0
+		return q
+	}
+	n, size := 0, 0
+	for n < len(q) && (n == 0 || size+len(q[n].cmd.Buf) <= writeChunk) {
+		size += len(q[n].cmd.Buf)
+		n++
+	}
+	batch := append(c.w.spare[:0], q[:n]...)
+	c.w.spare = nil
+	copy(q, q[n:])
+	clear(q[len(q)-n:])
+	c.w.queue = q[:len(q)-n]
+	c.w.queueBytes -= size
+	return batch
 }
 
 // writeBatch writes the commands taken from the queue, in writes of up to
@@ -218,15 +244,22 @@ func (c *Conn) writeBatch(o *outgoing, batch []request) bool {
 		}
 		if len(o.buf) >= writeChunk {
 			if err := c.flush(o); err != nil {
-				for _, r := range batch[i+1:] {
+				rest := batch[i+1:]
+				for _, r := range rest {
 					core.FailNotSent(r.cmd, r.sink, err)
 				}
-				return false
+				if err != ErrHeld {
+					return false
+				}
+				c.load.Add(-int64(len(rest)))
+				clear(rest)
+				return true
 			}
 			o.reset()
 		}
 	}
-	return c.flush(o) == nil
+	err := c.flush(o)
+	return err == nil || err == ErrHeld
 }
 
 // flush writes what o holds, its commands then awaiting replies. When the
@@ -256,6 +289,20 @@ func (c *Conn) flush(o *outgoing) error {
 			s.Complete(protocol.Value{}, err)
 		}
 		return err
+	}
+	if c.w.held { // a failover is under way: nothing more is written
+		c.mu.Unlock()
+		c.load.Add(-int64(len(o.sinks)))
+		for i, s := range o.sinks {
+			core.FailNotSent(o.cmds[i], s, ErrHeld)
+			o.cmds[i] = nil
+		}
+		clear(o.sinks)
+		for _, s := range o.noReply {
+			s.Complete(protocol.Value{}, core.NotSent(ErrHeld))
+		}
+		clear(o.noReply)
+		return ErrHeld
 	}
 	if c.pending.len() == 0 && len(o.sinks) > 0 {
 		c.since = time.Now()

@@ -20,6 +20,7 @@ package waitline
 
 import (
 	"context"
+	"slices"
 	"sync"
 )
 
@@ -32,6 +33,7 @@ type Line[T any] struct {
 	expire   func(v T, err error) // fails a command whose context ended; called without mu
 
 	items []*entry[T] // in arrival order; entries that left are skipped
+	front int         // items[:front] came through PushFront since the line was last emptied
 	gone  int         // entries in items that have left
 	n     int         // commands in the line
 	bytes int         // their encoded size
@@ -94,6 +96,20 @@ func (l *Line[T]) Push(ctx context.Context, key int, v T, size int) {
 	e.stop = context.AfterFunc(ctx, func() { l.expired(e, ctx) })
 }
 
+// PushFront is Push for a command taken back from where it was sent
+// before the commands now waiting were issued (a connection held for a
+// failover gives back what it had not written): it goes before them,
+// after those already pushed to the front, so that issue order holds.
+func (l *Line[T]) PushFront(ctx context.Context, key int, v T, size int) {
+	e := &entry[T]{v: v, key: key, size: size, in: true}
+	l.items = slices.Insert(l.items, l.front, e)
+	l.front++
+	l.n++
+	l.bytes += size
+	l.expiring.Add(1)
+	e.stop = context.AfterFunc(ctx, func() { l.expired(e, ctx) })
+}
+
 // Wait waits, without mu held, until no expiry is running: after the
 // owner has closed and taken every command (TakeAll), nothing of the line
 // runs once Wait returns.
@@ -131,11 +147,16 @@ func (l *Line[T]) removeLocked(e *entry[T]) {
 // compact drops the entries that have left from items.
 func (l *Line[T]) compact() {
 	kept := l.items[:0]
-	for _, e := range l.items {
+	front := 0
+	for i, e := range l.items {
 		if e.in {
 			kept = append(kept, e)
+			if i < l.front {
+				front++
+			}
 		}
 	}
+	l.front = front
 	clear(l.items[len(kept):])
 	l.items, l.gone = kept, 0
 	if len(l.items) == 0 {

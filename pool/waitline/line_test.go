@@ -152,3 +152,29 @@ func TestLineExpiryRacesTake(t *testing.T) {
 		assert.EqualValues(t, 1, it.done.Load(), "item %d", it.id)
 	}
 }
+
+// Commands given back from where they were sent go before those waiting,
+// in the order they were given back.
+func TestLinePushFrontKeepsIssueOrder(t *testing.T) {
+	l, mu, _ := newTestLine(100, 1<<20)
+	mu.Lock()
+	defer mu.Unlock()
+	it := func(id int) item { return item{id: id, done: new(atomic.Int32)} }
+	l.Push(context.Background(), 0, it(10), 1)
+	l.Push(context.Background(), 0, it(11), 1)
+	l.PushFront(context.Background(), 0, it(1), 1)
+	l.PushFront(context.Background(), 0, it(2), 1)
+	var ids []int
+	for _, v := range l.TakeAll() {
+		ids = append(ids, v.id)
+	}
+	assert.Equal(t, []int{1, 2, 10, 11}, ids)
+	l.PushFront(context.Background(), 0, it(3), 1)
+	l.Push(context.Background(), 0, it(12), 1)
+	l.PushFront(context.Background(), 0, it(4), 1)
+	ids = nil
+	for _, v := range l.TakeAll() {
+		ids = append(ids, v.id)
+	}
+	assert.Equal(t, []int{3, 4, 12}, ids)
+}
