@@ -49,9 +49,8 @@ func (c *Conn) direct(ctx context.Context, cmd *core.Command) bool {
 		!cmd.NoReply && len(cmd.Buf) <= directMax && ctx.Err() == nil
 }
 
-// writeDirect writes cmd on the caller's goroutine rather than wake the
-// writer for it, which saves a hand-off per command when commands come
-// one at a time; c.mu is held (direct said yes) and is released. With no
+// writeDirect writes cmd on the caller's goroutine (the direct path, see
+// writer); c.mu is held (direct said yes) and is released. With no
 // replies owed the server has read everything sent, so a small write
 // cannot block on a full socket.
 func (c *Conn) writeDirect(cmd *core.Command, sink core.Sink, at time.Time) {
