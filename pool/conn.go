@@ -169,7 +169,11 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 	var gone []request // purged; completed once c.mu is released
 	defer func() { completeExpired(gone) }()
 	c.mu.Lock()
-	gone, full, err := c.admitLocked(ctx, len(cmds), size, wait)
+	var full bool
+	var err error
+	if c.err != nil || c.w.held || c.room.Waiting() || !c.hasRoomLocked(size) {
+		gone, full, err = c.admitLocked(ctx, len(cmds), size, wait)
+	}
 	if err != nil || full {
 		c.mu.Unlock()
 		for i := 0; err != nil && i < len(cmds); i++ {

@@ -143,6 +143,19 @@ func (o *outgoing) reset() {
 	o.buf, o.sinks, o.cmds, o.noReply, o.waited, o.taken = o.buf[:0], o.sinks[:0], o.cmds[:0], o.noReply[:0], time.Time{}, 0
 }
 
+// failUnwritten fails what o holds, none of it written, with err.
+func (o *outgoing) failUnwritten(err error) {
+	for i, s := range o.sinks {
+		core.FailNotSent(o.cmds[i], s, err)
+		o.cmds[i] = nil
+	}
+	clear(o.sinks)
+	for _, s := range o.noReply {
+		s.Complete(protocol.Value{}, core.NotSent(err))
+	}
+	clear(o.noReply)
+}
+
 // writeLoop writes queued commands, all that have accumulated since the
 // last write in one system call (up to writeChunk bytes per call), each
 // write bounded by WriteTimeout.
@@ -281,26 +294,13 @@ func (c *Conn) flush(o *outgoing) error {
 	if c.err != nil { // died while the batch was in hand
 		err := &ConnError{Addr: c.addr, Err: c.err}
 		c.mu.Unlock()
-		for i, s := range o.sinks {
-			core.FailNotSent(o.cmds[i], s, err)
-		}
-		for _, s := range o.noReply {
-			s.Complete(protocol.Value{}, err)
-		}
+		o.failUnwritten(err)
 		return err
 	}
 	if c.w.held { // a failover is under way: nothing more is written
 		c.mu.Unlock()
 		c.load.Add(-int64(len(o.sinks)))
-		for i, s := range o.sinks {
-			core.FailNotSent(o.cmds[i], s, ErrHeld)
-			o.cmds[i] = nil
-		}
-		clear(o.sinks)
-		for _, s := range o.noReply {
-			s.Complete(protocol.Value{}, core.NotSent(ErrHeld))
-		}
-		clear(o.noReply)
+		o.failUnwritten(ErrHeld)
 		return ErrHeld
 	}
 	if c.pending.len() == 0 && len(o.sinks) > 0 {
