@@ -190,7 +190,9 @@ func (ps *PubSub) own() {
 	defer ps.wg.Done()
 	defer close(ps.msgs)
 	backoff, lost := core.Backoff{Min: 25 * time.Millisecond, Max: time.Second}, false
+	var fired <-chan struct{} // the target change that last cut a wait short
 	for ps.ctx.Err() == nil {
+		moved := ps.targetChanged()
 		conn, err := ps.src.Subscriber(ps.ctx, ps.onPush)
 		if err == nil {
 			err = ps.attach(conn, lost)
@@ -209,7 +211,12 @@ func (ps *PubSub) own() {
 				ps.deliver(Message{Kind: KindDisconnected, Err: err})
 				return
 			}
-			backoff.Wait(ps.ctx)
+			if moved == fired {
+				moved = nil // already acted on: wait out the backoff
+			}
+			if ps.waitRetry(&backoff, moved) {
+				fired = moved
+			}
 			continue
 		}
 		backoff.Reset()
@@ -226,6 +233,32 @@ func (ps *PubSub) own() {
 			return
 		}
 	}
+}
+
+// targetChanged returns the channel on which the source says its target
+// moved (core.TargetWatcher), or nil.
+func (ps *PubSub) targetChanged() <-chan struct{} {
+	if tw, ok := ps.src.(core.TargetWatcher); ok {
+		return tw.TargetChanged()
+	}
+	return nil
+}
+
+// waitRetry waits before the next connection attempt: the backoff, cut
+// short when the source's target moves (a failover's new master: the
+// subscriber follows it at once, as commands do) or ps closes. It
+// reports whether the move cut it short.
+func (ps *PubSub) waitRetry(b *core.Backoff, moved <-chan struct{}) bool {
+	t := time.NewTimer(b.Next())
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-moved:
+		b.Reset()
+		return true
+	case <-ps.ctx.Done():
+	}
+	return false
 }
 
 // attach subscribes conn to everything wanted and makes it current.

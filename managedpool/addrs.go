@@ -122,6 +122,8 @@ func (p *Pool) replaceLocked(addrs []string) (drop []*pool.Pool, err error) {
 	p.addrs, p.pools = newAddrs, keep
 	if changed {
 		p.gen.Add(1)
+		close(p.changed)
+		p.changed = make(chan struct{})
 	}
 	return drop, nil
 }

@@ -76,6 +76,7 @@ type Pool struct {
 	// held is set by Hold: commands wait as if there were no address,
 	// while the pools stay open so that commands already written finish.
 	held     bool
+	changed  chan struct{} // closed, and replaced, when the addresses change or the pool closes
 	failFast bool // Config.FailFast, until SetFailFast
 	closed   bool
 
@@ -98,7 +99,7 @@ func New(cfg Config) *Pool {
 	if cfg.NotFound == nil {
 		cfg.NotFound = func() error { return ErrNoAddress }
 	}
-	p := &Pool{cfg: cfg, failFast: cfg.FailFast, done: make(chan struct{})}
+	p := &Pool{cfg: cfg, failFast: cfg.FailFast, done: make(chan struct{}), changed: make(chan struct{})}
 	p.waiting = waitline.New(&p.mu, cfg.QueueSize, cfg.QueueBytes, failExpired)
 	return p
 }
@@ -192,6 +193,15 @@ func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (cor
 		return nil, ErrAddrReplaced
 	}
 	return conn, err
+}
+
+// TargetChanged returns a channel closed at the next change of addresses
+// (SetAddrs with other addresses, Invalidate) or at Close
+// (core.TargetWatcher).
+func (p *Pool) TargetChanged() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.changed
 }
 
 // ErrAddrReplaced is returned when the address picked for a connection was

@@ -91,6 +91,9 @@ func (r *router) Subscriber(ctx context.Context, onPush func(protocol.Value)) (c
 	return r.master.Subscriber(ctx, onPush)
 }
 
+// TargetChanged says when the master changes (core.TargetWatcher).
+func (r *router) TargetChanged() <-chan struct{} { return r.master.TargetChanged() }
+
 // readOnly reports whether the command named name only reads data, so a
 // replica can serve it. Commands with a write variant (SORT, GEORADIUS,
 // ZRANGE ... STORE) are left to the master unless their read-only form

@@ -132,6 +132,15 @@ type SubConn interface {
 	Close() error
 }
 
+// TargetWatcher is implemented by executors whose target a controller
+// moves (the managed pools of a sentinel client): TargetChanged returns a
+// channel that is closed at the next change of target, so that a
+// subscriber waiting to reconnect tries the new target at once instead of
+// waiting out its backoff.
+type TargetWatcher interface {
+	TargetChanged() <-chan struct{}
+}
+
 // SubscriberSource is an Executor that can open pub/sub connections
 // (pool.Pool, and the managed pools of the sentinel package, which open
 // them on the current master).
