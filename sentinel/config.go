@@ -52,6 +52,16 @@ type Config struct {
 	// be demoted and lose them.
 	DisableFence bool
 
+	// MaxReplicaStaleness bounds how long a replica whose link to its
+	// master is down may keep serving reads. By default (0) it serves them
+	// however long, as Redis does (replica-serve-stale-data yes): while a
+	// master is dead or being failed over, its replicas keep answering
+	// with the data they have. Set, a replica whose link has been down
+	// longer (INFO's master_link_down_since_seconds, so with a second's
+	// precision) is left out until it is linked again. A replica loading a
+	// full copy from its master is always left out.
+	MaxReplicaStaleness time.Duration
+
 	// FailFast makes commands fail at once with *MasterNotFoundError while
 	// no verified master is known, as aioredis does, instead of waiting for
 	// one (bounded by QueueSize and their context). Commands issued before

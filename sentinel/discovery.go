@@ -3,6 +3,7 @@ package sentinel
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/pool"
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
@@ -25,6 +27,9 @@ type querier interface {
 	replicas(ctx context.Context, name string) ([]Instance, error)
 	// role returns what ROLE says on the data node at addr.
 	role(ctx context.Context, addr string) (async.Role, error)
+	// linkDown returns how long the replica at addr has been without its
+	// master, by its own INFO replication.
+	linkDown(ctx context.Context, addr string) (time.Duration, error)
 	// known lists the sentinels masters asks, and promote moves the one
 	// that answered first to the front.
 	known() []string
@@ -94,18 +99,35 @@ func discoverMaster(ctx context.Context, q querier, name string, mapAddr func(st
 	return in, addr, verifyRole(ctx, q, name, addr, "master")
 }
 
-// discoverReplicas returns the addresses of name's replicas that the
-// sentinels see as up and whose own ROLE says replica with its link to
-// master up, master excluded, sorted.
-func discoverReplicas(ctx context.Context, q querier, name, master string, mapAddr func(string) string) ([]string, error) {
+// replicaRule is what makes a replica usable for a service.
+type replicaRule struct {
+	master    string   // the current master; "" while unknown (then any will do)
+	promoting []string // replicas a failover is promoting: their replicas are the service's too
+	inUse     []string // the replicas read from now
+	mapAddr   func(string) string
+	maxStale  time.Duration // MaxReplicaStaleness
+}
+
+// discoverReplicas returns the addresses of name's replicas that their
+// own ROLE finds usable (verifyReplica), master excluded, sorted. The
+// candidates are the replicas the sentinels list and do not see down,
+// and those in use: right after a switch the sentinels list the new
+// master's replicas as disconnected until they have reached them again,
+// a second or more, while the replicas themselves answer.
+func discoverReplicas(ctx context.Context, q querier, name string, rule replicaRule) ([]string, error) {
 	ins, err := q.replicas(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	var cands []string
 	for _, in := range ins {
-		addr := mapAddr(in.Addr())
-		if in.Healthy() && in.IsSlave && addr != master {
+		addr := rule.mapAddr(in.Addr())
+		if !in.SDown && !in.ODown && in.IsSlave && addr != rule.master && !slices.Contains(cands, addr) {
+			cands = append(cands, addr)
+		}
+	}
+	for _, addr := range rule.inUse {
+		if addr != rule.master && !slices.Contains(cands, addr) {
 			cands = append(cands, addr)
 		}
 	}
@@ -115,7 +137,7 @@ func discoverReplicas(ctx context.Context, q querier, name, master string, mapAd
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = verifyReplica(ctx, q, name, addr, master, mapAddr)
+			errs[i] = verifyReplica(ctx, q, name, addr, rule)
 		}()
 	}
 	wg.Wait()
@@ -146,6 +168,12 @@ func verifyRole(ctx context.Context, q querier, name, addr, want string) error {
 func checkRole(ctx context.Context, q querier, name, addr, want string) (async.Role, error) {
 	replica := want != "master"
 	role, err := q.role(ctx, addr)
+	var ce *pool.ConnError
+	if errors.As(err, &ce) && ctx.Err() == nil {
+		// The connection was lost under the check: a failover's CLIENT
+		// KILL on a reconfigured node. Ask once more, on a new one.
+		role, err = q.role(ctx, addr)
+	}
 	if err != nil {
 		var re *protocol.RedisError
 		if errors.As(err, &re) {
@@ -159,20 +187,42 @@ func checkRole(ctx context.Context, q querier, name, addr, want string) (async.R
 	return role, nil
 }
 
-// verifyReplica checks that the node at addr is a replica whose link to
-// master is up, by its own ROLE: the sentinels' view of a replica's link
-// lags by seconds after a failover, the replica's own does not. With
-// master unknown, any master will do.
-func verifyReplica(ctx context.Context, q querier, name, addr, master string, mapAddr func(string) string) error {
+// verifyReplica checks, by the node's own ROLE (the sentinels' view of a
+// replica's link lags by seconds after a failover, the replica's own does
+// not), that the node at addr is a replica that may serve reads:
+//
+//   - linked to the master (any master while it is unknown), or to a
+//     replica the failover under way is promoting: yes;
+//   - linked to another master: no, it follows another timeline;
+//   - loading a full copy from its master ("sync"): no, it answers LOADING;
+//   - its link down (the master dead, or the failover reconfiguring it):
+//     yes, with the data it has, as Redis serves it, unless maxStale is
+//     set and the link has been down longer.
+func verifyReplica(ctx context.Context, q querier, name, addr string, rule replicaRule) error {
 	role, err := checkRole(ctx, q, name, addr, "slave")
 	if err != nil {
 		return err
 	}
-	if role.State != "connected" {
-		return notFound(name, true, because(ErrNotUsable, errors.New(addr+" is not linked to its master ("+role.State+")")))
+	unusable := func(why string) error { return notFound(name, true, because(ErrNotUsable, errors.New(addr+" "+why))) }
+	switch role.State {
+	case "connected":
+		linked := rule.mapAddr(net.JoinHostPort(role.MasterHost, strconv.Itoa(role.MasterPort)))
+		if rule.master != "" && linked != rule.master && !slices.Contains(rule.promoting, linked) {
+			return unusable("replicates from " + linked + ", not from " + rule.master)
+		}
+		return nil
+	case "sync":
+		return unusable("is loading a full copy from its master")
 	}
-	if linked := mapAddr(net.JoinHostPort(role.MasterHost, strconv.Itoa(role.MasterPort))); master != "" && linked != master {
-		return notFound(name, true, because(ErrNotUsable, errors.New(addr+" replicates from "+linked+", not from "+master)))
+	if rule.maxStale <= 0 {
+		return nil
+	}
+	down, err := q.linkDown(ctx, addr)
+	if err != nil {
+		return unusable("did not say how long its link has been down: " + err.Error())
+	}
+	if down > rule.maxStale {
+		return unusable(fmt.Sprintf("has been without its master for %v, longer than MaxReplicaStaleness %v", down, rule.maxStale))
 	}
 	return nil
 }

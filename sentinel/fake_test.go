@@ -43,6 +43,16 @@ type fakeNode struct {
 	data     map[string]string
 	password string        // AUTH must give it, when set
 	delay    time.Duration // before answering ROLE: a distant node
+	link     string        // a replica's link state as ROLE reports it; "" is connected
+	downFor  int           // seconds its link has been down, for INFO
+}
+
+// setLink sets a replica's link state ("connect", "sync", ...; ""
+// connected) and how long it has been down.
+func (n *fakeNode) setLink(state string, downFor int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.link, n.downFor = state, downFor
 }
 
 func newFakeNode(t *testing.T, role string) *fakeNode {
@@ -93,7 +103,17 @@ func (n *fakeNode) reply(args []string) string {
 		if err != nil {
 			host, port = "none", "0"
 		}
-		return fmt.Sprintf("*5\r\n$5\r\nslave\r\n$%d\r\n%s\r\n:%s\r\n$9\r\nconnected\r\n:0\r\n", len(host), host, port)
+		state := n.link
+		if state == "" {
+			state = "connected"
+		}
+		return fmt.Sprintf("*5\r\n$5\r\nslave\r\n$%d\r\n%s\r\n:%s\r\n$%d\r\n%s\r\n:0\r\n", len(host), host, port, len(state), state)
+	case "INFO":
+		text := "# Replication\r\nrole:slave\r\nmaster_link_status:up\r\n"
+		if n.link != "" {
+			text = fmt.Sprintf("# Replication\r\nrole:slave\r\nmaster_link_status:down\r\nmaster_link_down_since_seconds:%d\r\n", n.downFor)
+		}
+		return fmt.Sprintf("$%d\r\n%s\r\n", len(text), text)
 	case "PING":
 		return "+PONG\r\n"
 	case "SET":

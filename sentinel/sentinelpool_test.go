@@ -204,6 +204,38 @@ func TestReplicasJudgedByTheirOwnRole(t *testing.T) {
 	assert.ElementsMatch(t, []string{n2.addr, n3.addr}, reps)
 }
 
+// A replica whose link to its master is down keeps serving reads (Redis
+// serves stale data) unless MaxReplicaStaleness is set and the link has
+// been down longer; one loading a full copy from its master never does.
+func TestReplicasWithTheirLinkDown(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	n1, n2, n3 := newFakeNode(t, "master"), newFakeNode(t, "slave"), newFakeNode(t, "slave")
+	topo := newFakeTopology("m", n1, n2, n3)
+	sentinels := []string{newFakeSentinel(t, topo).addr}
+	for _, tt := range []struct {
+		name    string
+		state   string
+		downFor int
+		bound   time.Duration
+		want    []string
+	}{
+		{"link down, no bound", "connect", 3600, 0, []string{n2.addr, n3.addr}},
+		{"link down, within the bound", "connecting", 2, 5 * time.Second, []string{n2.addr, n3.addr}},
+		{"link down, past the bound", "connect", 10, 5 * time.Second, []string{n2.addr}},
+		{"handshake, within the bound", "handshake", 0, 5 * time.Second, []string{n2.addr, n3.addr}},
+		{"loading a full copy", "sync", 0, 0, []string{n2.addr}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			n3.setLink(tt.state, tt.downFor)
+			p := newTestPool(t, Config{Sentinels: sentinels, MaxReplicaStaleness: tt.bound})
+			reps, err := p.DiscoverReplicas(ctx, "m")
+			require.NoError(t, err)
+			assert.ElementsMatch(t, tt.want, reps)
+		})
+	}
+}
+
 func TestClientForSplitsReadsFromWrites(t *testing.T) {
 	checkLeaks(t)
 	ctx := context.Background()

@@ -3,6 +3,7 @@ package sentinel
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -312,6 +313,31 @@ func (s *sentinelSet) role(ctx context.Context, addr string) (async.Role, error)
 	}
 	s.noteRTT(addr, time.Since(start))
 	return role, nil
+}
+
+// linkDown returns how long the replica at addr has been without its
+// master, from its INFO replication (querier).
+func (s *sentinelSet) linkDown(ctx context.Context, addr string) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*s.cfg.SentinelTimeout)
+	defer cancel()
+	c, err := s.nodeConn(ctx, addr)
+	if err != nil {
+		return 0, err
+	}
+	info, err := async.NewClient(c).Info(ctx, "replication").Result()
+	if err != nil {
+		return 0, err
+	}
+	v := info.Get("master_link_down_since_seconds")
+	if v == "" {
+		return 0, nil // the link is up
+	}
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || secs < 0 {
+		// -1 (never linked since it started): as long as it has been up.
+		return time.Duration(math.MaxInt64), nil
+	}
+	return time.Duration(secs) * time.Second, nil
 }
 
 // noteRTT folds one measured round trip to a data node into its average

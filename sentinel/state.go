@@ -148,6 +148,7 @@ type action struct {
 	kind  actionKind
 	addr  string
 	addrs []string
+	next  []string // actDiscoverReplicas: masters being promoted, whose replicas are ours too
 	gen   uint64
 	err   error
 	event Event
@@ -182,7 +183,11 @@ func (s *service) refreshReplicas(acts []action) []action {
 		return acts
 	}
 	s.replicaBusy = true
-	return append(acts, action{kind: actDiscoverReplicas, addr: s.masterAddr, gen: s.replicaGen})
+	next := make([]string, 0, len(s.promoting))
+	for a := range s.promoting {
+		next = append(next, a)
+	}
+	return append(acts, action{kind: actDiscoverReplicas, addr: s.masterAddr, addrs: slices.Clone(s.replicaAddrs), next: next, gen: s.replicaGen})
 }
 
 // tick runs periodically: it retries a missing master once its backoff has
