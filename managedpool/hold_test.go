@@ -2,9 +2,9 @@ package managedpool_test
 
 import (
 	"context"
-	"net"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"sync"

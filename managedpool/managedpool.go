@@ -77,7 +77,7 @@ type Pool struct {
 	// while the pools stay open so that commands already written finish.
 	held     bool
 	changed  chan struct{} // closed, and replaced, when the addresses change or the pool closes
-	failFast bool // Config.FailFast, until SetFailFast
+	failFast bool          // Config.FailFast, until SetFailFast
 	closed   bool
 
 	gen atomic.Uint64 // bumped by every SetAddrs and Invalidate
