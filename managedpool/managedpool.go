@@ -76,7 +76,7 @@ type Pool struct {
 	// held is set by Hold: commands wait as if there were no address,
 	// while the pools stay open so that commands already written finish.
 	held     bool
-	changed  chan struct{} // closed, and replaced, when the addresses change or the pool closes
+	changed  chan struct{} // closed, and replaced, when the addresses change
 	failFast bool          // Config.FailFast, until SetFailFast
 	closed   bool
 
@@ -196,8 +196,8 @@ func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (cor
 }
 
 // TargetChanged returns a channel closed at the next change of addresses
-// (SetAddrs with other addresses, Invalidate) or at Close
-// (core.TargetWatcher).
+// (SetAddrs with other addresses, Invalidate) (core.TargetWatcher). Close
+// does not close it: a subscriber learns of Close from ErrClosed.
 func (p *Pool) TargetChanged() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
