@@ -80,6 +80,7 @@ func TestReplicaReadsThroughMasterDown(t *testing.T) {
 		fault func(ctx context.Context, d *integration.Deployment) error
 	}{
 		{"master killed", func(ctx context.Context, d *integration.Deployment) error { return d.Master.Kill(ctx) }},
+		{"master disconnected", func(ctx context.Context, d *integration.Deployment) error { return d.Master.Disconnect(ctx) }},
 		{"manual failover", func(ctx context.Context, d *integration.Deployment) error { return d.Failover(ctx) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,4 +128,40 @@ func TestReplicaReadsThroughMasterDown(t *testing.T) {
 			}
 		})
 	}
+}
+
+// With MaxReplicaStaleness set, a replica whose link has been down longer
+// is left out: the master killed and its failover slow (down-after 30 s),
+// reads through ReplicaFor succeed at first, from the replicas' data, and
+// fail with "no replica found" once the bound has passed (and the next
+// re-check has seen it), while without a bound they go on.
+func TestReplicaStalenessBound(t *testing.T) {
+	ctx := context.Background()
+	d := integration.StartSentinelT(t, integration.SentinelConfig{DownAfter: 30 * time.Second})
+	bounded := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs(), MaxReplicaStaleness: time.Second,
+		RecheckInterval: 200 * time.Millisecond})
+	unbounded := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs(), RecheckInterval: 200 * time.Millisecond})
+	name := d.Config.MasterName
+	require.NoError(t, bounded.MasterFor(name).Set(ctx, "k", "v").Err())
+	rb, ru := bounded.ReplicaFor(name), unbounded.ReplicaFor(name)
+	require.Eventually(t, func() bool { return rb.Get(ctx, "k").Val() == "v" && ru.Get(ctx, "k").Val() == "v" }, 30*time.Second, 10*time.Millisecond)
+
+	require.NoError(t, d.Master.Kill(ctx))
+	killed := time.Now()
+	v, err := rb.Get(ctx, "k").Result()
+	require.NoError(t, err, "a replica whose link has just gone down serves")
+	assert.Equal(t, "v", v)
+	// The bound is a second, seen to the second, plus a re-check.
+	var nf *sentinel.ReplicaNotFoundError
+	require.Eventually(t, func() bool {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return errors.As(rb.Get(cctx, "k").Err(), &nf)
+	}, 10*time.Second, 10*time.Millisecond, "replicas left out past the bound")
+	left := time.Since(killed)
+	t.Logf("bounded reads stopped %v after the kill", left.Round(time.Millisecond))
+	assert.GreaterOrEqual(t, left, time.Second, "not before the bound")
+	v, err = ru.Get(ctx, "k").Result()
+	require.NoError(t, err, "without a bound the replicas still serve")
+	assert.Equal(t, "v", v)
 }

@@ -26,6 +26,7 @@ func TestSubscriberFollowsFailoverAsFastAsCommands(t *testing.T) {
 		fault func(ctx context.Context, d *integration.Deployment) error
 	}{
 		{"master killed", func(ctx context.Context, d *integration.Deployment) error { return d.Master.Kill(ctx) }},
+		{"master disconnected", func(ctx context.Context, d *integration.Deployment) error { return d.Master.Disconnect(ctx) }},
 		{"manual failover", func(ctx context.Context, d *integration.Deployment) error { return d.Failover(ctx) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

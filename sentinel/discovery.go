@@ -110,10 +110,13 @@ type replicaRule struct {
 
 // discoverReplicas returns the addresses of name's replicas that their
 // own ROLE finds usable (verifyReplica), master excluded, sorted. The
-// candidates are the replicas the sentinels list and do not see down,
+// candidates are the replicas the sentinels list as up and connected,
 // and those in use: right after a switch the sentinels list the new
 // master's replicas as disconnected until they have reached them again,
-// a second or more, while the replicas themselves answer.
+// a second or more, while the replicas themselves answer. (A node the
+// sentinels cannot reach and we do not use is left for later: checking
+// it could take the whole timeout when it is gone, and the result waits
+// for every check.)
 func discoverReplicas(ctx context.Context, q querier, name string, rule replicaRule) ([]string, error) {
 	ins, err := q.replicas(ctx, name)
 	if err != nil {
@@ -122,7 +125,7 @@ func discoverReplicas(ctx context.Context, q querier, name string, rule replicaR
 	var cands []string
 	for _, in := range ins {
 		addr := rule.mapAddr(in.Addr())
-		if !in.SDown && !in.ODown && in.IsSlave && addr != rule.master && !slices.Contains(cands, addr) {
+		if in.Healthy() && in.IsSlave && addr != rule.master && !slices.Contains(cands, addr) {
 			cands = append(cands, addr)
 		}
 	}
