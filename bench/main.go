@@ -329,6 +329,9 @@ func main() {
 	failoverRuns := flag.Int("failover-runs", 1, "runs of the failover benchmark")
 	failoverWhich := flag.String("failover-scenarios", "kill,crash,disconnect,failover,register", "failover scenarios to run")
 	failoverOut := flag.String("failover-out", "results/failover.md", "where the failover report goes")
+	followers := flag.Bool("followers", false, "run the replica-read and subscriber failover benchmark instead")
+	followersRuns := flag.Int("followers-runs", 1, "runs of the followers benchmark")
+	followersOut := flag.String("followers-out", "results/followers.md", "where the followers report goes")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (every client) to this file")
 	flag.IntVar(&maxPending, "maxpending", 0, "asyncredis's pool.Config.MaxPending (0: its default); callers beyond it wait for room")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run (every client) to this file at the end")
@@ -362,6 +365,13 @@ func main() {
 				fmt.Printf("  server CPU %.2f µs/op (%.0f %% of a core)", srv.Seconds()*1e6/n, 100*srv.Seconds()/el.Seconds())
 			}
 			fmt.Println()
+		}
+		return
+	}
+	if *followers {
+		if err := runFollowers(*followersRuns, *followersOut); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
 		}
 		return
 	}

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/integration"
+	"github.com/asyncredis/asyncredis/sentinel"
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
+)
+
+// follower is what the followers benchmark asks of a client: reads from
+// replicas, publishes through the master, and a subscriber on the master.
+type follower struct {
+	name      string
+	read      func(ctx context.Context, key string) error
+	publish   func(ctx context.Context, ch, msg string) error
+	subscribe func(ctx context.Context, ch string, got func(msg string)) // runs until ctx ends
+	close     func()
+}
+
+// followerSettings describes each client as the followers benchmark makes it.
+var followerSettings = map[string]string{
+	"asyncredis": "sentinel.Config{Sentinels} defaults; reads through ReplicaFor, publishes through MasterFor, a PubSub on MasterFor",
+	"rueidis":    "a master client (SentinelOption{MasterSet}, DisableCache) and a replica client (the same with ReplicaOnly: true); the subscriber calls Receive again after it returns (10 ms later after an error, so that a dead master is not spun on)",
+	"go-redis":   "NewFailoverClient for the master and NewFailoverClient with ReplicaOnly: true for reads; Subscribe on the master client (it reconnects by itself)",
+}
+
+func followerClients(addrs []string, name string) ([]*follower, error) {
+	s, err := sentinel.New(context.Background(), sentinel.Config{Sentinels: addrs})
+	if err != nil {
+		return nil, err
+	}
+	m, r := s.MasterFor(name), s.ReplicaFor(name)
+	ours := &follower{name: "asyncredis",
+		read:    func(ctx context.Context, k string) error { return ignoreNil(r.Get(ctx, k).Err()) },
+		publish: func(ctx context.Context, ch, msg string) error { return m.Publish(ctx, ch, msg).Err() },
+		subscribe: func(ctx context.Context, ch string, got func(string)) {
+			ps, err := m.PubSub(async.PubSubConfig{Buffer: 1 << 16})
+			if err != nil {
+				return
+			}
+			defer ps.Close()
+			if ps.Subscribe(ctx, ch) != nil {
+				return
+			}
+			for {
+				select {
+				case msg := <-ps.Messages():
+					if msg.Kind == "message" {
+						got(msg.Payload)
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		},
+		close: func() { s.Close() }}
+	opt := rueidis.ClientOption{InitAddress: addrs, DisableCache: true, Sentinel: rueidis.SentinelOption{MasterSet: name}}
+	ru, err := rueidis.NewClient(opt)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	opt.ReplicaOnly = true
+	ruR, err := rueidis.NewClient(opt)
+	if err != nil {
+		s.Close()
+		ru.Close()
+		return nil, err
+	}
+	rc := &follower{name: "rueidis",
+		read: func(ctx context.Context, k string) error {
+			return ignoreNil(ruR.Do(ctx, ruR.B().Get().Key(k).Build()).Error())
+		},
+		publish: func(ctx context.Context, ch, msg string) error {
+			return ru.Do(ctx, ru.B().Publish().Channel(ch).Message(msg).Build()).Error()
+		},
+		subscribe: func(ctx context.Context, ch string, got func(string)) {
+			for ctx.Err() == nil {
+				err := ru.Receive(ctx, ru.B().Subscribe().Channel(ch).Build(), func(m rueidis.PubSubMessage) { got(m.Message) })
+				if err != nil && ctx.Err() == nil {
+					t := time.NewTimer(10 * time.Millisecond)
+					select {
+					case <-t.C:
+					case <-ctx.Done():
+						t.Stop()
+					}
+				}
+			}
+		},
+		close: func() { ru.Close(); ruR.Close() }}
+	gr := goredis.NewFailoverClient(&goredis.FailoverOptions{MasterName: name, SentinelAddrs: addrs})
+	grR := goredis.NewFailoverClient(&goredis.FailoverOptions{MasterName: name, SentinelAddrs: addrs, ReplicaOnly: true})
+	gc := &follower{name: "go-redis",
+		read:    func(ctx context.Context, k string) error { return ignoreNil(grR.Get(ctx, k).Err()) },
+		publish: func(ctx context.Context, ch, msg string) error { return gr.Publish(ctx, ch, msg).Err() },
+		subscribe: func(ctx context.Context, ch string, got func(string)) {
+			ps := gr.Subscribe(ctx, ch)
+			defer ps.Close()
+			msgs := ps.Channel()
+			for {
+				select {
+				case m, ok := <-msgs:
+					if !ok {
+						return
+					}
+					got(m.Payload)
+				case <-ctx.Done():
+					return
+				}
+			}
+		},
+		close: func() { gr.Close(); grR.Close() }}
+	return []*follower{ours, rc, gc}, nil
+}
+
+// ignoreNil counts a missing key as a successful read.
+func ignoreNil(err error) error {
+	if errors.Is(err, async.ErrNil) || errors.Is(err, goredis.Nil) || rueidis.IsRedisNil(err) {
+		return nil
+	}
+	return err
+}
+
+type followerResult struct {
+	client, scenario string
+	reads, readErrs  int64
+	readGap          time.Duration // longest time between two successful replica reads
+	published        int           // publishes acknowledged
+	missed           int           // acknowledged and never received
+	silence          time.Duration // longest time between two received messages
+}
+
+// followersOnce runs 16 replica readers, a publisher every 500 µs and a
+// subscriber through one client on a fresh deployment, injects the fault
+// and measures what readers and subscriber saw.
+func followersOnce(ctx context.Context, which int, scenario string) (followerResult, error) {
+	d, err := integration.StartSentinel(ctx, integration.SentinelConfig{})
+	if err != nil {
+		return followerResult{}, err
+	}
+	defer d.Close(ctx)
+	clients, err := followerClients(d.SentinelAddrs(), d.Config.MasterName)
+	if err != nil {
+		return followerResult{}, err
+	}
+	for _, c := range clients {
+		defer c.close()
+	}
+	c := clients[which]
+	r := followerResult{client: c.name, scenario: scenario}
+
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var mu sync.Mutex // guards the fields below
+	lastRead, lastMsg := time.Now(), time.Time{}
+	received := map[int]bool{}
+	var reads, readErrs atomic.Int64
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for runCtx.Err() == nil {
+				cctx, cancel := context.WithTimeout(runCtx, 5*time.Second)
+				err := c.read(cctx, "fr:"+strconv.Itoa(g))
+				cancel()
+				if runCtx.Err() != nil {
+					return
+				}
+				now := time.Now()
+				if err != nil {
+					readErrs.Add(1)
+					continue
+				}
+				reads.Add(1)
+				mu.Lock()
+				r.readGap = max(r.readGap, now.Sub(lastRead))
+				lastRead = now
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.subscribe(runCtx, "fr", func(msg string) {
+			n, _ := strconv.Atoi(msg)
+			now := time.Now()
+			mu.Lock()
+			received[n] = true
+			if !lastMsg.IsZero() {
+				r.silence = max(r.silence, now.Sub(lastMsg))
+			}
+			lastMsg = now
+			mu.Unlock()
+		})
+	}()
+	var acked []int
+	pubDone := make(chan struct{})
+	go func() {
+		defer close(pubDone)
+		tick := time.NewTicker(500 * time.Microsecond)
+		defer tick.Stop()
+		for n := 0; runCtx.Err() == nil; n++ {
+			select {
+			case <-tick.C:
+			case <-runCtx.Done():
+				return
+			}
+			cctx, cancel := context.WithTimeout(runCtx, 5*time.Second)
+			if c.publish(cctx, "fr", strconv.Itoa(n)) == nil {
+				acked = append(acked, n)
+			}
+			cancel()
+		}
+	}()
+	waitFor := func(cond func() bool, limit time.Duration) bool {
+		deadline := time.Now().Add(limit)
+		for !cond() {
+			if time.Now().After(deadline) {
+				return false
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return true
+	}
+	ok := waitFor(func() bool { mu.Lock(); defer mu.Unlock(); return len(received) > 200 }, 30*time.Second)
+	if ok {
+		old := d.Master
+		switch scenario {
+		case "kill":
+			err = old.Kill(ctx)
+		default:
+			err = d.Failover(ctx)
+		}
+		if err == nil {
+			_, err = d.WaitForNewMaster(ctx, old.Addr(), 30*time.Second)
+		}
+		// Then 3 s more on the new master: readers and subscriber settle.
+		if err == nil {
+			mu.Lock()
+			n := len(received)
+			mu.Unlock()
+			waitFor(func() bool { mu.Lock(); defer mu.Unlock(); return len(received) > n+2000 }, 30*time.Second)
+			time.Sleep(time.Second) // the run's length after the switch, not synchronisation
+		}
+	}
+	stop()
+	<-pubDone
+	wg.Wait()
+	if !ok {
+		return r, fmt.Errorf("no messages before the fault")
+	}
+	if err != nil {
+		return r, err
+	}
+	r.reads, r.readErrs, r.published = reads.Load(), readErrs.Load(), len(acked)
+	for _, n := range acked {
+		if !received[n] {
+			r.missed++
+		}
+	}
+	return r, nil
+}
+
+// runFollowers runs the followers benchmark (scenarios kill and failover,
+// the clients alternating) and writes the report to out.
+func runFollowers(runs int, out string) error {
+	ctx := context.Background()
+	names := []string{"asyncredis", "rueidis", "go-redis"}
+	var results []followerResult
+	for run := 0; run < runs; run++ {
+		for _, scenario := range []string{"kill", "failover"} {
+			for which := range names {
+				r, err := followersOnce(ctx, which, scenario)
+				if err != nil {
+					return fmt.Errorf("%s %s: %w", names[which], scenario, err)
+				}
+				fmt.Fprintf(os.Stderr, "%-8s %-10s reads %7d errors %5d longest gap %v; published %d, missed %d, longest silence %v\n",
+					scenario, r.client, r.reads, r.readErrs, r.readGap.Round(time.Millisecond), r.published, r.missed, r.silence.Round(time.Millisecond))
+				results = append(results, r)
+			}
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Replica reads and subscribers through a failover\n\nReproduce: `cd bench && go run . -followers -followers-runs %d -followers-out %s`\n\n", runs, out)
+	b.WriteString("Each row: a fresh deployment (1 master, 2 replicas, 3 sentinels, down-after 1 s), 16 goroutines reading through the client's replica reads, one publishing every 500 µs through its master client, one subscriber on the master client. `kill`: the master's container SIGKILLed; `failover`: `SENTINEL FAILOVER`. *Longest read gap*: the longest time between two successful replica reads (any goroutine); *missed*: publishes acknowledged to the publisher that the subscriber never received (what is published while it is not subscribed on the master that took the publish is gone: Redis keeps nothing for absent subscribers); *longest silence*: between two messages received.\n\nClient settings:\n\n")
+	for _, name := range names {
+		fmt.Fprintf(&b, "- %s: %s\n", name, followerSettings[name])
+	}
+	b.WriteString("\n| scenario | client | run | reads | read errors | longest read gap | acknowledged publishes | missed | longest silence |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for i, r := range results {
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %v | %d | %d | %v |\n", r.scenario, r.client, i/(2*len(names))+1, r.reads, r.readErrs,
+			r.readGap.Round(time.Millisecond), r.published, r.missed, r.silence.Round(time.Millisecond))
+	}
+	return writeReport(out, b.String())
+}
