@@ -58,8 +58,8 @@ type Config struct {
 	// master is dead or being failed over, its replicas keep answering
 	// with the data they have. Set, a replica whose link has been down
 	// longer (INFO's master_link_down_since_seconds, so with a second's
-	// precision) is left out until it is linked again. A replica loading a
-	// full copy from its master is always left out.
+	// precision) is left out until it is linked again. A replica receiving
+	// a full copy from its master is used only when no other one is.
 	MaxReplicaStaleness time.Duration
 
 	// FailFast makes commands fail at once with *MasterNotFoundError while

@@ -144,16 +144,26 @@ func discoverReplicas(ctx context.Context, q querier, name string, rule replicaR
 		}()
 	}
 	wg.Wait()
-	var out []string
+	var out, syncing []string
 	var refused error
 	for i, addr := range cands {
 		var rre *ReplicaReplyError
+		var se *syncingError
 		switch {
 		case errs[i] == nil:
 			out = append(out, addr)
+		case errors.As(errs[i], &se):
+			syncing = append(syncing, addr)
 		case errors.As(errs[i], &rre):
 			refused = errs[i]
 		}
+	}
+	if len(out) == 0 {
+		// Only replicas receiving a full copy: they serve their old data
+		// until they load the new one (replica-serve-stale-data), a last
+		// resort rather than no replica at all (after a failover, the one
+		// replica left may have to resync from scratch).
+		out = syncing
 	}
 	if len(out) == 0 && refused != nil {
 		return nil, refused // say why (a wrong password), not just "none usable"
@@ -197,7 +207,9 @@ func checkRole(ctx context.Context, q querier, name, addr, want string) (async.R
 //   - linked to the master (any master while it is unknown), or to a
 //     replica the failover under way is promoting: yes;
 //   - linked to another master: no, it follows another timeline;
-//   - loading a full copy from its master ("sync"): no, it answers LOADING;
+//   - receiving a full copy from its master ("sync"): only when no other
+//     replica is usable (it serves its old data until it loads the new
+//     one, and answers LOADING while it does);
 //   - its link down (the master dead, or the failover reconfiguring it):
 //     yes, with the data it has, as Redis serves it, unless maxStale is
 //     set and the link has been down longer.
@@ -215,7 +227,7 @@ func verifyReplica(ctx context.Context, q querier, name, addr string, rule repli
 		}
 		return nil
 	case "sync":
-		return unusable("is loading a full copy from its master")
+		return &syncingError{unusable("is receiving a full copy from its master")}
 	}
 	if rule.maxStale <= 0 {
 		return nil
@@ -229,6 +241,12 @@ func verifyReplica(ctx context.Context, q querier, name, addr string, rule repli
 	}
 	return nil
 }
+
+// syncingError marks a replica receiving a full copy from its master:
+// usable only when no other replica is.
+type syncingError struct{ error }
+
+func (e *syncingError) Unwrap() error { return e.error }
 
 func notFound(name string, replica bool, err error) error {
 	if replica {

@@ -206,7 +206,8 @@ func TestReplicasJudgedByTheirOwnRole(t *testing.T) {
 
 // A replica whose link to its master is down keeps serving reads (Redis
 // serves stale data) unless MaxReplicaStaleness is set and the link has
-// been down longer; one loading a full copy from its master never does.
+// been down longer; one receiving a full copy from its master only when
+// no other is usable.
 func TestReplicasWithTheirLinkDown(t *testing.T) {
 	checkLeaks(t)
 	ctx := context.Background()
@@ -234,6 +235,14 @@ func TestReplicasWithTheirLinkDown(t *testing.T) {
 			assert.ElementsMatch(t, tt.want, reps)
 		})
 	}
+	// Replicas receiving a full copy are a last resort: when every one
+	// is, they serve (their old data) rather than none.
+	n2.setLink("sync", 0)
+	n3.setLink("sync", 0)
+	p := newTestPool(t, Config{Sentinels: sentinels})
+	reps, err := p.DiscoverReplicas(ctx, "m")
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{n2.addr, n3.addr}, reps)
 }
 
 func TestClientForSplitsReadsFromWrites(t *testing.T) {
