@@ -44,11 +44,12 @@
 // address is checked with ROLE before use. Peer sentinels are learned from
 // +sentinel events and [SentinelPool.Discover]. Replicas come from
 // SENTINEL REPLICAS, leaving out those flagged s_down, o_down or
-// disconnected; the sentinels' master-link-status is not trusted (it lags
-// a resync by seconds to minutes): each replica is judged by its own ROLE,
-// which must say slave, link connected, replicating from the current
-// master. Each key is read from one of them (by its hash slot), so reads
-// of one key stay in issue order.
+// disconnected (unless in use), and the sentinels' master-link-status is
+// not trusted (it lags a resync by seconds to minutes): each replica is
+// judged by its own ROLE (see verifyReplica in discovery.go for the rules:
+// a replica whose link is down keeps serving, bounded by
+// Config.MaxReplicaStaleness). Each key is read from one of them (by its
+// hash slot), so reads of one key stay in issue order.
 //
 // # Failover
 //
@@ -82,9 +83,10 @@
 // written wait for the new master and are then sent (at-most-once). A
 // replica selected for promotion stops receiving reads before it is
 // promoted, and is read from again if the failover aborts. Replicas are
-// judged by their own ROLE, linked to the current master, on connections
-// kept for these checks, not by the sentinels' view of their link, which
-// lags by seconds after a failover. Events are hints: every
+// judged by their own ROLE on connections kept for these checks, not by
+// the sentinels' view of their link, which lags by seconds after a
+// failover; they keep serving reads while the master is down. A PubSub
+// follows a switch at once (core.TargetWatcher). Events are hints: every
 // Config.RecheckInterval every service is rediscovered and re-verified,
 // and a lost subscription, connection trouble or READONLY replies trigger
 // it at once.
