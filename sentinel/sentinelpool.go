@@ -34,7 +34,7 @@ type SentinelPool struct {
 	calls   chan func()        // run by the loop; written by the API
 	events  chan rawEvent      // written by listeners; read by the loop
 	results chan func()        // written by workers; run by the loop
-	trouble chan troubleReport // written by managed pools; read by the loop
+	troubles troubleBox // written by managed pools; read by the loop
 	out     chan Event         // written by the loop (never blocking); read by users; closed by Close after the loop returned
 
 	// owned by the loop goroutine (and by Close once the loop has exited)
@@ -80,7 +80,7 @@ func NewSentinelPool(cfg Config) (*SentinelPool, error) {
 		calls:     make(chan func()),
 		events:    make(chan rawEvent, 256),
 		results:   make(chan func(), 64),
-		trouble:   make(chan troubleReport, 64),
+		troubles:  troubleBox{wake: make(chan struct{}, 1)},
 		out:       make(chan Event, cfg.EventBuffer),
 		services:  map[string]*serviceRun{},
 		listening: map[string]bool{},
@@ -267,10 +267,12 @@ func (p *SentinelPool) loop() {
 			fn()
 		case ev := <-p.events:
 			p.handleEvent(ev)
-		case tr := <-p.trouble:
-			if s, ok := p.services[tr.name]; ok {
-				p.log.Debug("sentinel: connection trouble", "name", tr.name, "addr", tr.addr, "err", tr.err)
-				p.do(s, s.trouble(tr.replica, tr.addr))
+		case <-p.troubles.wake:
+			for _, tr := range p.troubles.take() {
+				if s, ok := p.services[tr.name]; ok {
+					p.log.Debug("sentinel: connection trouble", "name", tr.name, "addr", tr.addr, "err", tr.err)
+					p.do(s, s.trouble(tr.replica, tr.addr))
+				}
 			}
 		case now := <-tick.C:
 			for _, s := range p.services {
@@ -342,11 +344,47 @@ func loadErr(ptr *atomic.Pointer[error], def error) error {
 	return def
 }
 
-func (p *SentinelPool) noteTrouble(tr troubleReport) {
-	select {
-	case p.trouble <- tr:
-	default: // a re-check is already due; the periodic one catches the rest
+func (p *SentinelPool) noteTrouble(tr troubleReport) { p.troubles.put(tr) }
+
+// troubleBox holds the managed pools' trouble reports for the loop: one
+// per service, role and address until the loop takes them, so a burst of
+// failures (every command on a killed connection reports) neither blocks
+// a pool nor loses the report that matters (a dropped address waits for
+// the rediscovery it triggers).
+type troubleBox struct {
+	wake chan struct{} // capacity 1: there are reports to take
+
+	mu      sync.Mutex // guards pending
+	pending map[troubleKey]troubleReport
+}
+
+type troubleKey struct {
+	name, addr string
+	replica    bool
+}
+
+func (b *troubleBox) put(tr troubleReport) {
+	b.mu.Lock()
+	if b.pending == nil {
+		b.pending = map[troubleKey]troubleReport{}
 	}
+	b.pending[troubleKey{tr.name, tr.addr, tr.replica}] = tr
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default: // the loop is already due to take them
+	}
+}
+
+func (b *troubleBox) take() []troubleReport {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]troubleReport, 0, len(b.pending))
+	for _, tr := range b.pending {
+		out = append(out, tr)
+	}
+	clear(b.pending)
+	return out
 }
 
 // Closed reports whether Close has been called.
