@@ -31,11 +31,11 @@ type SentinelPool struct {
 	life   core.Lifecycle // the loop, listeners and workers
 	set    *sentinelSet
 
-	calls   chan func()        // run by the loop; written by the API
-	events  chan rawEvent      // written by listeners; read by the loop
-	results chan func()        // written by workers; run by the loop
-	troubles troubleBox // written by managed pools; read by the loop
-	out     chan Event         // written by the loop (never blocking); read by users; closed by Close after the loop returned
+	calls    chan func()   // run by the loop; written by the API
+	events   chan rawEvent // written by listeners; read by the loop
+	results  chan func()   // written by workers; run by the loop
+	troubles troubleBox    // written by managed pools; read by the loop
+	out      chan Event    // written by the loop (never blocking); read by users; closed by Close after the loop returned
 
 	// owned by the loop goroutine (and by Close once the loop has exited)
 	services  map[string]*serviceRun
