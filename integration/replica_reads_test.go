@@ -75,14 +75,7 @@ func (g *gapReads) finish() {
 // longer than 50 ms, through a master kill and a manual failover, and no
 // error but reads in flight on a connection the sentinels killed.
 func TestReplicaReadsThroughMasterDown(t *testing.T) {
-	for _, tt := range []struct {
-		name  string
-		fault func(ctx context.Context, d *integration.Deployment) error
-	}{
-		{"master killed", func(ctx context.Context, d *integration.Deployment) error { return d.Master.Kill(ctx) }},
-		{"master disconnected", func(ctx context.Context, d *integration.Deployment) error { return d.Master.Disconnect(ctx) }},
-		{"manual failover", func(ctx context.Context, d *integration.Deployment) error { return d.Failover(ctx) }},
-	} {
+	for _, tt := range masterFaults {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			d := integration.StartSentinelT(t, integration.SentinelConfig{})

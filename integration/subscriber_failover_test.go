@@ -14,6 +14,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// masterFaults are the faults a master's followers (replica readers,
+// subscribers) are tested through.
+var masterFaults = []struct {
+	name  string
+	fault func(ctx context.Context, d *integration.Deployment) error
+}{
+	{"master killed", func(ctx context.Context, d *integration.Deployment) error { return d.Master.Kill(ctx) }},
+	{"master disconnected", func(ctx context.Context, d *integration.Deployment) error { return d.Master.Disconnect(ctx) }},
+	{"manual failover", func(ctx context.Context, d *integration.Deployment) error { return d.Failover(ctx) }},
+}
+
 // A subscriber on MasterFor follows a failover as fast as commands do: a
 // publisher publishes every 500 µs through MasterFor, and the subscriber's
 // first message after the fault arrives at most 50 ms after the
@@ -21,14 +32,7 @@ import (
 // acknowledged publishes are counted (a subscriber misses what is
 // published on the new master before it has subscribed there).
 func TestSubscriberFollowsFailoverAsFastAsCommands(t *testing.T) {
-	for _, tt := range []struct {
-		name  string
-		fault func(ctx context.Context, d *integration.Deployment) error
-	}{
-		{"master killed", func(ctx context.Context, d *integration.Deployment) error { return d.Master.Kill(ctx) }},
-		{"master disconnected", func(ctx context.Context, d *integration.Deployment) error { return d.Master.Disconnect(ctx) }},
-		{"manual failover", func(ctx context.Context, d *integration.Deployment) error { return d.Failover(ctx) }},
-	} {
+	for _, tt := range masterFaults {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			d := integration.StartSentinelT(t, integration.SentinelConfig{})
