@@ -18,11 +18,7 @@ import (
 // client id it closes the connection instead.
 func (p *Pool) execBlocking(ctx context.Context, cmd *core.Command, sink core.Sink) {
 	p.mu.Lock()
-	if p.closed || p.held {
-		err := error(ErrHeld)
-		if p.closed {
-			err = &ConnError{Addr: p.cfg.Addr, Err: ErrClosed}
-		}
+	if err := p.refusedLocked(); err != nil {
 		p.mu.Unlock()
 		core.FailNotSent(cmd, sink, err)
 		return

@@ -103,11 +103,7 @@ func (p *Pool) route(ctx context.Context, i int, cmd *core.Command, sink core.Si
 	p.mu.Lock()
 	var me *waitline.Waiter // set once this caller has waited for room
 	for {
-		if p.closed || p.held {
-			err := error(ErrHeld)
-			if p.closed {
-				err = &ConnError{Addr: p.cfg.Addr, Err: ErrClosed}
-			}
+		if err := p.refusedLocked(); err != nil {
 			if me != nil {
 				p.waiting.Freed()
 			}
@@ -150,6 +146,18 @@ func (p *Pool) route(ctx context.Context, i int, cmd *core.Command, sink core.Si
 	p.waiting.Push(ctx, i, request{ctx: ctx, cmd: cmd, sink: sink, at: time.Now()}, size)
 	p.mu.Unlock()
 	p.poke()
+	return nil
+}
+
+// refusedLocked returns why the pool takes no command now (closed, or
+// held for a failover), or nil.
+func (p *Pool) refusedLocked() error {
+	switch {
+	case p.closed:
+		return &ConnError{Addr: p.cfg.Addr, Err: ErrClosed}
+	case p.held:
+		return ErrHeld
+	}
 	return nil
 }
 
