@@ -32,6 +32,11 @@ type Config struct {
 	DB int
 	// ClientName is set with CLIENT SETNAME on each connection.
 	ClientName string
+	// ReadOnly sends READONLY on each connection after the handshake, so
+	// that a Redis Cluster replica serves reads of its master's slots
+	// instead of redirecting them; the cluster client sets it for the
+	// replicas it reads from.
+	ReadOnly bool
 	// Protocol is 2 or 3; default 3, falling back to 2 when the server does
 	// not know HELLO.
 	Protocol int

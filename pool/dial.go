@@ -228,8 +228,8 @@ func (c *Conn) hello() (named bool, err error) {
 	return named, nil
 }
 
-// setUp names the connection (unless HELLO did), selects its database
-// and, on an untimed connection, learns its CLIENT ID.
+// setUp names the connection (unless HELLO did), selects its database,
+// sends READONLY to a cluster replica and, on an untimed connection, learns its CLIENT ID.
 func (c *Conn) setUp(named bool) error {
 	cfg := c.cfg
 	if !named && cfg.ClientName != "" {
@@ -240,6 +240,11 @@ func (c *Conn) setUp(named bool) error {
 	if cfg.DB != 0 {
 		if _, err := c.roundTrip("SELECT", strconv.Itoa(cfg.DB)); err != nil {
 			return &DialError{Addr: c.addr, Step: "select", Err: err}
+		}
+	}
+	if cfg.ReadOnly {
+		if _, err := c.roundTrip("READONLY"); err != nil {
+			return &DialError{Addr: c.addr, Step: "readonly", Err: err}
 		}
 	}
 	if c.kind.untimed() {

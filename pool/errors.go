@@ -74,7 +74,7 @@ func (e *ConnError) SafeToRetry() bool { return !e.Sent }
 // Authentication failures match protocol.ErrAuth.
 type DialError struct {
 	Addr string
-	Step string // "dial", "tls", "hello", "auth", "setname", "select"
+	Step string // "dial", "tls", "hello", "auth", "setname", "select", "readonly"
 	Err  error
 }
 

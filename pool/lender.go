@@ -27,6 +27,8 @@ type lender struct {
 	lent   map[*Conn]struct{}
 	subs   map[*Conn]struct{} // subscriber connections, closed with the pool
 	closed bool
+
+	closing sync.WaitGroup // connections being closed after they came back unfit
 }
 
 // idleConn is a dedicated connection waiting to be lent again.
@@ -112,11 +114,23 @@ func (l *lender) release(c *Conn) {
 	}
 	l.mu.Unlock()
 	if !keep {
-		c.Close()
+		l.closeAside(c)
 	} else if first && l.cfg.IdleTimeout >= 0 {
 		l.poke() // the maintainer's timer is not set for idle connections yet
 	}
 	<-l.sem
+}
+
+// closeAside closes c on a goroutine that the pool's Close waits for: a
+// connection given back may be given back from its own reader (a
+// transaction's last reply releases it), which must not wait for itself.
+func (l *lender) closeAside(c *Conn) {
+	c.die(ErrClosed)
+	l.closing.Add(1)
+	go func() {
+		defer l.closing.Done()
+		c.Close()
+	}()
 }
 
 // ErrNeedsRESP3 is returned for a subscriber connection to a server that

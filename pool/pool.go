@@ -198,7 +198,7 @@ func (p *Pool) AcquireExecutor(ctx context.Context) (core.Executor, func(discard
 	}
 	return c, func(discard bool) {
 		if discard {
-			c.Close()
+			c.die(ErrClosed) // Release closes it, without waiting here: this may run on c's reader
 		}
 		p.Release(c)
 	}, nil
@@ -462,6 +462,7 @@ func (p *Pool) Close() error {
 		}
 	})
 	p.wg.Wait()
+	p.lend.closing.Wait()
 	p.waiting.Wait()
 	return nil
 }

@@ -9,22 +9,24 @@ import (
 // Sentinel errors matched with errors.Is against a *RedisError of that
 // kind, and against protocol failures.
 var (
-	ErrReadOnly   = errors.New("protocol: READONLY")    // write sent to a replica
-	ErrNoScript   = errors.New("protocol: NOSCRIPT")    // EVALSHA of an unknown script
-	ErrWrongType  = errors.New("protocol: WRONGTYPE")   // command against a key of another type
-	ErrNoAuth     = errors.New("protocol: NOAUTH")      // authentication required
-	ErrWrongPass  = errors.New("protocol: WRONGPASS")   // bad username or password
-	ErrAuth       = errors.New("protocol: auth failed") // any of NOAUTH, WRONGPASS and older password errors
-	ErrLoading    = errors.New("protocol: LOADING")     // server loading its dataset
-	ErrMasterDown = errors.New("protocol: MASTERDOWN")  // replica lost its master
-	ErrNoReplicas = errors.New("protocol: NOREPLICAS")  // not enough good replicas
-	ErrBusy       = errors.New("protocol: BUSY")        // a script is running
-	ErrExecAbort  = errors.New("protocol: EXECABORT")   // transaction discarded after an error
-	ErrMoved      = errors.New("protocol: MOVED")       // cluster redirect
-	ErrAsk        = errors.New("protocol: ASK")         // cluster redirect for one command
-	ErrTryAgain   = errors.New("protocol: TRYAGAIN")
-	ErrNoProto    = errors.New("protocol: NOPROTO") // HELLO with an unsupported version
-	ErrNoPerm     = errors.New("protocol: NOPERM")  // ACL denies the command or key
+	ErrReadOnly    = errors.New("protocol: READONLY")    // write sent to a replica
+	ErrNoScript    = errors.New("protocol: NOSCRIPT")    // EVALSHA of an unknown script
+	ErrWrongType   = errors.New("protocol: WRONGTYPE")   // command against a key of another type
+	ErrNoAuth      = errors.New("protocol: NOAUTH")      // authentication required
+	ErrWrongPass   = errors.New("protocol: WRONGPASS")   // bad username or password
+	ErrAuth        = errors.New("protocol: auth failed") // any of NOAUTH, WRONGPASS and older password errors
+	ErrLoading     = errors.New("protocol: LOADING")     // server loading its dataset
+	ErrMasterDown  = errors.New("protocol: MASTERDOWN")  // replica lost its master
+	ErrNoReplicas  = errors.New("protocol: NOREPLICAS")  // not enough good replicas
+	ErrBusy        = errors.New("protocol: BUSY")        // a script is running
+	ErrExecAbort   = errors.New("protocol: EXECABORT")   // transaction discarded after an error
+	ErrMoved       = errors.New("protocol: MOVED")       // cluster redirect
+	ErrAsk         = errors.New("protocol: ASK")         // cluster redirect for one command
+	ErrTryAgain    = errors.New("protocol: TRYAGAIN")    // multi-key command during a slot migration
+	ErrClusterDown = errors.New("protocol: CLUSTERDOWN") // cluster cannot serve the slot now
+	ErrCrossSlot   = errors.New("protocol: CROSSSLOT")   // keys of one command in different slots
+	ErrNoProto     = errors.New("protocol: NOPROTO")     // HELLO with an unsupported version
+	ErrNoPerm      = errors.New("protocol: NOPERM")      // ACL denies the command or key
 
 	// ErrMalformed is matched by a *ProtocolError for input that is not RESP.
 	ErrMalformed = errors.New("protocol: malformed reply")
@@ -33,21 +35,23 @@ var (
 )
 
 var prefixErrors = map[string]error{
-	"READONLY":   ErrReadOnly,
-	"NOSCRIPT":   ErrNoScript,
-	"WRONGTYPE":  ErrWrongType,
-	"NOAUTH":     ErrNoAuth,
-	"WRONGPASS":  ErrWrongPass,
-	"LOADING":    ErrLoading,
-	"MASTERDOWN": ErrMasterDown,
-	"NOREPLICAS": ErrNoReplicas,
-	"BUSY":       ErrBusy,
-	"EXECABORT":  ErrExecAbort,
-	"MOVED":      ErrMoved,
-	"ASK":        ErrAsk,
-	"TRYAGAIN":   ErrTryAgain,
-	"NOPROTO":    ErrNoProto,
-	"NOPERM":     ErrNoPerm,
+	"READONLY":    ErrReadOnly,
+	"NOSCRIPT":    ErrNoScript,
+	"WRONGTYPE":   ErrWrongType,
+	"NOAUTH":      ErrNoAuth,
+	"WRONGPASS":   ErrWrongPass,
+	"LOADING":     ErrLoading,
+	"MASTERDOWN":  ErrMasterDown,
+	"NOREPLICAS":  ErrNoReplicas,
+	"BUSY":        ErrBusy,
+	"EXECABORT":   ErrExecAbort,
+	"MOVED":       ErrMoved,
+	"ASK":         ErrAsk,
+	"TRYAGAIN":    ErrTryAgain,
+	"CLUSTERDOWN": ErrClusterDown,
+	"CROSSSLOT":   ErrCrossSlot,
+	"NOPROTO":     ErrNoProto,
+	"NOPERM":      ErrNoPerm,
 }
 
 // RedisError is an error reply from the server. Its kind is matched with

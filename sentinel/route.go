@@ -2,7 +2,6 @@ package sentinel
 
 import (
 	"context"
-	"strings"
 
 	"github.com/asyncredis/asyncredis/async"
 	"github.com/asyncredis/asyncredis/async/core"
@@ -10,23 +9,24 @@ import (
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
-// ReadPolicy says where a client from ClientFor sends read-only commands.
-type ReadPolicy int
+// ReadPolicy says where a client from ClientFor sends read-only commands
+// (core.ReadPolicy, shared with the cluster client).
+type ReadPolicy = core.ReadPolicy
 
 const (
 	// ReadMaster sends every command to the master (as MasterFor).
-	ReadMaster ReadPolicy = iota
+	ReadMaster = core.ReadMaster
 	// ReadReplica sends read-only commands to the replicas only; they wait
 	// for a replica (or fail with *ReplicaNotFoundError) when none is
 	// usable, as ReplicaFor's do.
-	ReadReplica
+	ReadReplica = core.ReadReplica
 	// ReadReplicaPreferred sends read-only commands to the replicas while
 	// one is usable, else to the master.
-	ReadReplicaPreferred
+	ReadReplicaPreferred = core.ReadReplicaPreferred
 	// ReadNearest sends read-only commands to the node, master or replica,
 	// with the lowest round trip measured by the pool's ROLE checks (an
 	// average, refreshed every Config.RecheckInterval).
-	ReadNearest
+	ReadNearest = core.ReadNearest
 )
 
 // ClientFor returns one client for name that splits reads from writes:
@@ -66,7 +66,7 @@ func (r *router) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 }
 
 func (r *router) pick(cmd *core.Command) *managedpool.Pool {
-	if r.reads == ReadMaster || !readOnly(cmd.Name()) {
+	if r.reads == ReadMaster || !core.ReadOnly(cmd.Name()) {
 		return r.master
 	}
 	if (r.reads == ReadReplicaPreferred || r.reads == ReadNearest) && len(r.replicas.Addrs()) == 0 {
@@ -94,32 +94,3 @@ func (r *router) Subscriber(ctx context.Context, onPush func(protocol.Value)) (c
 // TargetChanged says when the master changes (core.TargetWatcher).
 func (r *router) TargetChanged() <-chan struct{} { return r.master.TargetChanged() }
 
-// readOnly reports whether the command named name only reads data, so a
-// replica can serve it. Commands with a write variant (SORT, GEORADIUS,
-// ZRANGE ... STORE) are left to the master unless their read-only form
-// is named.
-func readOnly(name []byte) bool {
-	if len(name) == 0 || len(name) > 24 {
-		return false
-	}
-	var buf [24]byte
-	return readOnlyCommands[strings.ToUpper(string(append(buf[:0], name...)))]
-}
-
-var readOnlyCommands = func() map[string]bool {
-	m := map[string]bool{}
-	for _, c := range strings.Fields(`
-		GET MGET GETRANGE SUBSTR STRLEN GETBIT BITCOUNT BITPOS BITFIELD_RO LCS EXISTS TYPE TTL PTTL
-		EXPIRETIME PEXPIRETIME DUMP KEYS SCAN RANDOMKEY DBSIZE OBJECT
-		HGET HMGET HGETALL HKEYS HVALS HLEN HEXISTS HSTRLEN HRANDFIELD HSCAN
-		LRANGE LLEN LINDEX LPOS
-		SCARD SISMEMBER SMISMEMBER SMEMBERS SRANDMEMBER SINTER SINTERCARD SUNION SDIFF SSCAN
-		ZCARD ZCOUNT ZLEXCOUNT ZSCORE ZMSCORE ZRANK ZREVRANK ZRANGE ZRANGEBYSCORE ZRANGEBYLEX
-		ZREVRANGE ZREVRANGEBYSCORE ZREVRANGEBYLEX ZRANDMEMBER ZINTER ZINTERCARD ZUNION ZDIFF ZSCAN
-		XRANGE XREVRANGE XLEN XREAD XINFO XPENDING
-		GEOPOS GEODIST GEOHASH GEOSEARCH GEORADIUS_RO GEORADIUSBYMEMBER_RO
-		PFCOUNT SORT_RO EVAL_RO EVALSHA_RO FCALL_RO TOUCH`) {
-		m[c] = true
-	}
-	return m
-}()

@@ -44,6 +44,10 @@ const (
 	countOne   keyTally = iota // one
 	countAll                   // every argument
 	countPairs                 // every other one (MSET key value ...)
+	countTwo                   // two (RENAME src dst, LMOVE src dst ...)
+	countButLast               // all but the last argument (BLPOP key ... timeout)
+	countNumkeys               // numkeys, then that many (LMPOP 2 k1 k2 ...)
+	countStore                 // a destination, numkeys, then that many (ZUNIONSTORE)
 )
 
 func init() {
@@ -64,6 +68,11 @@ func init() {
 		func(s *cmdSpec) { s.key = keySecond })
 	set("MGET DEL UNLINK EXISTS TOUCH WATCH SINTER SUNION SDIFF PFCOUNT", func(s *cmdSpec) { s.count = countAll })
 	set("MSET MSETNX", func(s *cmdSpec) { s.count = countPairs })
+	set(`SINTERSTORE SUNIONSTORE SDIFFSTORE PFMERGE BITOP`, func(s *cmdSpec) { s.count = countAll })
+	set(`RENAME RENAMENX SMOVE LMOVE BLMOVE RPOPLPUSH BRPOPLPUSH COPY GEOSEARCHSTORE ZRANGESTORE`, func(s *cmdSpec) { s.count = countTwo })
+	set("BLPOP BRPOP BZPOPMIN BZPOPMAX", func(s *cmdSpec) { s.count = countButLast })
+	set("LMPOP ZMPOP SINTERCARD ZINTERCARD ZUNION ZINTER ZDIFF", func(s *cmdSpec) { s.count = countNumkeys })
+	set("ZUNIONSTORE ZINTERSTORE ZDIFFSTORE", func(s *cmdSpec) { s.count = countStore })
 
 	refuse := func(names, use string, always bool) {
 		set(names, func(s *cmdSpec) { s.use, s.always = use, always })

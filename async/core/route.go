@@ -153,3 +153,7 @@ var crcTable = func() (t [256]uint16) {
 	}
 	return t
 }()
+
+// FirstKey returns the command's first key argument (aliasing Buf), and
+// false for a command without a key.
+func (c *Command) FirstKey() ([]byte, bool) { return firstKey(c.Buf) }

@@ -1,0 +1,217 @@
+package cluster
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/async/core"
+	"github.com/asyncredis/asyncredis/pool"
+	"github.com/asyncredis/asyncredis/pool/waitline"
+)
+
+// anySlot is the pseudo-slot of keyless commands: they go to one master
+// (the owner of slot 0, else any) and are ordered among themselves like
+// the commands of a slot.
+const anySlot = NumSlots
+
+// Cluster is a client of one Redis Cluster: it keeps the slot map, a pool
+// per node, and sends each command to its slot's owner (see the package
+// documentation). It is an executor (core.Executor and its
+// capabilities); Client wraps it in the typed client.
+type Cluster struct {
+	cfg Config
+
+	ctx    context.Context // ended by Close
+	cancel context.CancelFunc
+	lc     core.Lifecycle // the refresher and the retry timers
+	closed atomic.Bool
+
+	owner [NumSlots + 1]atomic.Pointer[node] // master per slot (anySlot: the keyless commands' master)
+	gates [NumSlots + 1]gate                 // per slot: commands in flight, and whether new ones wait
+	seq   atomic.Uint64                      // issue order of requests
+
+	refreshes chan struct{} // capacity 1: written to ask for a refresh; read by the refresher; never closed
+	refreshed chan struct{} // closed and replaced after each refresh, for callers that wait for one
+	events    chan Event
+
+	counters counters
+
+	mu        sync.Mutex                // guards the fields below
+	nodes     map[string]*node          // by address: masters and the replicas read from
+	topo      Topology                  // as last read
+	stamp     [NumSlots + 1]uint64      // per slot: the refresh generation that last set its owner (a MOVED sets gen+1)
+	gen       uint64                    // refreshes started
+	waiting   *waitline.Line[*request]  // commands waiting for their slot, keyed by slot
+	pending   map[int]*node             // a gated slot's next owner, set when its commands out have come back
+	readyAt   map[int]time.Time         // a waiting slot's earliest retry
+	timers    map[int]*time.Timer       // retries scheduled by readyAt
+	refreshMu sync.Mutex                // held by the one refresh in progress
+	refreshCh chan struct{}             // see refreshed
+	tried     map[string]error          // the last refresh's failures
+	retired   []*node                   // nodes left to Close to close
+}
+
+// node is one server of the cluster and the pool to it.
+type node struct {
+	addr    string
+	pool    *pool.Pool
+	replica bool        // a replica read from (READONLY connections)
+	healthy atomic.Bool // as the slot map last said; a replica's pool failing a dial clears it until the next refresh
+
+	replicas atomic.Pointer[[]*node] // a master's replicas that reads may go to
+}
+
+// New connects to the cluster: it reads the slot map from the seeds,
+// bounded by ctx (an error matching ErrNoNodes if none answered), and
+// returns a client that keeps it up to date. Config errors are returned
+// as they are.
+func New(ctx context.Context, cfg Config) (*Cluster, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithCancel(context.Background())
+	c := &Cluster{
+		cfg: cfg, ctx: cctx, cancel: cancel,
+		refreshes: make(chan struct{}, 1),
+		events:    make(chan Event, cfg.EventBuffer),
+		nodes:     map[string]*node{},
+		pending:   map[int]*node{},
+		readyAt:   map[int]time.Time{},
+		timers:    map[int]*time.Timer{},
+		refreshCh: make(chan struct{}),
+	}
+	c.waiting = waitline.New(&c.mu, cfg.MaxWaiting, cfg.MaxWaitingBytes, expireRequest)
+	if err := c.refresh(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.lc.Go(c.refresher)
+	return c, nil
+}
+
+// Client returns a typed client over the cluster.
+func (c *Cluster) Client() *async.Client { return async.NewClient(c) }
+
+// Config returns the configuration with defaults filled in.
+func (c *Cluster) Config() Config { return c.cfg }
+
+// Close fails the waiting commands (never sent), closes every node's
+// pool and waits for the client's goroutines. Idempotent.
+func (c *Cluster) Close() error {
+	if !c.closed.CompareAndSwap(false, true) {
+		c.lc.Close()
+		return nil
+	}
+	c.cancel()
+	c.mu.Lock()
+	for _, t := range c.timers {
+		t.Stop()
+	}
+	waiting := c.waiting.TakeAll()
+	c.mu.Unlock()
+	c.lc.Close()
+	for _, r := range waiting {
+		r.fail(core.NotSent(core.ErrClosed))
+	}
+	c.waiting.Wait()
+	c.mu.Lock()
+	nodes := c.nodes
+	c.nodes = map[string]*node{}
+	retired := c.retired
+	c.retired = nil
+	c.mu.Unlock()
+	for _, n := range nodes {
+		n.pool.Close()
+	}
+	for _, n := range retired {
+		n.pool.Close()
+	}
+	return nil
+}
+
+// nodeLocked returns the node at addr (its read-only pool for a
+// replica read from), starting its pool if it is new; nil only if no pool
+// can be made for addr.
+func (c *Cluster) nodeLocked(addr string, replica bool) *node {
+	key := addr
+	if replica {
+		key = replicaKey(addr)
+	}
+	if n := c.nodes[key]; n != nil {
+		return n
+	}
+	p, err := pool.New(c.cfg.poolConfig(addr, replica))
+	if err != nil {
+		return nil // Pool was validated with a seed's address: addr itself is bad
+	}
+	n := &node{addr: addr, pool: p, replica: replica}
+	n.healthy.Store(true)
+	c.nodes[key] = n
+	c.emit(Event{Kind: EventNodeAdded, Addr: addr})
+	return n
+}
+
+// Masters returns the addresses of the masters in the slot map.
+func (c *Cluster) Masters() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	addrs := make([]string, 0, len(c.topo.Shards))
+	for _, s := range c.topo.Shards {
+		addrs = append(addrs, s.Master.Addr)
+	}
+	return addrs
+}
+
+// Topology returns the slot map as last read (a copy).
+func (c *Cluster) Topology() Topology {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := Topology{Shards: make([]Shard, len(c.topo.Shards))}
+	for i, s := range c.topo.Shards {
+		s.Slots = append([]SlotRange(nil), s.Slots...)
+		s.Replicas = append([]NodeInfo(nil), s.Replicas...)
+		t.Shards[i] = s
+	}
+	return t
+}
+
+// SlotOwner returns the address of the master the client sends slot's
+// commands to now ("" if none).
+func (c *Cluster) SlotOwner(slot uint16) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := c.ownerLocked(int(slot % NumSlots)); n != nil {
+		return n.addr
+	}
+	return ""
+}
+
+// retireLocked closes the pool of a node that left the map, on a
+// goroutine of the client's (closing a pool waits for its goroutines,
+// which may call back into the client); once Close has begun, Close
+// closes it.
+func (c *Cluster) retireLocked(n *node) {
+	if !c.lc.Go(func() { c.drain(n); n.pool.Close() }) {
+		c.retired = append(c.retired, n)
+	}
+}
+
+// drain waits, at most a few seconds, for the commands out on n's pool
+// to come back, so that closing it fails none of them: a node leaves the
+// map while it still answers (with MOVED, or as a demoted master).
+func (c *Cluster) drain(n *node) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for n.pool.Stats().InFlight > 0 && time.Now().Before(deadline) {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,343 @@
+package cluster
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/asyncredis/asyncredis/async/core"
+	"github.com/asyncredis/asyncredis/protocol/resptest"
+)
+
+// fakeCluster is an in-process cluster of RESP2 nodes sharing one slot
+// table: each node serves the keys of its slots and answers MOVED for
+// the others, ASK for keys of a slot it is migrating that it no longer
+// holds, and whatever a test's inject hook returns first.
+type fakeCluster struct {
+	t     *testing.T
+	nodes []*fakeNode
+
+	mu        sync.Mutex // guards the fields below and every node's data
+	owner     [NumSlots]int
+	migrating map[int]int            // slot -> node importing it
+	inject    func(node int, args []string) string
+	shardsErr bool                   // CLUSTER SHARDS unknown: the client must fall back to SLOTS
+	asked     map[string]int         // command name -> times asked, over all nodes
+	perNode   []map[string]int       // command name -> times, per node
+	onCommand func(node int, args []string) // called under mu after inject
+}
+
+type fakeNode struct {
+	srv  *resptest.Server
+	addr string
+	data map[string]string
+}
+
+// newFakeCluster starts n nodes, the slots split evenly among them.
+func newFakeCluster(t *testing.T, n int) *fakeCluster {
+	f := &fakeCluster{t: t, migrating: map[int]int{}, asked: map[string]int{}}
+	for i := range n {
+		node := &fakeNode{data: map[string]string{}}
+		idx := i
+		node.srv = resptest.NewServer(t, func(c *resptest.Conn) {
+			st := &connState{}
+			c.Serve(func(args []string) string { return f.reply(idx, st, args) })
+		})
+		node.addr = node.srv.Addr
+		f.nodes = append(f.nodes, node)
+		f.perNode = append(f.perNode, map[string]int{})
+	}
+	for s := range NumSlots {
+		f.owner[s] = s * n / NumSlots
+	}
+	return f
+}
+
+func (f *fakeCluster) seeds() []string { return []string{f.nodes[0].addr} }
+
+// move gives slot to node to, with its keys.
+func (f *fakeCluster) move(slot, to int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	from := f.owner[slot]
+	for k, v := range f.nodes[from].data {
+		if int(core.Slot([]byte(k))) == slot {
+			f.nodes[to].data[k] = v
+			delete(f.nodes[from].data, k)
+		}
+	}
+	f.owner[slot] = to
+	delete(f.migrating, slot)
+}
+
+// migrate starts moving slot to node to and moves key there.
+func (f *fakeCluster) migrate(slot, to int, keys ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.migrating[slot] = to
+	from := f.owner[slot]
+	for _, k := range keys {
+		if v, ok := f.nodes[from].data[k]; ok {
+			f.nodes[to].data[k] = v
+			delete(f.nodes[from].data, k)
+		}
+	}
+}
+
+func (f *fakeCluster) count(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.asked[strings.ToUpper(name)]
+}
+
+func (f *fakeCluster) countAt(node int, name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.perNode[node][strings.ToUpper(name)]
+}
+
+func (f *fakeCluster) value(key string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.nodes[f.owner[core.Slot([]byte(key))]].data[key]
+	return v, ok
+}
+
+func (f *fakeCluster) setInject(fn func(node int, args []string) string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inject = fn
+}
+
+// connState is one connection's state on a fake node.
+type connState struct {
+	asking bool
+	multi  bool
+	abort  bool
+	queued [][]string
+}
+
+func (f *fakeCluster) reply(me int, st *connState, args []string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	name := strings.ToUpper(args[0])
+	if name == "CLUSTER" && len(args) > 1 {
+		name += " " + strings.ToUpper(args[1])
+	}
+	f.asked[name]++
+	f.perNode[me][name]++
+	wasAsking := st.asking
+	st.asking = false
+	if f.inject != nil {
+		if out := f.inject(me, args); out != "" {
+			return out
+		}
+	}
+	if f.onCommand != nil {
+		f.onCommand(me, args)
+	}
+	switch name {
+	case "HELLO":
+		return ""
+	case "PING":
+		return "+PONG\r\n"
+	case "ASKING":
+		st.asking = true
+		return "+OK\r\n"
+	case "CLUSTER SHARDS":
+		if f.shardsErr {
+			return "-ERR unknown subcommand 'SHARDS'\r\n"
+		}
+		return f.shardsLocked()
+	case "CLUSTER SLOTS":
+		return f.slotsLocked()
+	case "CLUSTER INFO":
+		return bulk1("cluster_state:ok\r\ncluster_known_nodes:" + strconv.Itoa(len(f.nodes)) + "\r\n")
+	case "MULTI":
+		st.multi, st.abort, st.queued = true, false, nil
+		return "+OK\r\n"
+	case "EXEC":
+		return f.execLocked(me, st)
+	case "WATCH", "UNWATCH", "CLIENT", "READONLY":
+		return "+OK\r\n"
+	}
+	if st.multi {
+		out := f.routeLocked(me, name, args, wasAsking)
+		if out != "" {
+			st.abort = true
+			return out
+		}
+		st.queued = append(st.queued, args)
+		return "+QUEUED\r\n"
+	}
+	if out := f.routeLocked(me, name, args, wasAsking); out != "" {
+		return out
+	}
+	return f.serveLocked(name, args, f.nodes[me].data)
+}
+
+// routeLocked returns the redirect or refusal for a keyed command at
+// node me, or "" when me serves it.
+func (f *fakeCluster) routeLocked(me int, name string, args []string, wasAsking bool) string {
+	keys := cmdKeys(name, args)
+	if len(keys) == 0 {
+		return "-ERR fake: unknown command " + name + "\r\n"
+	}
+	slot := int(core.Slot([]byte(keys[0])))
+	for _, k := range keys[1:] {
+		if int(core.Slot([]byte(k))) != slot {
+			return "-CROSSSLOT Keys in request don't hash to the same slot\r\n"
+		}
+	}
+	data := f.nodes[me].data
+	if f.owner[slot] != me {
+		if to, ok := f.migrating[slot]; ok && to == me && wasAsking {
+			return ""
+		}
+		return fmt.Sprintf("-MOVED %d %s\r\n", slot, f.nodes[f.owner[slot]].addr)
+	}
+	if to, ok := f.migrating[slot]; ok {
+		if _, here := data[keys[0]]; !here {
+			return fmt.Sprintf("-ASK %d %s\r\n", slot, f.nodes[to].addr)
+		}
+	}
+	return ""
+}
+
+// execLocked runs a transaction's queued commands.
+func (f *fakeCluster) execLocked(me int, st *connState) string {
+	defer func() { st.multi, st.abort, st.queued = false, false, nil }()
+	if st.abort {
+		return "-EXECABORT Transaction discarded because of previous errors.\r\n"
+	}
+	out := fmt.Sprintf("*%d\r\n", len(st.queued))
+	for _, args := range st.queued {
+		out += f.serveLocked(strings.ToUpper(args[0]), args, f.nodes[me].data)
+	}
+	return out
+}
+
+func cmdKeys(name string, args []string) []string {
+	switch name {
+	case "MGET", "DEL", "EXISTS", "UNLINK", "TOUCH", "SUNIONSTORE":
+		return args[1:]
+	case "MSET":
+		var ks []string
+		for i := 1; i < len(args); i += 2 {
+			ks = append(ks, args[i])
+		}
+		return ks
+	case "GET", "SET", "INCR", "LPUSH", "RPUSH", "BLPOP":
+		if len(args) > 1 {
+			return args[1:2]
+		}
+	}
+	return nil
+}
+
+func (f *fakeCluster) serveLocked(name string, args []string, data map[string]string) string {
+	switch name {
+	case "GET":
+		v, ok := data[args[1]]
+		if !ok {
+			return "$-1\r\n"
+		}
+		return bulk1(v)
+	case "SET":
+		data[args[1]] = args[2]
+		return "+OK\r\n"
+	case "INCR":
+		n, _ := strconv.Atoi(data[args[1]])
+		n++
+		data[args[1]] = strconv.Itoa(n)
+		return ":" + strconv.Itoa(n) + "\r\n"
+	case "MGET":
+		out := fmt.Sprintf("*%d\r\n", len(args)-1)
+		for _, k := range args[1:] {
+			if v, ok := data[k]; ok {
+				out += bulk1(v)
+			} else {
+				out += "$-1\r\n"
+			}
+		}
+		return out
+	case "DEL", "EXISTS", "UNLINK", "TOUCH":
+		n := 0
+		for _, k := range args[1:] {
+			if _, ok := data[k]; ok {
+				n++
+				if name == "DEL" || name == "UNLINK" {
+					delete(data, k)
+				}
+			}
+		}
+		return ":" + strconv.Itoa(n) + "\r\n"
+	case "SUNIONSTORE":
+		return ":0\r\n"
+	case "MSET":
+		for i := 1; i+1 < len(args); i += 2 {
+			data[args[i]] = args[i+1]
+		}
+		return "+OK\r\n"
+	}
+	return "-ERR fake: cannot serve " + name + "\r\n"
+}
+
+func bulk1(s string) string { return fmt.Sprintf("$%d\r\n%s\r\n", len(s), s) }
+
+// shardsLocked writes CLUSTER SHARDS in RESP2: flat key-value arrays.
+func (f *fakeCluster) shardsLocked() string {
+	ranges := f.rangesLocked()
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(f.nodes))
+	for i, n := range f.nodes {
+		host, port := splitAddr(n.addr)
+		b.WriteString("*4\r\n" + bulk1("slots"))
+		fmt.Fprintf(&b, "*%d\r\n", 2*len(ranges[i]))
+		for _, r := range ranges[i] {
+			fmt.Fprintf(&b, ":%d\r\n:%d\r\n", r[0], r[1])
+		}
+		b.WriteString(bulk1("nodes") + "*1\r\n*12\r\n")
+		b.WriteString(bulk1("id") + bulk1(fmt.Sprintf("node%d", i)))
+		b.WriteString(bulk1("port") + ":" + port + "\r\n")
+		b.WriteString(bulk1("ip") + bulk1(host))
+		b.WriteString(bulk1("endpoint") + bulk1(host))
+		b.WriteString(bulk1("role") + bulk1("master"))
+		b.WriteString(bulk1("health") + bulk1("online"))
+	}
+	return b.String()
+}
+
+// slotsLocked writes CLUSTER SLOTS.
+func (f *fakeCluster) slotsLocked() string {
+	ranges := f.rangesLocked()
+	var entries []string
+	for i, n := range f.nodes {
+		host, port := splitAddr(n.addr)
+		for _, r := range ranges[i] {
+			entries = append(entries, fmt.Sprintf("*3\r\n:%d\r\n:%d\r\n*3\r\n%s:%s\r\n%s", r[0], r[1], bulk1(host), port, bulk1(fmt.Sprintf("node%d", i))))
+		}
+	}
+	return fmt.Sprintf("*%d\r\n", len(entries)) + strings.Join(entries, "")
+}
+
+// rangesLocked returns each node's slot ranges.
+func (f *fakeCluster) rangesLocked() [][][2]int {
+	out := make([][][2]int, len(f.nodes))
+	start := 0
+	for s := 1; s <= NumSlots; s++ {
+		if s == NumSlots || f.owner[s] != f.owner[start] {
+			o := f.owner[start]
+			out[o] = append(out[o], [2]int{start, s - 1})
+			start = s
+		}
+	}
+	return out
+}
+
+func splitAddr(addr string) (host, port string) {
+	i := strings.LastIndexByte(addr, ':')
+	return addr[:i], addr[i+1:]
+}

@@ -1,0 +1,208 @@
+package cluster
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/asyncredis/asyncredis/async/core"
+	"github.com/asyncredis/asyncredis/protocol"
+)
+
+// slotOf returns the slot of cmd's keys (anySlot for a keyless command),
+// a *CrossSlotError when they span slots, or a *splitNeeded for the
+// commands this client splits by slot.
+func (c *Cluster) slotOf(cmd *core.Command) (int, error) {
+	name := cmd.Name()
+	if !core.MultiKey(name) {
+		key, ok := cmd.FirstKey()
+		if !ok {
+			return anySlot, nil
+		}
+		return int(core.Slot(key)), nil
+	}
+	keys := cmd.Keys()
+	if len(keys) == 0 {
+		return anySlot, nil
+	}
+	first := core.Slot(keys[0])
+	same := true
+	for _, k := range keys[1:] {
+		if core.Slot(k) != first {
+			same = false
+			break
+		}
+	}
+	if same {
+		return int(first), nil
+	}
+	upper := strings.ToUpper(string(name))
+	if _, ok := splitters[upper]; ok {
+		return 0, &splitNeeded{name: upper}
+	}
+	var slots []uint16
+	seen := map[uint16]bool{}
+	for _, k := range keys {
+		if s := core.Slot(k); !seen[s] {
+			seen[s] = true
+			slots = append(slots, s)
+		}
+	}
+	return 0, &CrossSlotError{Command: upper, Slots: slots}
+}
+
+// splitNeeded says that a multi-key command spans slots and is one this
+// client splits.
+type splitNeeded struct{ name string }
+
+func (e *splitNeeded) Error() string { return "cluster: " + e.name + " spans slots" }
+
+// splitters are the commands split by slot and how their parts' replies
+// merge: MGET's values go back in key order; DEL, UNLINK, EXISTS and
+// TOUCH add up their counts; MSET is OK when every part is (it is not
+// atomic across slots).
+var splitters = map[string]mergeKind{
+	"MGET": mergeValues, "DEL": mergeSum, "UNLINK": mergeSum, "EXISTS": mergeSum, "TOUCH": mergeSum,
+	"MSET": mergeOK,
+}
+
+type mergeKind uint8
+
+const (
+	mergeValues mergeKind = iota
+	mergeSum
+	mergeOK
+)
+
+// split sends one command per slot of cmd's keys and merges their
+// replies into one for sink.
+func (c *Cluster) split(ctx context.Context, cmd *core.Command, sink core.Sink, sp *splitNeeded) {
+	kind := splitters[sp.name]
+	args := cmd.Keys() // MSET: keys only; its values are found beside them below
+	all := parseAll(cmd.Buf)
+	step := 1
+	if kind == mergeOK {
+		step = 2
+	}
+	type group struct {
+		slot int
+		idx  []int // positions of the keys in the caller's order
+	}
+	var groups []*group
+	bySlot := map[uint16]*group{}
+	for i := range args {
+		s := core.Slot(args[i])
+		g := bySlot[s]
+		if g == nil {
+			g = &group{slot: int(s)}
+			bySlot[s] = g
+			groups = append(groups, g)
+		}
+		g.idx = append(g.idx, i)
+	}
+	m := &merge{sink: sink, kind: kind, left: len(groups), values: make([]protocol.Value, len(args))}
+	subs := make([]*request, len(groups))
+	for gi, g := range groups {
+		sub := core.NewCommand()
+		sub.Buf = protocol.AppendArrayHeader(sub.Buf, 1+len(g.idx)*step)
+		sub.Buf = protocol.AppendBytes(sub.Buf, all[0])
+		for _, i := range g.idx {
+			for j := range step {
+				sub.Buf = protocol.AppendBytes(sub.Buf, all[1+i*step+j])
+			}
+		}
+		subs[gi] = c.newRequest(ctx, sub, &part{m: m, idx: g.idx}, g.slot)
+	}
+	cmd.Release()
+	for _, r := range subs {
+		c.submit(r)
+	}
+}
+
+// parseAll splits an encoded command into its arguments (aliasing buf).
+func parseAll(buf []byte) [][]byte {
+	var out [][]byte
+	i := 0
+	readInt := func() int {
+		n := 0
+		for i < len(buf) && buf[i] != '\r' {
+			n = n*10 + int(buf[i]-'0')
+			i++
+		}
+		i += 2
+		return n
+	}
+	if len(buf) == 0 || buf[0] != '*' {
+		return nil
+	}
+	i++
+	n := readInt()
+	for range n {
+		if i >= len(buf) || buf[i] != '$' {
+			return out
+		}
+		i++
+		l := readInt()
+		if i+l > len(buf) {
+			return out
+		}
+		out = append(out, buf[i:i+l])
+		i += l + 2
+	}
+	return out
+}
+
+// merge gathers the replies of a split command's parts.
+type merge struct {
+	sink core.Sink
+	kind mergeKind
+
+	mu     sync.Mutex // guards the fields below
+	left   int
+	values []protocol.Value // MGET: per key
+	sum    int64
+	err    error // the first failure
+}
+
+// part is the sink of one part of a split command.
+type part struct {
+	m   *merge
+	idx []int
+}
+
+func (p *part) Complete(v protocol.Value, err error) {
+	m := p.m
+	m.mu.Lock()
+	if err == nil && v.Kind == protocol.KindError {
+		err = v.Err()
+	}
+	switch {
+	case m.err != nil:
+	case err != nil:
+		m.err = err
+	case m.kind == mergeValues && v.Kind == protocol.KindArray && len(v.Elems) == len(p.idx):
+		for j, i := range p.idx {
+			m.values[i] = v.Elems[j]
+		}
+	case m.kind == mergeValues:
+		m.err = &protocol.ProtocolError{Kind: protocol.ErrMalformed, Detail: "cluster: MGET part reply of the wrong shape"}
+	case m.kind == mergeSum:
+		m.sum += v.Int
+	}
+	m.left--
+	last := m.left == 0
+	m.mu.Unlock()
+	if !last {
+		return
+	}
+	switch {
+	case m.err != nil:
+		m.sink.Complete(protocol.Value{}, m.err)
+	case m.kind == mergeValues:
+		m.sink.Complete(protocol.Value{Kind: protocol.KindArray, Elems: m.values}, nil)
+	case m.kind == mergeSum:
+		m.sink.Complete(protocol.Value{Kind: protocol.KindInteger, Int: m.sum}, nil)
+	default:
+		m.sink.Complete(protocol.Value{Kind: protocol.KindSimpleString, Str: "OK"}, nil)
+	}
+}

@@ -1,0 +1,228 @@
+package cluster
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/asyncredis/asyncredis/async/core"
+	"github.com/asyncredis/asyncredis/protocol"
+)
+
+// Subscriber opens a pub/sub connection set on the cluster
+// (core.SubscriberSource): SUBSCRIBE and PSUBSCRIBE go to one master (the
+// cluster broadcasts PUBLISH to every node), SSUBSCRIBE to the master of
+// each channel's slot. When a node's connection is lost, or a node
+// unsubscribes a sharded channel by itself (its slot moved), the whole
+// set reports itself dead once the slot map has been read again, so that
+// async.PubSub subscribes everything again where the map now says, with
+// its KindDisconnected and KindResubscribed events.
+func (c *Cluster) Subscriber(ctx context.Context, onPush func(protocol.Value)) (core.SubConn, error) {
+	if c.closed.Load() {
+		return nil, core.NotSent(core.ErrClosed)
+	}
+	return &subConn{c: c, onPush: onPush, conns: map[*node]core.SubConn{}, dead: make(chan struct{}),
+		leaving: map[string]int{}}, nil
+}
+
+// TargetChanged returns a channel closed at the next refresh of the slot
+// map (core.TargetWatcher): a subscriber waiting to reconnect tries again
+// at once then.
+func (c *Cluster) TargetChanged() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refreshCh
+}
+
+// subConn is the pub/sub connection set of one async.PubSub.
+type subConn struct {
+	c      *Cluster
+	onPush func(protocol.Value)
+
+	mu       sync.Mutex // guards the fields below
+	conns    map[*node]core.SubConn
+	leaving  map[string]int // sharded channels this side unsubscribes, awaiting the server's confirmation
+	closed   bool
+	dying    bool
+	dead     chan struct{} // closed by die
+	deadOnce sync.Once
+}
+
+// Dead implements core.SubConn.
+func (s *subConn) Dead() <-chan struct{} { return s.dead }
+
+// Close closes every node's connection.
+func (s *subConn) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	conns := s.conns
+	s.conns = map[*node]core.SubConn{}
+	s.mu.Unlock()
+	for _, sc := range conns {
+		sc.Close()
+	}
+	s.deadOnce.Do(func() { close(s.dead) })
+	return nil
+}
+
+// die reports the set dead once the map has been read again (bounded by
+// RefreshTimeout), so that the resubscription finds the new owners.
+func (s *subConn) die() {
+	s.mu.Lock()
+	if s.dying || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.dying = true
+	s.mu.Unlock()
+	refreshed := s.c.TargetChanged()
+	s.c.requestRefresh()
+	if !s.c.lc.Go(func() {
+		t := time.NewTimer(s.c.cfg.RefreshTimeout)
+		defer t.Stop()
+		select {
+		case <-refreshed:
+		case <-t.C:
+		case <-s.c.ctx.Done():
+		}
+		s.deadOnce.Do(func() { close(s.dead) })
+	}) {
+		s.deadOnce.Do(func() { close(s.dead) })
+	}
+}
+
+// conn returns the subscriber connection to n, opening it.
+func (s *subConn) conn(ctx context.Context, n *node) (core.SubConn, error) {
+	s.mu.Lock()
+	if sc := s.conns[n]; sc != nil {
+		s.mu.Unlock()
+		return sc, nil
+	}
+	s.mu.Unlock()
+	sc, err := n.pool.Subscriber(ctx, s.push)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		sc.Close()
+		return nil, core.NotSent(core.ErrClosed)
+	}
+	if old := s.conns[n]; old != nil {
+		s.mu.Unlock()
+		sc.Close()
+		return old, nil
+	}
+	s.conns[n] = sc
+	s.mu.Unlock()
+	s.c.lc.Go(func() {
+		select {
+		case <-sc.Dead():
+			s.die()
+		case <-s.dead:
+		}
+	})
+	return sc, nil
+}
+
+// push passes a node's push frames on, noticing a sunsubscribe this side
+// did not ask for: the node gave up the channel's slot.
+func (s *subConn) push(v protocol.Value) {
+	if len(v.Elems) >= 2 && strings.EqualFold(v.Elems[0].Str, "sunsubscribe") {
+		ch := v.Elems[1].Str
+		s.mu.Lock()
+		asked := s.leaving[ch] > 0
+		if asked {
+			if s.leaving[ch]--; s.leaving[ch] == 0 {
+				delete(s.leaving, ch)
+			}
+		}
+		s.mu.Unlock()
+		if !asked {
+			s.die()
+			return
+		}
+	}
+	s.onPush(v)
+}
+
+// Exec implements core.Executor: SSUBSCRIBE and SUNSUBSCRIBE go, split by
+// slot, to the channels' masters; everything else to one master.
+func (s *subConn) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
+	name := strings.ToUpper(string(cmd.Name()))
+	if name != "SSUBSCRIBE" && name != "SUNSUBSCRIBE" {
+		n := s.c.anyMaster()
+		s.forward(ctx, n, cmd, sink)
+		return
+	}
+	args := parseAll(cmd.Buf)
+	byNode := map[*node][][]byte{}
+	var order []*node
+	for _, ch := range args[1:] {
+		n := s.c.owner[core.Slot(ch)].Load()
+		if _, ok := byNode[n]; !ok {
+			order = append(order, n)
+		}
+		byNode[n] = append(byNode[n], ch)
+		if name == "SUNSUBSCRIBE" {
+			s.mu.Lock()
+			s.leaving[string(ch)]++
+			s.mu.Unlock()
+		}
+	}
+	all := &allSink{sink: sink, left: len(order)}
+	for _, n := range order {
+		part := core.NewCommand()
+		part.NoReply = cmd.NoReply
+		part.Buf = protocol.AppendArrayHeader(part.Buf, 1+len(byNode[n]))
+		part.Buf = protocol.AppendBytes(part.Buf, args[0])
+		for _, ch := range byNode[n] {
+			part.Buf = protocol.AppendBytes(part.Buf, ch)
+		}
+		s.forward(ctx, n, part, all)
+	}
+	cmd.Release()
+}
+
+// forward sends cmd on n's subscriber connection.
+func (s *subConn) forward(ctx context.Context, n *node, cmd *core.Command, sink core.Sink) {
+	if n == nil {
+		s.die()
+		cmd.Release()
+		sink.Complete(protocol.Value{}, core.NewNotSent("cluster: no master known for the channel's slot"))
+		return
+	}
+	sc, err := s.conn(ctx, n)
+	if err != nil {
+		s.die()
+		cmd.Release()
+		sink.Complete(protocol.Value{}, err)
+		return
+	}
+	sc.Exec(ctx, cmd, sink)
+}
+
+// allSink completes sink once every part has completed: with the first
+// error, or the last reply.
+type allSink struct {
+	sink core.Sink
+	mu   sync.Mutex
+	left int
+	err  error
+}
+
+func (a *allSink) Complete(v protocol.Value, err error) {
+	a.mu.Lock()
+	if err != nil && a.err == nil {
+		a.err = err
+	}
+	a.left--
+	last := a.left == 0
+	err = a.err
+	a.mu.Unlock()
+	if last {
+		a.sink.Complete(v, err)
+	}
+}

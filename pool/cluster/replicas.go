@@ -1,0 +1,46 @@
+package cluster
+
+import "github.com/asyncredis/asyncredis/async/core"
+
+// replicaFor picks the node a read of slot goes to under a replica
+// policy: one healthy replica of the slot's master, the same one for a
+// slot while the set is unchanged (so reads of one key stay in order
+// among themselves); for ReadNearest the master counts among them. nil
+// when none is usable.
+func (c *Cluster) replicaFor(slot int) *node {
+	m := c.owner[slot].Load()
+	if m == nil {
+		return nil
+	}
+	reps := m.replicas.Load()
+	if reps == nil {
+		return nil
+	}
+	cands := *reps
+	n := len(cands)
+	if c.cfg.Reads == core.ReadNearest {
+		n++
+	}
+	for i := range n {
+		j := (slot + i) % n
+		if j == len(cands) {
+			return m
+		}
+		if r := cands[j]; r.healthy.Load() {
+			return r
+		}
+	}
+	return nil
+}
+
+// hasReplicas reports whether the slot's master has replicas at all, so
+// that a ReadReplica read waits for one to be usable again rather than
+// going to the master.
+func (c *Cluster) hasReplicas(slot int) bool {
+	m := c.owner[slot].Load()
+	if m == nil {
+		return false
+	}
+	reps := m.replicas.Load()
+	return reps != nil && len(*reps) > 0
+}

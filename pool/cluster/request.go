@@ -1,0 +1,128 @@
+package cluster
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/asyncredis/asyncredis/async/core"
+	"github.com/asyncredis/asyncredis/protocol"
+)
+
+// request is one command on its way through the cluster: it keeps the
+// encoded command until its outcome is known, so that a redirect or a
+// node that could not be reached sends it again, and it is the sink the
+// node's pool completes.
+type request struct {
+	core.Wrapper // the caller's sink
+
+	c    *Cluster
+	ctx  context.Context
+	cmd  *core.Command // owned until the request ends; each send writes a copy
+	slot int           // 0..NumSlots-1, or anySlot
+	seq  uint64        // issue order, for the slot's waiting line
+	read bool          // read-only: may go to a replica
+
+	// Written by whoever holds the request: the sender, then the pool's
+	// completion, then the waiting line; never two at once.
+	ask       string // ASK target for the next send
+	redirects int
+	retries   int
+	first     time.Time // first send, for Config.RetryTimeout
+	backoff   core.Backoff
+	sent      *node // where it went last
+}
+
+// newRequest makes the request of cmd for slot. Requests are not
+// recycled: a pool may still ask a completed sink for its capabilities
+// (Consumes) after Complete returns.
+func (c *Cluster) newRequest(ctx context.Context, cmd *core.Command, sink core.Sink, slot int) *request {
+	r := &request{Wrapper: core.Wrapper{Inner: sink}, c: c, ctx: ctx, cmd: cmd, slot: slot,
+		read: c.cfg.Reads != core.ReadMaster && core.ReadOnly(cmd.Name())}
+	r.backoff = core.Backoff{Min: c.cfg.RetryBackoff, Max: c.cfg.MaxRetryBackoff}
+	return r
+}
+
+// Complete implements core.Sink.
+func (r *request) Complete(v protocol.Value, err error) { r.Offer(v, err) }
+
+// Offer implements core.Offerer: a redirect, TRYAGAIN or CLUSTERDOWN
+// sends the command again (the caller never sees them); anything else is
+// the outcome, offered to the caller's sink.
+func (r *request) Offer(v protocol.Value, err error) bool {
+	if err == nil && v.Kind == protocol.KindError {
+		if k := kindOf(v.Str); k != notRedirect {
+			r.c.redirected(r, k, v.Str)
+			return true
+		}
+	}
+	c, slot := r.c, r.slot
+	took := core.Offer(r.Inner, v, err)
+	r.end()
+	c.returned(slot)
+	return took
+}
+
+// Requeue implements core.Requeuer: the node's pool gives back a copy it
+// never wrote (it could not reach the node, or the pool was closed); the
+// request waits and tries again, after a refresh of the map.
+func (r *request) Requeue(sent *core.Command, err error) bool {
+	sent.Release()
+	r.c.unreachable(r, err)
+	return true
+}
+
+// SetPull declines: the reply may be a redirect, which the request must
+// see before the caller does.
+func (r *request) SetPull(*core.PullMark) bool { return false }
+
+// fail ends a request that was not sent now (waiting, or refused).
+func (r *request) fail(err error) {
+	inner := r.Inner
+	r.end()
+	inner.Complete(protocol.Value{}, err)
+}
+
+// end releases the command.
+func (r *request) end() {
+	r.cmd.Release()
+	r.cmd = nil
+}
+
+// expireRequest fails a request whose context ended while it waited.
+func expireRequest(r *request, err error) { r.fail(core.NotSent(err)) }
+
+// redirectKind is what an error reply asks of the client.
+type redirectKind uint8
+
+const (
+	notRedirect redirectKind = iota
+	moved                    // MOVED slot addr: the slot has a new owner
+	ask                      // ASK slot addr: this command, once, to addr
+	tryAgain                 // TRYAGAIN: a multi-key command during a migration
+	clusterDown              // CLUSTERDOWN: the cluster serves no slot now
+)
+
+func kindOf(msg string) redirectKind {
+	switch {
+	case strings.HasPrefix(msg, "MOVED "):
+		return moved
+	case strings.HasPrefix(msg, "ASK "):
+		return ask
+	case strings.HasPrefix(msg, "TRYAGAIN"):
+		return tryAgain
+	case strings.HasPrefix(msg, "CLUSTERDOWN"):
+		return clusterDown
+	}
+	return notRedirect
+}
+
+// retryAllowed reports whether r may be retried once more after a
+// refusal that says it did not run, by the retry bounds.
+func (r *request) retryAllowed() bool {
+	r.retries++
+	if r.c.cfg.MaxRetries > 0 && r.retries > r.c.cfg.MaxRetries {
+		return false
+	}
+	return time.Since(r.first) < r.c.cfg.RetryTimeout && r.ctx.Err() == nil
+}

@@ -1,0 +1,361 @@
+package cluster
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/asyncredis/asyncredis/async/core"
+	"github.com/asyncredis/asyncredis/pool/waitline"
+	"github.com/asyncredis/asyncredis/protocol"
+)
+
+// A gate keeps one slot's commands in issue order across redirects. Its
+// word counts the slot's commands that were sent and have not come back;
+// the gated bit says that new commands must wait in the line instead of
+// being sent: set when a command of the slot is redirected (or its node
+// could not be reached), so that nothing issued after it overtakes it.
+// Once every command sent before has come back (the count is zero), the
+// waiting commands are sent in issue order, counted, and the gate opens
+// when they have all come back and nothing else waits.
+//
+//	open, n in flight ──redirect──▶ gated, n-1 in flight (the redirected one waits)
+//	gated, 0 in flight ──flush──▶ gated, k in flight (the k that waited, sent in order)
+//	gated, 0 in flight, none waiting ──▶ open
+type gate struct{ w atomic.Int64 }
+
+const gated = 1 << 40
+
+// Exec implements core.Executor: the command goes to the master of its
+// first key's slot (keyless commands to one master); commands whose keys
+// span slots are split (MGET, DEL, ...) or refused.
+func (c *Cluster) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
+	if c.closed.Load() {
+		core.FailNotSent(cmd, sink, core.ErrClosed)
+		return
+	}
+	slot, err := c.slotOf(cmd)
+	if err == nil && slot == anySlot && refusedWhole(cmd.Name()) {
+		err = ErrWholeCluster
+	}
+	if err != nil {
+		if sp, ok := err.(*splitNeeded); ok {
+			c.split(ctx, cmd, sink, sp)
+			return
+		}
+		cmd.Release()
+		sink.Complete(protocol.Value{}, core.NotSent(err))
+		return
+	}
+	c.submit(c.newRequest(ctx, cmd, sink, slot))
+}
+
+// submit sends r unless its slot is gated; then r waits in line.
+func (c *Cluster) submit(r *request) {
+	r.seq = c.seq.Add(1)
+	r.first = time.Now()
+	g := &c.gates[r.slot].w
+	for {
+		w := g.Load()
+		if w&gated != 0 {
+			if c.join(r) {
+				return
+			}
+			continue // the gate opened meanwhile
+		}
+		if g.CompareAndSwap(w, w+1) {
+			break
+		}
+	}
+	c.send(r)
+}
+
+// join puts a new request in its gated slot's line, waiting for room
+// when the line is full, and reports true; false if the gate opened.
+func (c *Cluster) join(r *request) bool {
+	size := len(r.cmd.Buf)
+	c.mu.Lock()
+	var me *waitline.Waiter
+	for {
+		if c.closed.Load() {
+			c.leaveRoomLocked(me)
+			c.mu.Unlock()
+			r.fail(core.NotSent(core.ErrClosed))
+			return true
+		}
+		if c.gates[r.slot].w.Load()&gated == 0 {
+			c.leaveRoomLocked(me)
+			c.mu.Unlock()
+			return false
+		}
+		if (me != nil || !c.waiting.Room.Waiting()) && c.waiting.HasRoom(size) {
+			break
+		}
+		me = c.waiting.Room.Join(me, 1, size)
+		if err := c.waiting.Room.Await(&c.mu, me, r.ctx, c.ctx.Done(), c.waiting.Freed); err != nil {
+			c.mu.Unlock()
+			r.fail(core.NotSent(err))
+			return true
+		}
+	}
+	c.waiting.Push(r.ctx, r.slot, r, size)
+	c.mu.Unlock()
+	return true
+}
+
+// leaveRoomLocked passes on the room a caller woken for it leaves unused.
+func (c *Cluster) leaveRoomLocked(me *waitline.Waiter) {
+	if me != nil {
+		c.waiting.Freed()
+	}
+}
+
+// send writes a copy of r's command to the node it should go to now.
+func (c *Cluster) send(r *request) {
+	n, asking := c.target(r)
+	if n == nil {
+		c.park(r, c.retryDelay(r))
+		return
+	}
+	r.sent = n
+	cp := core.NewCommand()
+	cp.Buf = append(cp.Buf, r.cmd.Buf...)
+	cp.Blocking = r.cmd.Blocking
+	if !asking {
+		n.pool.Exec(r.ctx, cp, r)
+		return
+	}
+	a := core.NewCommand()
+	a.Buf = protocol.AppendString(protocol.AppendArrayHeader(a.Buf, 1), "ASKING")
+	n.pool.ExecBatch(r.ctx, []*core.Command{a, cp}, []core.Sink{discard{}, r})
+}
+
+// discard is the sink of ASKING: its reply says nothing the command's
+// own reply does not.
+type discard struct{}
+
+func (discard) Complete(protocol.Value, error) {}
+
+// target picks r's node: an ASK target once, a replica for a read when
+// the policy says so, else the slot's master.
+func (c *Cluster) target(r *request) (n *node, asking bool) {
+	if r.ask != "" {
+		addr := r.ask
+		r.ask = ""
+		c.mu.Lock()
+		n = c.nodeLocked(addr, false)
+		c.mu.Unlock()
+		return n, true
+	}
+	if r.slot == anySlot {
+		return c.anyMaster(), false
+	}
+	if r.read {
+		if rn := c.replicaFor(r.slot); rn != nil {
+			return rn, false
+		}
+		if c.cfg.Reads == core.ReadReplica && c.hasReplicas(r.slot) {
+			return nil, false // wait for a replica
+		}
+	}
+	return c.owner[r.slot].Load(), false
+}
+
+// anyMaster is where keyless commands go: slot 0's master, else the
+// first master in slot order (the owner of anySlot, set by refreshes).
+func (c *Cluster) anyMaster() *node { return c.owner[anySlot].Load() }
+
+// firstOwnerLocked returns slot 0's master, else the first one in slot
+// order, counting owners that wait to take over their slot.
+func (c *Cluster) firstOwnerLocked() *node {
+	for i := range NumSlots {
+		if n := c.ownerLocked(i); n != nil {
+			return n
+		}
+	}
+	return nil
+}
+
+// ownerLocked returns the owner slot will have once its pending change,
+// if any, is made.
+func (c *Cluster) ownerLocked(slot int) *node {
+	if n, ok := c.pending[slot]; ok {
+		return n
+	}
+	return c.owner[slot].Load()
+}
+
+// setOwnerLocked makes n the owner of slot. Issue order across the
+// change: with none of the slot's commands out, at once (the gate is
+// closed for the moment of the change, so no command reads the owner
+// half-way); otherwise the slot is gated and the change waits until the
+// commands sent to the old owner have come back (flush makes it), so
+// that none sent later to the new owner overtakes one of them that is
+// redirected there.
+func (c *Cluster) setOwnerLocked(slot int, n *node) {
+	g := &c.gates[slot].w
+	if g.CompareAndSwap(0, gated) {
+		c.owner[slot].Store(n)
+		g.CompareAndSwap(gated, 0)
+		return
+	}
+	g.Or(gated)
+	c.pending[slot] = n
+	if g.Load() == gated {
+		c.kickLocked(slot)
+	}
+}
+
+// returned counts a command of slot back; the last one back through a
+// gate lets the waiting ones go.
+func (c *Cluster) returned(slot int) {
+	if c.gates[slot].w.Add(-1) == gated {
+		c.flush(slot)
+	}
+}
+
+// redirected handles a MOVED, ASK, TRYAGAIN or CLUSTERDOWN reply to r.
+func (c *Cluster) redirected(r *request, k redirectKind, msg string) {
+	c.counters.count(k)
+	var delay time.Duration
+	switch k {
+	case moved, ask:
+		r.redirects++
+		slot, addr, ok := protocol.ParseError(msg).Redirect()
+		if !ok || r.redirects > c.cfg.MaxRedirects {
+			c.finish(r, &RedirectError{Err: protocol.ParseError(msg)})
+			return
+		}
+		if k == ask {
+			if r.cmd.Blocking {
+				// A blocking command cannot be sent with ASKING on a
+				// dedicated connection; it waits for the migration to end.
+				delay = r.backoff.Next()
+			} else {
+				r.ask = addr
+			}
+		} else {
+			c.moveSlot(slot, addr) // r is still out: the slot is gated before its owner changes
+		}
+	case tryAgain, clusterDown:
+		if !r.retryAllowed() {
+			c.finish(r, protocol.ParseError(msg))
+			return
+		}
+		delay = r.backoff.Next()
+		if k == clusterDown {
+			c.requestRefresh()
+		}
+	}
+	c.park(r, delay)
+}
+
+// unreachable handles r given back unwritten by its node's pool.
+func (c *Cluster) unreachable(r *request, err error) {
+	c.counters.requeued.Add(1)
+	if n := r.sent; n != nil && n.replica {
+		n.healthy.Store(false) // reads go elsewhere until the next refresh says otherwise
+	}
+	if c.closed.Load() || !r.retryAllowed() {
+		c.finish(r, err)
+		return
+	}
+	c.requestRefresh()
+	c.park(r, c.retryDelay(r))
+}
+
+// retryDelay is the pause before r is sent again after its node could
+// not be reached.
+func (c *Cluster) retryDelay(r *request) time.Duration { return r.backoff.Next() }
+
+// finish ends r with err: the outcome of a command that came back.
+func (c *Cluster) finish(r *request, err error) {
+	slot := r.slot
+	r.fail(err)
+	c.returned(slot)
+}
+
+// park puts r, which came back (or found no node to go to), in its
+// slot's line, gating the slot, and lets the line go if nothing else of
+// the slot is out: r was counted out, and is counted back here.
+func (c *Cluster) park(r *request, delay time.Duration) {
+	slot := r.slot
+	g := &c.gates[slot].w
+	c.mu.Lock()
+	if c.closed.Load() {
+		c.mu.Unlock()
+		c.finish(r, core.NotSent(core.ErrClosed))
+		return
+	}
+	g.Or(gated)
+	if delay > 0 {
+		at := time.Now().Add(delay)
+		if at.After(c.readyAt[slot]) {
+			c.readyAt[slot] = at
+		}
+	}
+	c.waiting.Push(r.ctx, slot, r, len(r.cmd.Buf))
+	c.mu.Unlock()
+	if g.Add(-1) == gated {
+		c.flush(slot)
+	}
+}
+
+// flush sends slot's waiting commands, in issue order, once none of its
+// commands is out and its retry time has come; with none waiting it
+// opens the gate.
+func (c *Cluster) flush(slot int) {
+	g := &c.gates[slot].w
+	c.mu.Lock()
+	if g.Load() != gated || c.closed.Load() {
+		c.mu.Unlock()
+		return
+	}
+	if wait := time.Until(c.readyAt[slot]); wait > 0 {
+		c.scheduleLocked(slot, wait)
+		c.mu.Unlock()
+		return
+	}
+	if n, ok := c.pending[slot]; ok {
+		c.owner[slot].Store(n)
+		delete(c.pending, slot)
+	}
+	delete(c.readyAt, slot)
+	rs := c.waiting.Take(slot)
+	if len(rs) == 0 {
+		g.CompareAndSwap(gated, 0)
+		c.mu.Unlock()
+		return
+	}
+	slices.SortFunc(rs, func(a, b *request) int { return cmp.Compare(a.seq, b.seq) })
+	g.Add(int64(len(rs)))
+	c.mu.Unlock()
+	for _, r := range rs {
+		c.send(r)
+	}
+}
+
+// scheduleLocked flushes slot after wait, unless a flush is scheduled.
+func (c *Cluster) scheduleLocked(slot int, wait time.Duration) {
+	if _, ok := c.timers[slot]; ok {
+		return
+	}
+	c.timers[slot] = time.AfterFunc(wait, func() {
+		c.mu.Lock()
+		delete(c.timers, slot)
+		c.mu.Unlock()
+		c.lc.Go(func() { c.flush(slot) })
+	})
+}
+
+// kickLocked lets the waiting commands of a gated slot with nothing out
+// go at once (its owner changed: the retry pause no longer applies).
+func (c *Cluster) kickLocked(slot int) {
+	delete(c.readyAt, slot)
+	if t, ok := c.timers[slot]; ok && t.Stop() {
+		delete(c.timers, slot)
+	}
+	c.lc.Go(func() { c.flush(slot) })
+}
