@@ -93,4 +93,3 @@ func (r *router) Subscriber(ctx context.Context, onPush func(protocol.Value)) (c
 
 // TargetChanged says when the master changes (core.TargetWatcher).
 func (r *router) TargetChanged() <-chan struct{} { return r.master.TargetChanged() }
-

@@ -41,13 +41,13 @@ const (
 type keyTally uint8
 
 const (
-	countOne   keyTally = iota // one
-	countAll                   // every argument
-	countPairs                 // every other one (MSET key value ...)
-	countTwo                   // two (RENAME src dst, LMOVE src dst ...)
-	countButLast               // all but the last argument (BLPOP key ... timeout)
-	countNumkeys               // numkeys, then that many (LMPOP 2 k1 k2 ...)
-	countStore                 // a destination, numkeys, then that many (ZUNIONSTORE)
+	countOne     keyTally = iota // one
+	countAll                     // every argument
+	countPairs                   // every other one (MSET key value ...)
+	countTwo                     // two (RENAME src dst, LMOVE src dst ...)
+	countButLast                 // all but the last argument (BLPOP key ... timeout)
+	countNumkeys                 // numkeys, then that many (LMPOP 2 k1 k2 ...)
+	countStore                   // a destination, numkeys, then that many (ZUNIONSTORE)
 )
 
 func init() {

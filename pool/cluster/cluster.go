@@ -39,19 +39,19 @@ type Cluster struct {
 
 	counters counters
 
-	mu        sync.Mutex                // guards the fields below
-	nodes     map[string]*node          // by address: masters and the replicas read from
-	topo      Topology                  // as last read
-	stamp     [NumSlots + 1]uint64      // per slot: the refresh generation that last set its owner (a MOVED sets gen+1)
-	gen       uint64                    // refreshes started
-	waiting   *waitline.Line[*request]  // commands waiting for their slot, keyed by slot
-	pending   map[int]*node             // a gated slot's next owner, set when its commands out have come back
-	readyAt   map[int]time.Time         // a waiting slot's earliest retry
-	timers    map[int]*time.Timer       // retries scheduled by readyAt
-	refreshMu sync.Mutex                // held by the one refresh in progress
-	refreshCh chan struct{}             // see refreshed
-	tried     map[string]error          // the last refresh's failures
-	retired   []*node                   // nodes left to Close to close
+	mu        sync.Mutex               // guards the fields below
+	nodes     map[string]*node         // by address: masters and the replicas read from
+	topo      Topology                 // as last read
+	stamp     [NumSlots + 1]uint64     // per slot: the refresh generation that last set its owner (a MOVED sets gen+1)
+	gen       uint64                   // refreshes started
+	waiting   *waitline.Line[*request] // commands waiting for their slot, keyed by slot
+	pending   map[int]*node            // a gated slot's next owner, set when its commands out have come back
+	readyAt   map[int]time.Time        // a waiting slot's earliest retry
+	timers    map[int]*time.Timer      // retries scheduled by readyAt
+	refreshMu sync.Mutex               // held by the one refresh in progress
+	refreshCh chan struct{}            // see refreshed
+	tried     map[string]error         // the last refresh's failures
+	retired   []*node                  // nodes left to Close to close
 }
 
 // node is one server of the cluster and the pool to it.

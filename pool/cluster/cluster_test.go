@@ -413,4 +413,3 @@ func TestWaitingCommandsExpireWithTheirContext(t *testing.T) {
 	require.Eventually(t, func() bool { return c.Stats().Waiting == 0 }, time.Second, 5*time.Millisecond,
 		"the expired command left the line")
 }
-

@@ -21,11 +21,11 @@ type fakeCluster struct {
 
 	mu        sync.Mutex // guards the fields below and every node's data
 	owner     [NumSlots]int
-	migrating map[int]int            // slot -> node importing it
+	migrating map[int]int // slot -> node importing it
 	inject    func(node int, args []string) string
-	shardsErr bool                   // CLUSTER SHARDS unknown: the client must fall back to SLOTS
-	asked     map[string]int         // command name -> times asked, over all nodes
-	perNode   []map[string]int       // command name -> times, per node
+	shardsErr bool                          // CLUSTER SHARDS unknown: the client must fall back to SLOTS
+	asked     map[string]int                // command name -> times asked, over all nodes
+	perNode   []map[string]int              // command name -> times, per node
 	onCommand func(node int, args []string) // called under mu after inject
 }
 
