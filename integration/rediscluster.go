@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -271,11 +270,12 @@ func asList(v any) []any {
 }
 
 // MoveSlots moves slots from one master to another as redis-cli
-// --cluster reshard does: each slot is set IMPORTING on the target and
-// MIGRATING on the source, its keys are MIGRATEd in batches, and the
-// slot is given to the target on both, then on the other masters. Keys
-// written during the move follow it (ASK), as in production. It keeps
-// one connection per node for the whole move.
+// --cluster reshard does, a batch at a time: the slots are set
+// IMPORTING on the target and MIGRATING on the source, their keys are
+// MIGRATEd, and they are given to the target on it, then on the source,
+// then on the other masters. Keys written during the move follow it
+// (ASK), as in production. Each step is one pipeline per node, so a
+// batch costs a few round trips even on a busy server.
 func (rc *RedisCluster) MoveSlots(ctx context.Context, slots []int, from, to *Node) error {
 	fromID, err := rc.ID(ctx, from)
 	if err != nil {
@@ -301,60 +301,78 @@ func (rc *RedisCluster) MoveSlots(ctx context.Context, slots []int, from, to *No
 		}
 		conns[n] = c
 	}
-	for _, s := range slots {
-		slot := strconv.Itoa(s)
-		if _, err := conns[to].do(ctx, "CLUSTER", "SETSLOT", slot, "IMPORTING", fromID); err != nil {
-			return fmt.Errorf("integration: slot %s importing on %s: %w", slot, to.Name, err)
+	setslot := func(state, id string) [][]string {
+		cmds := make([][]string, len(slots))
+		for i, s := range slots {
+			cmds[i] = []string{"CLUSTER", "SETSLOT", strconv.Itoa(s), state, id}
 		}
-		if _, err := conns[from].do(ctx, "CLUSTER", "SETSLOT", slot, "MIGRATING", toID); err != nil {
-			return fmt.Errorf("integration: slot %s migrating on %s: %w", slot, from.Name, err)
+		return cmds
+	}
+	if err := conns[to].pipeline(ctx, setslot("IMPORTING", fromID)); err != nil {
+		return fmt.Errorf("integration: importing on %s: %w", to.Name, err)
+	}
+	if err := conns[from].pipeline(ctx, setslot("MIGRATING", toID)); err != nil {
+		return fmt.Errorf("integration: migrating on %s: %w", from.Name, err)
+	}
+	if err := migrateKeys(ctx, conns[from], slots, to); err != nil {
+		return err
+	}
+	// The target first, then the source, as redis-cli does: the source
+	// then answers MOVED to a node that already owns the slot.
+	for _, n := range []*Node{to, from} {
+		if err := conns[n].pipeline(ctx, setslot("NODE", toID)); err != nil {
+			return fmt.Errorf("integration: slots to %s on %s: %w", to.Name, n.Name, err)
 		}
-		if err := migrateKeys(ctx, conns[from], slot, to); err != nil {
-			return err
-		}
-		// The target first, then the source, as redis-cli does: the source
-		// then answers MOVED to the node that already owns the slot.
-		for _, n := range []*Node{to, from} {
-			if _, err := conns[n].do(ctx, "CLUSTER", "SETSLOT", slot, "NODE", toID); err != nil {
-				return fmt.Errorf("integration: slot %s to %s on %s: %w", slot, to.Name, n.Name, err)
-			}
-		}
-		for n, c := range conns {
-			if n != from && n != to {
-				// The others would learn it from gossip; telling them saves
-				// a round of MOVED. A refusal (a master that has not heard
-				// of the epoch yet) is left to gossip.
-				_, _ = c.do(ctx, "CLUSTER", "SETSLOT", slot, "NODE", toID)
-			}
+	}
+	for n, c := range conns {
+		if n != from && n != to {
+			// The others would learn it from gossip; telling them saves a
+			// round of MOVED. A refusal is left to gossip.
+			_ = c.pipeline(ctx, setslot("NODE", toID))
 		}
 	}
 	return nil
 }
 
-// migrateKeys moves every key of slot from the node behind conn to to.
-func migrateKeys(ctx context.Context, conn *respConn, slot string, to *Node) error {
-	for {
-		v, err := conn.do(ctx, "CLUSTER", "GETKEYSINSLOT", slot, "100")
+// migrateKeys moves every key of slots from the node behind conn to to.
+func migrateKeys(ctx context.Context, conn *respConn, slots []int, to *Node) error {
+	left := slots
+	for len(left) > 0 {
+		var cmds [][]string
+		for _, s := range left {
+			cmds = append(cmds, []string{"CLUSTER", "GETKEYSINSLOT", strconv.Itoa(s), "1000"})
+		}
+		replies, err := conn.pipelineReplies(ctx, cmds)
 		if err != nil {
 			return err
 		}
-		keys := asList(v)
-		if len(keys) == 0 {
-			return nil
-		}
-		args := []string{"MIGRATE", to.IP, strconv.Itoa(to.Port), "", "0", "5000", "KEYS"}
-		for _, k := range keys {
-			s, _ := k.(string)
-			args = append(args, s)
-		}
-		if _, err := conn.do(ctx, args...); err != nil {
-			var se *ServerError
-			if errors.As(err, &se) && strings.HasPrefix(se.Msg, "NOKEY") {
+		var migrate [][]string
+		var next []int
+		for i, v := range replies {
+			keys := asList(v)
+			if len(keys) == 0 {
 				continue
 			}
-			return fmt.Errorf("integration: migrate slot %s: %w", slot, err)
+			args := []string{"MIGRATE", to.IP, strconv.Itoa(to.Port), "", "0", "5000", "KEYS"}
+			for _, k := range keys {
+				s, _ := k.(string)
+				args = append(args, s)
+			}
+			migrate = append(migrate, args)
+			next = append(next, left[i])
 		}
+		replies, err = conn.pipelineReplies(ctx, migrate)
+		if err != nil {
+			return err
+		}
+		for _, v := range replies {
+			if se, ok := v.(*ServerError); ok && !strings.HasPrefix(se.Msg, "NOKEY") {
+				return fmt.Errorf("integration: migrate: %w", se)
+			}
+		}
+		left = next
 	}
+	return nil
 }
 
 // Failover runs CLUSTER FAILOVER (mode "", "FORCE" or "TAKEOVER") on a

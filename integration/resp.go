@@ -73,6 +73,46 @@ func (rc *respConn) do(ctx context.Context, args ...string) (any, error) {
 	return rc.read(ctx)
 }
 
+// pipeline sends cmds in one write and reads their replies; the first
+// error reply is returned, after every reply was read.
+func (rc *respConn) pipeline(ctx context.Context, cmds [][]string) error {
+	replies, err := rc.pipelineReplies(ctx, cmds)
+	if err != nil {
+		return err
+	}
+	for _, v := range replies {
+		if se, ok := v.(*ServerError); ok {
+			return se
+		}
+	}
+	return nil
+}
+
+// pipelineReplies sends cmds in one write and returns their replies, an
+// error reply as a *ServerError value in its place.
+func (rc *respConn) pipelineReplies(ctx context.Context, cmds [][]string) ([]any, error) {
+	setDeadline(ctx, rc.c)
+	var b strings.Builder
+	for _, args := range cmds {
+		fmt.Fprintf(&b, "*%d\r\n", len(args))
+		for _, a := range args {
+			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+		}
+	}
+	if _, err := io.WriteString(rc.c, b.String()); err != nil {
+		return nil, err
+	}
+	out := make([]any, len(cmds))
+	for i := range cmds {
+		v, err := readValue(rc.br)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
 func (rc *respConn) send(ctx context.Context, args ...string) error {
 	setDeadline(ctx, rc.c)
 	var b strings.Builder
