@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -170,12 +171,12 @@ func TestClusterFeatures(t *testing.T) {
 			got[k] = true
 		}
 		assert.Equal(t, want, got, "every master was scanned")
-		masters := 0
+		var masters atomic.Int64
 		require.NoError(t, c.ForEachMaster(ctx, func(ctx context.Context, addr string, mc *async.Client) error {
-			masters++
+			masters.Add(1)
 			return mc.Ping(ctx).Err()
 		}))
-		assert.Equal(t, 3, masters)
+		assert.Equal(t, int64(3), masters.Load())
 		var mu sync.Mutex
 		roles := map[string]int{}
 		require.NoError(t, c.ForEachNode(ctx, func(ctx context.Context, addr string, nc *async.Client) error {
