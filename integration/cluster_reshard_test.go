@@ -42,7 +42,7 @@ func newChainLoad(cl *async.Client, goroutines, keysEach int) *chainLoad {
 	for g := range goroutines {
 		var ks []string
 		for k := range keysEach {
-			ks = append(ks, fmt.Sprintf("chain:%d:%d", g, k))
+			ks = append(ks, fmt.Sprintf("{chain:%d:%d}", g, k))
 		}
 		l.keys = append(l.keys, ks)
 	}
@@ -73,14 +73,18 @@ func (l *chainLoad) chain(key string, base int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	set := l.cl.Set(ctx, key, base)
+	twin := l.cl.Set(ctx, key+":twin", base) // same slot: the MGET below gets TRYAGAIN while they are split
 	incrs := make([]*async.Future[int64], chainIncrs)
 	for i := range incrs {
 		incrs[i] = l.cl.Incr(ctx, key)
 	}
 	get := l.cl.Get(ctx, key)
-	if err := set.Err(); err != nil {
-		l.fail(key, err)
-		return
+	both := l.cl.MGet(ctx, key, key+":twin")
+	for _, f := range []*async.Future[string]{set, twin} {
+		if err := f.Err(); err != nil {
+			l.fail(key, err)
+			return
+		}
 	}
 	l.ack(key, base)
 	for i, f := range incrs {
@@ -102,6 +106,15 @@ func (l *chainLoad) chain(key string, base int64) {
 	}
 	if v != strconv.FormatInt(base+chainIncrs, 10) {
 		l.wrongReply(fmt.Sprintf("%s: GET after the chain from %d gave %s", key, base, v))
+		return
+	}
+	vals, err := both.Result()
+	if err != nil {
+		l.fail(key, err)
+		return
+	}
+	if len(vals) != 2 || vals[0].String != v || vals[1].String != strconv.FormatInt(base, 10) {
+		l.wrongReply(fmt.Sprintf("%s: MGET after the chain from %d gave %v", key, base, vals))
 		return
 	}
 	l.chains.Add(1)
@@ -194,5 +207,7 @@ func TestClusterReshardingUnderLoad(t *testing.T) {
 		assert.Positive(t, l.chains.Load())
 		from, to = to, from
 	}
-	assert.Positive(t, c.Stats().Moved, "the load did run into the moves")
+	st := c.Stats()
+	assert.Positive(t, st.Moved, "the load did run into the moves")
+	assert.Positive(t, st.Ask, "and into keys half-way through them")
 }

@@ -353,12 +353,13 @@ func migrateKeys(ctx context.Context, conn *respConn, slots []int, to *Node) err
 			if len(keys) == 0 {
 				continue
 			}
-			args := []string{"MIGRATE", to.IP, strconv.Itoa(to.Port), "", "0", "5000", "KEYS"}
+			// One key per MIGRATE, as redis-cli's --cluster-pipeline 1
+			// would: keys of one slot are split between the nodes for a
+			// moment, which multi-key commands meet as TRYAGAIN.
 			for _, k := range keys {
 				s, _ := k.(string)
-				args = append(args, s)
+				migrate = append(migrate, []string{"MIGRATE", to.IP, strconv.Itoa(to.Port), "", "0", "5000", "KEYS", s})
 			}
-			migrate = append(migrate, args)
 			next = append(next, left[i])
 		}
 		replies, err = conn.pipelineReplies(ctx, migrate)
