@@ -59,7 +59,8 @@ type node struct {
 	addr    string
 	pool    *pool.Pool
 	replica bool        // a replica read from (READONLY connections)
-	healthy atomic.Bool // as the slot map last said; a replica's pool failing a dial clears it until the next refresh
+	healthy   atomic.Bool  // as the slot map last said
+	downUntil atomic.Int64 // unix nanoseconds: a replica that could not be reached is not read from before then
 
 	replicas atomic.Pointer[[]*node] // a master's replicas that reads may go to
 }

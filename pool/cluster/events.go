@@ -136,7 +136,7 @@ func (c *Cluster) Stats() Stats {
 		Requeued: c.counters.requeued.Load(), Refreshes: c.counters.refreshes.Load(), Waiting: waiting,
 	}
 	for k, n := range nodes {
-		s.Nodes[k] = NodeStats{Replica: n.replica, Healthy: n.healthy.Load(), Pool: n.pool.Stats()}
+		s.Nodes[k] = NodeStats{Replica: n.replica, Healthy: n.usable(), Pool: n.pool.Stats()}
 	}
 	return s
 }

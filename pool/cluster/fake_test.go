@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,8 +17,10 @@ import (
 // the others, ASK for keys of a slot it is migrating that it no longer
 // holds, and whatever a test's inject hook returns first.
 type fakeCluster struct {
-	t     *testing.T
-	nodes []*fakeNode
+	t        *testing.T
+	nodes    []*fakeNode
+	replicas []*fakeNode // replicas[i] replicates nodes[i]
+	opts     fakeOptions
 
 	mu        sync.Mutex // guards the fields below and every node's data
 	owner     [NumSlots]int
@@ -27,32 +30,77 @@ type fakeCluster struct {
 	asked     map[string]int                // command name -> times asked, over all nodes
 	perNode   []map[string]int              // command name -> times, per node
 	onCommand func(node int, args []string) // called under mu after inject
+	plainSubs map[string][]*connState       // SUBSCRIBE channel -> connections, on any node
 }
 
 type fakeNode struct {
 	srv  *resptest.Server
 	addr string
 	data map[string]string
+	subs map[string][]*connState // sharded channel -> subscribed connections
+}
+
+// fakeOptions shape a fake cluster.
+type fakeOptions struct {
+	replicas bool // one replica per master, serving reads after READONLY
+	resp3    bool // answer HELLO 3 (pub/sub needs it)
 }
 
 // newFakeCluster starts n nodes, the slots split evenly among them.
-func newFakeCluster(t *testing.T, n int) *fakeCluster {
-	f := &fakeCluster{t: t, migrating: map[int]int{}, asked: map[string]int{}}
+func newFakeCluster(t *testing.T, n int) *fakeCluster { return newFake(t, n, fakeOptions{}) }
+
+func newFake(t *testing.T, n int, o fakeOptions) *fakeCluster {
+	f := &fakeCluster{t: t, migrating: map[int]int{}, asked: map[string]int{}, opts: o, plainSubs: map[string][]*connState{}}
 	for i := range n {
-		node := &fakeNode{data: map[string]string{}}
-		idx := i
-		node.srv = resptest.NewServer(t, func(c *resptest.Conn) {
-			st := &connState{}
-			c.Serve(func(args []string) string { return f.reply(idx, st, args) })
-		})
-		node.addr = node.srv.Addr
-		f.nodes = append(f.nodes, node)
+		f.nodes = append(f.nodes, f.startNode(t, i, false))
 		f.perNode = append(f.perNode, map[string]int{})
+	}
+	if o.replicas {
+		for i := range n {
+			f.replicas = append(f.replicas, f.startNode(t, i, true))
+		}
 	}
 	for s := range NumSlots {
 		f.owner[s] = s * n / NumSlots
 	}
 	return f
+}
+
+// startNode starts master i, or its replica.
+func (f *fakeCluster) startNode(t *testing.T, i int, replica bool) *fakeNode {
+	node := &fakeNode{data: map[string]string{}, subs: map[string][]*connState{}}
+	node.srv = resptest.NewServer(t, func(c *resptest.Conn) {
+		st := &connState{conn: c}
+		for {
+			args, err := c.ReadCommand()
+			if err != nil {
+				f.mu.Lock()
+				f.unsubscribeAllLocked(st)
+				f.mu.Unlock()
+				return
+			}
+			var out string
+			if replica {
+				out = f.replicaReply(i, st, args)
+			} else {
+				out = f.reply(i, st, args)
+			}
+			if out == "" && strings.EqualFold(args[0], "HELLO") {
+				out = "-ERR unknown command 'HELLO'\r\n"
+			}
+			if out == "" {
+				out = "+OK\r\n"
+			}
+			if out == noReply {
+				continue
+			}
+			if st.write(out) != nil {
+				return
+			}
+		}
+	})
+	node.addr = node.srv.Addr
+	return node
 }
 
 func (f *fakeCluster) seeds() []string { return []string{f.nodes[0].addr} }
@@ -70,6 +118,15 @@ func (f *fakeCluster) move(slot, to int) {
 	}
 	f.owner[slot] = to
 	delete(f.migrating, slot)
+	// As Redis does, the old owner drops the slot's sharded subscribers.
+	for ch, subs := range f.nodes[from].subs {
+		if int(core.Slot([]byte(ch))) == slot {
+			for _, sub := range subs {
+				sub.write(push("sunsubscribe", ch) + "")
+			}
+			delete(f.nodes[from].subs, ch)
+		}
+	}
 }
 
 // migrate starts moving slot to node to and moves key there.
@@ -113,10 +170,28 @@ func (f *fakeCluster) setInject(fn func(node int, args []string) string) {
 
 // connState is one connection's state on a fake node.
 type connState struct {
-	asking bool
-	multi  bool
-	abort  bool
-	queued [][]string
+	conn     *resptest.Conn
+	wmu      sync.Mutex // serialises writes: replies, and pushes from other connections
+	asking   bool
+	readonly bool
+	multi    bool
+	abort    bool
+	queued   [][]string
+}
+
+func (st *connState) write(out string) error {
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	return st.conn.WriteRaw(out)
+}
+
+// push writes a RESP3 push frame of strings.
+func push(parts ...string) string {
+	out := fmt.Sprintf(">%d\r\n", len(parts))
+	for _, p := range parts {
+		out += bulk1(p)
+	}
+	return out
 }
 
 func (f *fakeCluster) reply(me int, st *connState, args []string) string {
@@ -140,6 +215,9 @@ func (f *fakeCluster) reply(me int, st *connState, args []string) string {
 	}
 	switch name {
 	case "HELLO":
+		if f.opts.resp3 {
+			return "%0\r\n"
+		}
 		return ""
 	case "PING":
 		return "+PONG\r\n"
@@ -153,6 +231,44 @@ func (f *fakeCluster) reply(me int, st *connState, args []string) string {
 		return f.shardsLocked()
 	case "CLUSTER SLOTS":
 		return f.slotsLocked()
+	case "CLUSTER NODES":
+		return bulk1(fmt.Sprintf("node0 %s@1 myself,master - 0 0 1 connected\n", f.nodes[me].addr))
+	case "CLUSTER KEYSLOT":
+		return fmt.Sprintf(":%d\r\n", core.Slot([]byte(args[2])))
+	case "CLUSTER COUNTKEYSINSLOT":
+		n := 0
+		for k := range f.nodes[me].data {
+			if strconv.Itoa(int(core.Slot([]byte(k)))) == args[2] {
+				n++
+			}
+		}
+		return fmt.Sprintf(":%d\r\n", n)
+	case "SCAN":
+		var keys []string
+		for k := range f.nodes[me].data {
+			keys = append(keys, k)
+		}
+		out := fmt.Sprintf("*2\r\n%s*%d\r\n", bulk1("0"), len(keys))
+		for _, k := range keys {
+			out += bulk1(k)
+		}
+		return out
+	case "SSUBSCRIBE", "SUNSUBSCRIBE", "SUBSCRIBE", "UNSUBSCRIBE":
+		return f.subscribeLocked(me, st, name, args[1:])
+	case "SPUBLISH":
+		n := 0
+		for _, sub := range f.nodes[me].subs[args[1]] {
+			sub.write(push("smessage", args[1], args[2]))
+			n++
+		}
+		return fmt.Sprintf(":%d\r\n", n)
+	case "PUBLISH":
+		n := 0
+		for _, sub := range f.plainSubs[args[1]] {
+			sub.write(push("message", args[1], args[2]))
+			n++
+		}
+		return fmt.Sprintf(":%d\r\n", n)
 	case "CLUSTER INFO":
 		return bulk1("cluster_state:ok\r\ncluster_known_nodes:" + strconv.Itoa(len(f.nodes)) + "\r\n")
 	case "MULTI":
@@ -292,20 +408,31 @@ func (f *fakeCluster) shardsLocked() string {
 	ranges := f.rangesLocked()
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%d\r\n", len(f.nodes))
-	for i, n := range f.nodes {
-		host, port := splitAddr(n.addr)
+	for i := range f.nodes {
 		b.WriteString("*4\r\n" + bulk1("slots"))
 		fmt.Fprintf(&b, "*%d\r\n", 2*len(ranges[i]))
 		for _, r := range ranges[i] {
 			fmt.Fprintf(&b, ":%d\r\n:%d\r\n", r[0], r[1])
 		}
-		b.WriteString(bulk1("nodes") + "*1\r\n*12\r\n")
-		b.WriteString(bulk1("id") + bulk1(fmt.Sprintf("node%d", i)))
-		b.WriteString(bulk1("port") + ":" + port + "\r\n")
-		b.WriteString(bulk1("ip") + bulk1(host))
-		b.WriteString(bulk1("endpoint") + bulk1(host))
-		b.WriteString(bulk1("role") + bulk1("master"))
-		b.WriteString(bulk1("health") + bulk1("online"))
+		members := []*fakeNode{f.nodes[i]}
+		if i < len(f.replicas) {
+			members = append(members, f.replicas[i])
+		}
+		fmt.Fprintf(&b, "%s*%d\r\n", bulk1("nodes"), len(members))
+		for j, m := range members {
+			host, port := splitAddr(m.addr)
+			role := "master"
+			if j > 0 {
+				role = "replica"
+			}
+			b.WriteString("*12\r\n")
+			b.WriteString(bulk1("id") + bulk1(fmt.Sprintf("node%d-%d", i, j)))
+			b.WriteString(bulk1("port") + ":" + port + "\r\n")
+			b.WriteString(bulk1("ip") + bulk1(host))
+			b.WriteString(bulk1("endpoint") + bulk1(host))
+			b.WriteString(bulk1("role") + bulk1(role))
+			b.WriteString(bulk1("health") + bulk1("online"))
+		}
 	}
 	return b.String()
 }
@@ -340,4 +467,72 @@ func (f *fakeCluster) rangesLocked() [][][2]int {
 func splitAddr(addr string) (host, port string) {
 	i := strings.LastIndexByte(addr, ':')
 	return addr[:i], addr[i+1:]
+}
+
+// subscribeLocked serves the (un)subscribe commands on node me.
+func (f *fakeCluster) subscribeLocked(me int, st *connState, name string, chans []string) string {
+	subs := f.plainSubs
+	if name == "SSUBSCRIBE" || name == "SUNSUBSCRIBE" {
+		subs = f.nodes[me].subs
+	}
+	out := ""
+	for _, ch := range chans {
+		if name == "SSUBSCRIBE" || name == "SUBSCRIBE" {
+			subs[ch] = append(subs[ch], st)
+		} else {
+			subs[ch] = slices.DeleteFunc(subs[ch], func(x *connState) bool { return x == st })
+		}
+		out += push(strings.ToLower(name), ch)
+	}
+	// The confirmations are pushes: the command itself has no reply.
+	st.write(out)
+	return noReply
+}
+
+// noReply is what reply returns for a command answered by pushes only.
+const noReply = "\x00"
+
+// unsubscribeAllLocked forgets a closed connection's subscriptions.
+func (f *fakeCluster) unsubscribeAllLocked(st *connState) {
+	drop := func(m map[string][]*connState) {
+		for ch, subs := range m {
+			m[ch] = slices.DeleteFunc(subs, func(x *connState) bool { return x == st })
+		}
+	}
+	drop(f.plainSubs)
+	for _, n := range f.nodes {
+		drop(n.subs)
+	}
+}
+
+// replicaReply serves a replica of master i: reads of its master's slots
+// after READONLY, MOVED to the master otherwise.
+func (f *fakeCluster) replicaReply(i int, st *connState, args []string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	name := strings.ToUpper(args[0])
+	f.asked["REPLICA "+name]++
+	switch name {
+	case "HELLO":
+		if f.opts.resp3 {
+			return "%0\r\n"
+		}
+		return ""
+	case "PING":
+		return "+PONG\r\n"
+	case "READONLY":
+		st.readonly = true
+		return "+OK\r\n"
+	case "CLUSTER":
+		return f.shardsLocked()
+	}
+	keys := cmdKeys(name, args)
+	if len(keys) == 0 {
+		return "-ERR fake replica: unknown command " + name + "\r\n"
+	}
+	slot := int(core.Slot([]byte(keys[0])))
+	if f.owner[slot] != i || !st.readonly || (name != "GET" && name != "MGET") {
+		return fmt.Sprintf("-MOVED %d %s\r\n", slot, f.nodes[f.owner[slot]].addr)
+	}
+	return f.serveLocked(name, args, f.nodes[i].data)
 }

@@ -1,6 +1,16 @@
 package cluster
 
-import "github.com/asyncredis/asyncredis/async/core"
+import (
+	"time"
+
+	"github.com/asyncredis/asyncredis/async/core"
+)
+
+// usable reports whether reads may go to the replica n: the map says it
+// is healthy and it has not failed to be reached of late.
+func (n *node) usable() bool {
+	return n.healthy.Load() && time.Now().UnixNano() >= n.downUntil.Load()
+}
 
 // replicaFor picks the node a read of slot goes to under a replica
 // policy: one healthy replica of the slot's master, the same one for a
@@ -26,7 +36,7 @@ func (c *Cluster) replicaFor(slot int) *node {
 		if j == len(cands) {
 			return m
 		}
-		if r := cands[j]; r.healthy.Load() {
+		if r := cands[j]; r.usable() {
 			return r
 		}
 	}

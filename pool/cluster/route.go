@@ -256,7 +256,9 @@ func (c *Cluster) redirected(r *request, k redirectKind, msg string) {
 func (c *Cluster) unreachable(r *request, err error) {
 	c.counters.requeued.Add(1)
 	if n := r.sent; n != nil && n.replica {
-		n.healthy.Store(false) // reads go elsewhere until the next refresh says otherwise
+		// Reads go elsewhere for a while, whatever the map says: the
+		// cluster may not have noticed yet.
+		n.downUntil.Store(time.Now().Add(replicaPause).UnixNano())
 	}
 	if c.closed.Load() || !r.retryAllowed() {
 		c.finish(r, err)
@@ -265,6 +267,10 @@ func (c *Cluster) unreachable(r *request, err error) {
 	c.requestRefresh()
 	c.park(r, c.retryDelay(r))
 }
+
+// replicaPause is how long a replica that could not be reached is left
+// out of reads before it is tried again.
+const replicaPause = time.Second
 
 // retryDelay is the pause before r is sent again after its node could
 // not be reached.
