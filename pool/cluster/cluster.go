@@ -56,9 +56,9 @@ type Cluster struct {
 
 // node is one server of the cluster and the pool to it.
 type node struct {
-	addr    string
-	pool    *pool.Pool
-	replica bool        // a replica read from (READONLY connections)
+	addr      string
+	pool      *pool.Pool
+	replica   bool         // a replica read from (READONLY connections)
 	healthy   atomic.Bool  // as the slot map last said
 	downUntil atomic.Int64 // unix nanoseconds: a replica that could not be reached is not read from before then
 
