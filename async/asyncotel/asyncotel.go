@@ -22,6 +22,7 @@ import (
 
 	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/pool"
+	"github.com/asyncredis/asyncredis/pool/cluster"
 	"github.com/asyncredis/asyncredis/protocol"
 	"github.com/asyncredis/asyncredis/sentinel"
 	"go.opentelemetry.io/otel"
@@ -235,4 +236,40 @@ func ObserveSentinel(s *sentinel.SentinelPool, opts ...Option) (metric.Registrat
 		}
 		return nil
 	}, conns, inFlight, waiting, switches, fenced, replicas)
+}
+
+// ObserveCluster publishes a cluster client's state: each node's pool as
+// ObservePool does (asyncredis.pool.name is the node's address, with
+// "replica " before a replica read from),
+// asyncredis.cluster.redirects (attribute kind: moved, ask, tryagain,
+// clusterdown, requeued — handled by the client, none reached a
+// caller), asyncredis.cluster.refreshes (slot-map reads) and
+// asyncredis.cluster.waiting (commands waiting for their slot). Spans
+// name the node that served each attempt (server.address); an attempt
+// answered with a redirect ends with error.type MOVED or ASK.
+func ObserveCluster(c *cluster.Cluster, opts ...Option) (metric.Registration, error) {
+	cfg := newConfig(opts)
+	meter := cfg.mp.Meter(ScopeName)
+	conns, err1 := meter.Int64ObservableGauge("asyncredis.pool.connections", metric.WithUnit("{connection}"))
+	inFlight, err2 := meter.Int64ObservableGauge("asyncredis.pool.in_flight", metric.WithUnit("{command}"))
+	waiting, err3 := meter.Int64ObservableGauge("asyncredis.pool.waiting", metric.WithUnit("{command}"))
+	redirects, err4 := meter.Int64ObservableCounter("asyncredis.cluster.redirects", metric.WithUnit("{command}"))
+	refreshes, err5 := meter.Int64ObservableCounter("asyncredis.cluster.refreshes", metric.WithUnit("{refresh}"))
+	slotWait, err6 := meter.Int64ObservableGauge("asyncredis.cluster.waiting", metric.WithUnit("{command}"))
+	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
+		return nil, err
+	}
+	return meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		st := c.Stats()
+		for kind, n := range map[string]int64{"moved": st.Moved, "ask": st.Ask, "tryagain": st.TryAgain,
+			"clusterdown": st.ClusterDown, "requeued": st.Requeued} {
+			o.ObserveInt64(redirects, n, metric.WithAttributes(append([]attribute.KeyValue{attribute.String("kind", kind)}, cfg.attrs...)...))
+		}
+		o.ObserveInt64(refreshes, st.Refreshes, metric.WithAttributes(cfg.attrs...))
+		o.ObserveInt64(slotWait, int64(st.Waiting), metric.WithAttributes(cfg.attrs...))
+		for name, ns := range st.Nodes {
+			observeStats(o, ns.Pool, conns, inFlight, waiting, append([]attribute.KeyValue{attribute.String("asyncredis.pool.name", name)}, cfg.attrs...))
+		}
+		return nil
+	}, conns, inFlight, waiting, redirects, refreshes, slotWait)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/asyncredis/asyncredis/async/asyncotel"
 	"github.com/asyncredis/asyncredis/integration"
 	"github.com/asyncredis/asyncredis/pool"
+	"github.com/asyncredis/asyncredis/pool/cluster"
 	"github.com/asyncredis/asyncredis/sentinel"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -215,4 +216,61 @@ func TestSpansShowWhichNodeServedAcrossFailover(t *testing.T) {
 	require.Len(t, sw.DataPoints, 1)
 	assert.Equal(t, int64(1), sw.DataPoints[0].Value, "one switch: the failover")
 	assert.NotEqual(t, old.IP, next.IP)
+}
+
+func TestClusterSpansNameTheNodeAndMetricsCountRedirects(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rc := integration.StartClusterT(t, integration.ClusterConfig{ReplicasPerMaster: -1})
+	tm := newTelemetry(t)
+	hooks, err := asyncotel.Hooks(tm.opts...)
+	require.NoError(t, err)
+	c, err := cluster.New(ctx, cluster.Config{Seeds: rc.Seeds()[:1], Pool: pool.Config{Hooks: hooks}, RefreshInterval: -1})
+	require.NoError(t, err)
+	defer c.Close()
+	reg, err := asyncotel.ObserveCluster(c, tm.opts...)
+	require.NoError(t, err)
+	defer reg.Unregister()
+	cl := c.Client()
+	key := "otel-key"
+	require.NoError(t, cl.Set(ctx, key, "1").Err())
+	owner := c.SlotOwner(cluster.Slot(key))
+	var spanAddrs []string
+	for _, sp := range tm.spans.GetSpans() {
+		if sp.Name == "SET" {
+			spanAddrs = append(spanAddrs, attr(sp.Attributes, asyncotel.ServerAddress)+":"+attr(sp.Attributes, asyncotel.ServerPort))
+		}
+	}
+	assert.Equal(t, []string{owner}, spanAddrs, "the span names the slot's master")
+
+	// The slot moves behind the client's back: one MOVED, handled.
+	var from, to *integration.Node
+	for _, m := range rc.Masters {
+		if m.Addr() == owner {
+			from = m
+		} else if to == nil {
+			to = m
+		}
+	}
+	require.NoError(t, rc.MoveSlots(ctx, []int{int(cluster.Slot(key))}, from, to))
+	tm.spans.Reset()
+	v, err := cl.Get(ctx, key).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "1", v)
+	var kinds []string
+	for _, sp := range tm.spans.GetSpans() {
+		if sp.Name == "GET" {
+			kinds = append(kinds, attr(sp.Attributes, asyncotel.ServerAddress)+" "+attr(sp.Attributes, asyncotel.ErrorType))
+		}
+	}
+	assert.Equal(t, []string{from.IP + " MOVED", to.IP + " "}, kinds, "the first attempt was redirected, the second served")
+	red, ok := tm.metrics(t)["asyncredis.cluster.redirects"].(metricdata.Sum[int64])
+	require.True(t, ok)
+	moved := int64(0)
+	for _, dp := range red.DataPoints {
+		if k, _ := dp.Attributes.Value("kind"); k.AsString() == "moved" {
+			moved = dp.Value
+		}
+	}
+	assert.Equal(t, int64(1), moved)
 }
