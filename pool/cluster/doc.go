@@ -1,0 +1,127 @@
+// Package cluster is a Redis Cluster client on the same futures and
+// contracts as the rest of asyncredis: one [Cluster] keeps the slot map
+// and a pool.Pool per node, and sends each command to its slot's owner.
+//
+//	c, err := cluster.New(ctx, cluster.Config{Seeds: []string{"10.0.0.1:6379"}})
+//	cl := c.Client()                  // the typed *async.Client
+//	err = cl.Set(ctx, "k", "v").Err()
+//
+// [Config] composes: its Pool field is the pool.Config of every node's
+// pool (credentials, TLS, timeouts, limits, hooks, sizes).
+//
+// # Routing
+//
+// A command goes to the master of its first key's hash slot (CRC16 of the
+// key or of its {hash tag}, modulo 16384: [Slot]), over that node's shared
+// pipelined connection. Keyless commands go to one master: the owner of
+// slot 0. SCAN, KEYS, DBSIZE, FLUSHALL, FLUSHDB and RANDOMKEY would cover
+// that node only, so they are refused ([ErrWholeCluster]): use
+// [Cluster.Scan], [Cluster.ForEachMaster] or [Cluster.ForEachNode].
+//
+// With a replica [Config.Reads] policy, read-only commands (the table of
+// core.ReadOnly) go to the slot master's replicas over READONLY
+// connections, one replica per slot so that reads of a key stay in order
+// among themselves. A replica the map reports failed or loading, or that
+// could not be reached in the last second, is left out; reads then wait
+// for one (ReadReplica) or go to the master (ReadReplicaPreferred).
+// ReadNearest spreads a shard's reads over its master and replicas by
+// slot; it does not measure round trips in a cluster.
+//
+// # The slot map
+//
+// New reads the map from the seeds (CLUSTER SHARDS, or CLUSTER SLOTS
+// before Redis 7), one node at a time, each bounded by
+// [Config.RefreshTimeout], and fails with [ErrNoNodes] if none answers.
+// After that one goroutine refreshes it: at once after a MOVED, a
+// CLUSTERDOWN or a node that could not be reached, and every
+// [Config.RefreshInterval]; asks that come while a refresh is pending are
+// coalesced into it. Masters are asked first, in random order, then
+// replicas, then the seeds. A MOVED sets its slot at once; a refresh that
+// began before that MOVED does not undo it. Nodes that leave the map are
+// closed once the commands out on them have come back.
+//
+// # Redirects and order
+//
+// The caller never sees MOVED, ASK, TRYAGAIN or CLUSTERDOWN (up to
+// [Config.MaxRedirects] redirects, and the retry bounds below). Each is
+// handled per command, never per batch: one MOVED in a pipeline of a
+// thousand commands sends one command again.
+//
+//   - MOVED: the slot gets its new owner and the command is sent there.
+//   - ASK: the command is sent once to the target with ASKING before it;
+//     the map is unchanged.
+//   - TRYAGAIN, CLUSTERDOWN (the command did not run): sent again after a
+//     jittered pause ([Config.RetryBackoff]) until its context ends,
+//     [Config.RetryTimeout] passes or [Config.MaxRetries] is reached.
+//   - A node that cannot be reached (the pool gives the command back
+//     unwritten): the map is refreshed and the command sent again after a
+//     pause, under the same bounds.
+//
+// Issue order holds per slot across all of these. Each slot has a gate
+// (route.go): when one of its commands comes back for another try, the
+// slot's later commands wait in line behind it, and the waiting ones are
+// sent, in issue order, once every command of the slot sent before has
+// come back; a slot's owner changes only at that moment too, so that a
+// command sent to the new owner never overtakes one redirected there from
+// the old. One exception comes from Redis itself: a command refused with
+// TRYAGAIN or CLUSTERDOWN is retried after commands that were pipelined
+// behind it and that the server ran meanwhile (MOVED and ASK do not have
+// this: once a slot or key has moved, every later command on it is
+// redirected too).
+//
+// Commands waiting for their slot are bounded by [Config.MaxWaiting] and
+// [Config.MaxWaitingBytes]; a new command finding the line full waits for
+// room, and a waiting command whose context ends fails at that moment
+// with its context's error (never sent).
+//
+// # Multi-key commands
+//
+// Keys in one slot go as they are. MGET, DEL, UNLINK, EXISTS, TOUCH and
+// MSET over several slots are split by slot and merged in the caller's
+// key order into one reply; MSET is then not atomic across slots (each
+// slot's part is). Any other command whose keys span slots is refused
+// before sending with a [*CrossSlotError] (errors.Is ErrCrossSlot),
+// naming the slots.
+//
+// # Transactions, scripts, blocking commands, pub/sub
+//
+// TxPipeline and Watch run on a dedicated connection to the master of the
+// slot of their first keyed command; every key must be in that slot.
+// EVAL, EVALSHA and FCALL route by their keys like any command. A MOVED or
+// ASK on a dedicated connection reaches the caller as a [*RedirectError]
+// (core.SafeToRetry reports true: it did not run) after updating the
+// map, and a transaction with such a command fails whole with it.
+//
+// Blocking commands (BLPOP, ...) run on a dedicated connection to the
+// slot's owner with the pool's lossless cancel (CLIENT UNBLOCK and
+// put-back).
+//
+// Pub/sub ([Cluster.Subscriber], used by async.Client.PubSub): SUBSCRIBE
+// and PSUBSCRIBE on one master (PUBLISH reaches every node), SSUBSCRIBE
+// on each channel's slot master. When a node's connection is lost, or a
+// node drops a sharded channel because its slot moved, the subscriber
+// reconnects where the map says once it has been read again, with the
+// KindDisconnected and KindResubscribed events of async.PubSub.
+//
+// # Observability
+//
+// Hooks in Config.Pool see every attempt with the address of the node
+// that served it (an attempt answered by a redirect ends with that
+// error); [Cluster.Stats] counts redirects, retries and refreshes and
+// holds each node's pool statistics; [Cluster.Events] reports moved
+// slots, nodes added and removed, masters changed and failed refreshes.
+//
+// # Concurrency
+//
+// A Cluster is safe for concurrent use. Its goroutines — the refresher,
+// retry timers, pub/sub watchers, closers of retired nodes — belong to
+// one lifecycle: Close stops them and waits, and closes every pool.
+//
+// # Errors
+//
+// Commands fail with the outcome vocabulary of package core: ErrNotSent
+// (never written: waiting commands when their context ends or the client
+// closes), ErrInFlight (written to a connection that then died), or the
+// server's reply. The package's own errors are [ErrCrossSlot],
+// [ErrWholeCluster], [ErrNoNodes] and [*RedirectError].
+package cluster
