@@ -176,3 +176,56 @@ func TestClusterReplicaReads(t *testing.T) {
 	assert.Positive(t, served[rc.Masters[0].Addr()], "the dead replica's master took its reads")
 	mu.Unlock()
 }
+
+// TestClusterFollowsAKilledMaster kills a master: commands on its slots
+// wait (never written) or fail in flight, and are served by the replica
+// the cluster promotes; the client reports the change as an event.
+func TestClusterFollowsAKilledMaster(t *testing.T) {
+	integration.CheckGoroutines(t)
+	rc := integration.StartClusterT(t, integration.ClusterConfig{})
+	c := connectCluster(t, rc, cluster.Config{Pool: pool.Config{DialTimeout: 500 * time.Millisecond, ReadTimeout: 2 * time.Second}})
+	cl := c.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	victim := rc.Masters[0]
+	slots, err := rc.SlotsOf(ctx, victim)
+	require.NoError(t, err)
+	key := ""
+	for i := 0; key == ""; i++ {
+		k := fmt.Sprint("victim:", i)
+		if s := int(cluster.Slot(k)); s >= slots[0] && s <= slots[len(slots)-1] {
+			key = k
+		}
+	}
+	require.NoError(t, cl.Set(ctx, key, "before").Err())
+	replica := rc.Replicas[0]
+	require.Eventually(t, func() bool {
+		v, err := replica.Do(ctx, "DBSIZE")
+		return err == nil && v.(int64) >= 1
+	}, 10*time.Second, 10*time.Millisecond, "the write reached the replica")
+
+	require.NoError(t, victim.Kill(ctx))
+	killed := time.Now()
+	// A write issued now waits for the promotion (its context allows it)
+	// and lands on the new master.
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	require.NoError(t, cl.Set(wctx, key, "after").Err(), "a write issued after the kill waits for the new master")
+	t.Logf("write served %v after the kill", time.Since(killed).Round(time.Millisecond))
+	assert.Equal(t, replica.Addr(), c.SlotOwner(cluster.Slot(key)))
+	v, err := cl.Get(ctx, key).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "after", v)
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case e := <-c.Events():
+			if e.Kind == cluster.EventMasterChanged && e.Addr == replica.Addr() {
+				assert.Equal(t, victim.Addr(), e.Old)
+				return
+			}
+		case <-deadline:
+			t.Fatal("no master-changed event")
+		}
+	}
+}
