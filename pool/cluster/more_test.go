@@ -199,12 +199,21 @@ func TestShardedSubscriberFollowsAMovedSlot(t *testing.T) {
 
 	f.move(int(Slot(ch)), 1) // node 0 pushes sunsubscribe
 	waitKindIn(t, ps, async.KindResubscribed)
-	require.NoError(t, async.Cmd(ctx, cl, async.ToInt64, "SPUBLISH", ch, "two").Err())
-	for {
-		m := <-ps.Messages()
-		if m.Kind == "smessage" {
-			assert.Equal(t, "two", m.Payload)
-			break
+	// The new SSUBSCRIBE was written, not necessarily run before a
+	// publish on another connection: publish until one arrives.
+	deadline := time.After(5 * time.Second)
+publish:
+	for i := 0; ; i++ {
+		payload := fmt.Sprint("two-", i)
+		require.NoError(t, async.Cmd(ctx, cl, async.ToInt64, "SPUBLISH", ch, payload).Err())
+		select {
+		case m := <-ps.Messages():
+			if m.Kind == "smessage" && m.Channel == ch {
+				break publish
+			}
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("nothing published after the move reached the subscriber")
 		}
 	}
 	require.NoError(t, ps.SUnsubscribe(ctx, ch))

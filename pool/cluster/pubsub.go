@@ -172,7 +172,7 @@ func (s *subConn) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 			s.mu.Unlock()
 		}
 	}
-	all := &allSink{sink: sink, left: len(order)}
+	all := &allSink{Wrapper: core.Wrapper{Inner: sink}, left: len(order)}
 	for _, n := range order {
 		part := core.NewCommand()
 		part.NoReply = cmd.NoReply
@@ -204,16 +204,21 @@ func (s *subConn) forward(ctx context.Context, n *node, cmd *core.Command, sink 
 	sc.Exec(ctx, cmd, sink)
 }
 
-// allSink completes sink once every part has completed: with the first
-// error, or the last reply.
+// allSink completes the caller's sink once every part of a split
+// (un)subscribe has completed: with the first error, or the last reply.
+// It is not a requeuer: a part its node's pool gives back fails the
+// whole, and the subscriber subscribes everything again.
 type allSink struct {
-	sink core.Sink
+	core.Wrapper
 	mu   sync.Mutex
 	left int
 	err  error
 }
 
-func (a *allSink) Complete(v protocol.Value, err error) {
+func (a *allSink) Complete(v protocol.Value, err error) { a.Offer(v, err) }
+
+// Offer implements core.Offerer.
+func (a *allSink) Offer(v protocol.Value, err error) bool {
 	a.mu.Lock()
 	if err != nil && a.err == nil {
 		a.err = err
@@ -223,6 +228,10 @@ func (a *allSink) Complete(v protocol.Value, err error) {
 	err = a.err
 	a.mu.Unlock()
 	if last {
-		a.sink.Complete(v, err)
+		return a.Wrapper.Offer(v, err)
 	}
+	return true
 }
+
+// Requeue declines (see allSink).
+func (a *allSink) Requeue(*core.Command, error) bool { return false }
