@@ -22,8 +22,42 @@ func (c *Cluster) Subscriber(ctx context.Context, onPush func(protocol.Value)) (
 	if c.closed.Load() {
 		return nil, core.NotSent(core.ErrClosed)
 	}
-	return &subConn{c: c, onPush: onPush, conns: map[*node]core.SubConn{}, dead: make(chan struct{}),
-		leaving: map[string]int{}}, nil
+	s := &subConn{c: c, onPush: onPush, conns: map[*node]core.SubConn{}, dead: make(chan struct{}),
+		leaving: map[string]int{}, where: map[string]*node{}}
+	if !c.lc.Go(s.watch) {
+		return nil, core.NotSent(core.ErrClosed)
+	}
+	return s, nil
+}
+
+// watch reports the set dead when a refresh of the map shows that a
+// sharded channel's slot is served by another node than the one it is
+// subscribed on (a failover, or a move whose sunsubscribe was missed), so
+// that the subscriber follows the slot instead of waiting on a node that
+// no longer serves it.
+func (s *subConn) watch() {
+	for {
+		changed := s.c.TargetChanged()
+		select {
+		case <-changed:
+		case <-s.dead:
+			return
+		case <-s.c.ctx.Done():
+			return
+		}
+		s.mu.Lock()
+		stale := false
+		for ch, n := range s.where {
+			if s.c.owner[core.Slot([]byte(ch))].Load() != n {
+				stale = true
+				break
+			}
+		}
+		s.mu.Unlock()
+		if stale {
+			s.die()
+		}
+	}
 }
 
 // TargetChanged returns a channel closed at the next refresh of the slot
@@ -42,7 +76,8 @@ type subConn struct {
 
 	mu       sync.Mutex // guards the fields below
 	conns    map[*node]core.SubConn
-	leaving  map[string]int // sharded channels this side unsubscribes, awaiting the server's confirmation
+	leaving  map[string]int   // sharded channels this side unsubscribes, awaiting the server's confirmation
+	where    map[string]*node // sharded channels and the node each is subscribed on
 	closed   bool
 	dying    bool
 	dead     chan struct{} // closed by die
@@ -166,11 +201,14 @@ func (s *subConn) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 			order = append(order, n)
 		}
 		byNode[n] = append(byNode[n], ch)
+		s.mu.Lock()
 		if name == "SUNSUBSCRIBE" {
-			s.mu.Lock()
 			s.leaving[string(ch)]++
-			s.mu.Unlock()
+			delete(s.where, string(ch))
+		} else if n != nil {
+			s.where[string(ch)] = n
 		}
+		s.mu.Unlock()
 	}
 	all := &allSink{Wrapper: core.Wrapper{Inner: sink}, left: len(order)}
 	for _, n := range order {
