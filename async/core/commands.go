@@ -51,13 +51,22 @@ const (
 )
 
 func init() {
-	set := func(names string, f func(*cmdSpec)) {
-		for _, n := range strings.Fields(names) {
-			s := commands[n]
-			f(&s)
-			commands[n] = s
-		}
+	tableKeys()
+	tableRefusals()
+	tableUndo()
+}
+
+// set applies f to the entries of the space-separated names.
+func set(names string, f func(*cmdSpec)) {
+	for _, n := range strings.Fields(names) {
+		s := commands[n]
+		f(&s)
+		commands[n] = s
 	}
+}
+
+// tableKeys says where each command's keys are.
+func tableKeys() {
 	set(`PING ECHO INFO TIME DBSIZE FLUSHDB FLUSHALL CONFIG SCRIPT FUNCTION SCAN RANDOMKEY DEBUG
 		SLOWLOG COMMAND LASTSAVE ROLE WAIT WAITAOF KEYS SWAPDB CLIENT ACL LATENCY MIGRATE SAVE BGSAVE
 		BGREWRITEAOF SHUTDOWN PUBSUB CLUSTER MODULE LOLWUT SENTINEL`, func(s *cmdSpec) { s.key = keyNone })
@@ -73,7 +82,10 @@ func init() {
 	set("BLPOP BRPOP BZPOPMIN BZPOPMAX", func(s *cmdSpec) { s.count = countButLast })
 	set("LMPOP ZMPOP SINTERCARD ZINTERCARD ZUNION ZINTER ZDIFF", func(s *cmdSpec) { s.count = countNumkeys })
 	set("ZUNIONSTORE ZINTERSTORE ZDIFFSTORE", func(s *cmdSpec) { s.count = countStore })
+}
 
+// tableRefusals says which commands a connection refuses.
+func tableRefusals() {
 	refuse := func(names, use string, always bool) {
 		set(names, func(s *cmdSpec) { s.use, s.always = use, always })
 	}
@@ -104,7 +116,10 @@ func init() {
 			return "", false
 		}
 	})
+}
 
+// tableUndo says how to put back what a cancelled blocking command took.
+func tableUndo() {
 	set("BLPOP", func(s *cmdSpec) { s.undo = undoPop("LPUSH") })
 	set("BRPOP", func(s *cmdSpec) { s.undo = undoPop("RPUSH") })
 	set("BLMOVE", func(s *cmdSpec) { s.undo = undoBLMove })

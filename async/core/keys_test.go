@@ -1,0 +1,46 @@
+package core
+
+import (
+	"testing"
+
+	"github.com/asyncredis/asyncredis/protocol"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestKeysOfEveryForm(t *testing.T) {
+	for _, tt := range []struct {
+		args []any
+		keys []string
+	}{
+		{[]any{"GET", "k"}, []string{"k"}},
+		{[]any{"PING"}, nil},
+		{[]any{"INFO", "server"}, nil},
+		{[]any{"MGET", "a", "b", "c"}, []string{"a", "b", "c"}},
+		{[]any{"MSET", "a", "1", "b", "2"}, []string{"a", "b"}},
+		{[]any{"RENAME", "a", "b"}, []string{"a", "b"}},
+		{[]any{"BLPOP", "a", "b", "0"}, []string{"a", "b"}},
+		{[]any{"LMPOP", "2", "a", "b", "LEFT"}, []string{"a", "b"}},
+		{[]any{"BLMPOP", "0", "2", "a", "b", "LEFT"}, []string{"a", "b"}},
+		{[]any{"ZUNIONSTORE", "dst", "2", "a", "b", "WEIGHTS", "1", "2"}, []string{"dst", "a", "b"}},
+		{[]any{"EVAL", "return 1", "2", "a", "b", "arg"}, []string{"a", "b"}},
+		{[]any{"EVAL", "return 1", "0"}, nil},
+		{[]any{"XREAD", "COUNT", "1", "STREAMS", "s1", "s2", "0", "0"}, []string{"s1", "s2"}},
+		{[]any{"BITOP", "AND", "dst", "a", "b"}, []string{"dst", "a", "b"}},
+		{[]any{"OBJECT", "ENCODING", "k"}, []string{"k"}},
+		{[]any{"SUNIONSTORE", "dst", "a"}, []string{"dst", "a"}},
+	} {
+		cmd := NewCommand()
+		buf, err := protocol.AppendCommand(cmd.Buf, tt.args...)
+		require.NoError(t, err)
+		cmd.Buf = buf
+		var got []string
+		for _, k := range cmd.Keys() {
+			got = append(got, string(k))
+		}
+		assert.Equal(t, tt.keys, got, "%v", tt.args)
+		multi := len(tt.keys) > 1 || tt.args[0] == "EVAL" || tt.args[0] == "XREAD"
+		assert.Equal(t, multi || MultiKey(cmd.Name()), MultiKey(cmd.Name()), "%v", tt.args)
+		cmd.Release()
+	}
+}
