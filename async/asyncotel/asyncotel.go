@@ -177,28 +177,40 @@ func errorType(err error) string {
 func ObservePool(p interface{ Stats() pool.Stats }, name string, opts ...Option) (metric.Registration, error) {
 	cfg := newConfig(opts)
 	meter := cfg.mp.Meter(ScopeName)
-	conns, err1 := meter.Int64ObservableGauge("asyncredis.pool.connections", metric.WithUnit("{connection}"))
-	inFlight, err2 := meter.Int64ObservableGauge("asyncredis.pool.in_flight", metric.WithUnit("{command}"))
-	waiting, err3 := meter.Int64ObservableGauge("asyncredis.pool.waiting", metric.WithUnit("{command}"))
-	if err := errors.Join(err1, err2, err3); err != nil {
+	g, err := newPoolGauges(meter)
+	if err != nil {
 		return nil, err
 	}
 	base := append([]attribute.KeyValue{attribute.String("asyncredis.pool.name", name)}, cfg.attrs...)
 	return meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		observeStats(o, p.Stats(), conns, inFlight, waiting, base)
+		g.observe(o, p.Stats(), base)
 		return nil
-	}, conns, inFlight, waiting)
+	}, g.conns, g.inFlight, g.waiting)
 }
 
-func observeStats(o metric.Observer, s pool.Stats, conns, inFlight, waiting metric.Int64ObservableGauge, base []attribute.KeyValue) {
+// poolGauges are the gauges of one pool's statistics.
+type poolGauges struct {
+	conns, inFlight, waiting metric.Int64ObservableGauge
+}
+
+func newPoolGauges(meter metric.Meter) (poolGauges, error) {
+	var g poolGauges
+	var err1, err2, err3 error
+	g.conns, err1 = meter.Int64ObservableGauge("asyncredis.pool.connections", metric.WithUnit("{connection}"))
+	g.inFlight, err2 = meter.Int64ObservableGauge("asyncredis.pool.in_flight", metric.WithUnit("{command}"))
+	g.waiting, err3 = meter.Int64ObservableGauge("asyncredis.pool.waiting", metric.WithUnit("{command}"))
+	return g, errors.Join(err1, err2, err3)
+}
+
+func (g poolGauges) observe(o metric.Observer, s pool.Stats, base []attribute.KeyValue) {
 	with := func(extra ...attribute.KeyValue) metric.ObserveOption {
 		return metric.WithAttributes(append(append([]attribute.KeyValue(nil), base...), extra...)...)
 	}
 	for state, n := range map[string]int{"shared": s.Conns, "dedicated": s.Dedicated, "lent": s.Lent, "idle": s.Idle} {
-		o.ObserveInt64(conns, int64(n), with(attribute.String("state", state)))
+		o.ObserveInt64(g.conns, int64(n), with(attribute.String("state", state)))
 	}
-	o.ObserveInt64(inFlight, s.InFlight, with())
-	o.ObserveInt64(waiting, int64(s.Waiting), with())
+	o.ObserveInt64(g.inFlight, s.InFlight, with())
+	o.ObserveInt64(g.waiting, int64(s.Waiting), with())
 }
 
 // ObserveSentinel publishes, per monitored master (attribute
@@ -211,13 +223,11 @@ func observeStats(o metric.Observer, s pool.Stats, conns, inFlight, waiting metr
 func ObserveSentinel(s *sentinel.SentinelPool, opts ...Option) (metric.Registration, error) {
 	cfg := newConfig(opts)
 	meter := cfg.mp.Meter(ScopeName)
-	conns, err1 := meter.Int64ObservableGauge("asyncredis.pool.connections", metric.WithUnit("{connection}"))
-	inFlight, err2 := meter.Int64ObservableGauge("asyncredis.pool.in_flight", metric.WithUnit("{command}"))
-	waiting, err3 := meter.Int64ObservableGauge("asyncredis.pool.waiting", metric.WithUnit("{command}"))
-	switches, err4 := meter.Int64ObservableCounter("asyncredis.sentinel.switches", metric.WithUnit("{switch}"))
-	fenced, err5 := meter.Int64ObservableGauge("asyncredis.sentinel.fenced")
-	replicas, err6 := meter.Int64ObservableGauge("asyncredis.sentinel.replicas", metric.WithUnit("{replica}"))
-	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
+	g, err1 := newPoolGauges(meter)
+	switches, err2 := meter.Int64ObservableCounter("asyncredis.sentinel.switches", metric.WithUnit("{switch}"))
+	fenced, err3 := meter.Int64ObservableGauge("asyncredis.sentinel.fenced")
+	replicas, err4 := meter.Int64ObservableGauge("asyncredis.sentinel.replicas", metric.WithUnit("{replica}"))
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return nil, err
 	}
 	return meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
@@ -231,11 +241,11 @@ func ObserveSentinel(s *sentinel.SentinelPool, opts ...Option) (metric.Registrat
 			}
 			o.ObserveInt64(fenced, f, opt)
 			o.ObserveInt64(replicas, int64(len(st.Replicas)), opt)
-			observeStats(o, st.MasterPool, conns, inFlight, waiting, append(svc, attribute.String("asyncredis.pool.name", "master")))
-			observeStats(o, st.ReplicaPool, conns, inFlight, waiting, append(svc, attribute.String("asyncredis.pool.name", "replica")))
+			g.observe(o, st.MasterPool, append(svc, attribute.String("asyncredis.pool.name", "master")))
+			g.observe(o, st.ReplicaPool, append(svc, attribute.String("asyncredis.pool.name", "replica")))
 		}
 		return nil
-	}, conns, inFlight, waiting, switches, fenced, replicas)
+	}, g.conns, g.inFlight, g.waiting, switches, fenced, replicas)
 }
 
 // ObserveCluster publishes a cluster client's state: each node's pool as
@@ -250,13 +260,11 @@ func ObserveSentinel(s *sentinel.SentinelPool, opts ...Option) (metric.Registrat
 func ObserveCluster(c *cluster.Cluster, opts ...Option) (metric.Registration, error) {
 	cfg := newConfig(opts)
 	meter := cfg.mp.Meter(ScopeName)
-	conns, err1 := meter.Int64ObservableGauge("asyncredis.pool.connections", metric.WithUnit("{connection}"))
-	inFlight, err2 := meter.Int64ObservableGauge("asyncredis.pool.in_flight", metric.WithUnit("{command}"))
-	waiting, err3 := meter.Int64ObservableGauge("asyncredis.pool.waiting", metric.WithUnit("{command}"))
-	redirects, err4 := meter.Int64ObservableCounter("asyncredis.cluster.redirects", metric.WithUnit("{command}"))
-	refreshes, err5 := meter.Int64ObservableCounter("asyncredis.cluster.refreshes", metric.WithUnit("{refresh}"))
-	slotWait, err6 := meter.Int64ObservableGauge("asyncredis.cluster.waiting", metric.WithUnit("{command}"))
-	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
+	g, err1 := newPoolGauges(meter)
+	redirects, err2 := meter.Int64ObservableCounter("asyncredis.cluster.redirects", metric.WithUnit("{command}"))
+	refreshes, err3 := meter.Int64ObservableCounter("asyncredis.cluster.refreshes", metric.WithUnit("{refresh}"))
+	slotWait, err4 := meter.Int64ObservableGauge("asyncredis.cluster.waiting", metric.WithUnit("{command}"))
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return nil, err
 	}
 	return meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
@@ -268,8 +276,8 @@ func ObserveCluster(c *cluster.Cluster, opts ...Option) (metric.Registration, er
 		o.ObserveInt64(refreshes, st.Refreshes, metric.WithAttributes(cfg.attrs...))
 		o.ObserveInt64(slotWait, int64(st.Waiting), metric.WithAttributes(cfg.attrs...))
 		for name, ns := range st.Nodes {
-			observeStats(o, ns.Pool, conns, inFlight, waiting, append([]attribute.KeyValue{attribute.String("asyncredis.pool.name", name)}, cfg.attrs...))
+			g.observe(o, ns.Pool, append([]attribute.KeyValue{attribute.String("asyncredis.pool.name", name)}, cfg.attrs...))
 		}
 		return nil
-	}, conns, inFlight, waiting, redirects, refreshes, slotWait)
+	}, g.conns, g.inFlight, g.waiting, redirects, refreshes, slotWait)
 }

@@ -214,13 +214,8 @@ func (f *fakeCluster) reply(me int, st *connState, args []string) string {
 		f.onCommand(me, args)
 	}
 	switch name {
-	case "HELLO":
-		if f.opts.resp3 {
-			return "%0\r\n"
-		}
-		return ""
-	case "PING":
-		return "+PONG\r\n"
+	case "HELLO", "PING":
+		return f.greetLocked(name)
 	case "ASKING":
 		st.asking = true
 		return "+OK\r\n"
@@ -513,13 +508,8 @@ func (f *fakeCluster) replicaReply(i int, st *connState, args []string) string {
 	name := strings.ToUpper(args[0])
 	f.asked["REPLICA "+name]++
 	switch name {
-	case "HELLO":
-		if f.opts.resp3 {
-			return "%0\r\n"
-		}
-		return ""
-	case "PING":
-		return "+PONG\r\n"
+	case "HELLO", "PING":
+		return f.greetLocked(name)
 	case "READONLY":
 		st.readonly = true
 		return "+OK\r\n"
@@ -535,4 +525,16 @@ func (f *fakeCluster) replicaReply(i int, st *connState, args []string) string {
 		return fmt.Sprintf("-MOVED %d %s\r\n", slot, f.nodes[f.owner[slot]].addr)
 	}
 	return f.serveLocked(name, args, f.nodes[i].data)
+}
+
+// greetLocked answers HELLO (RESP3 when the fake speaks it, else the
+// unknown-command error that makes clients use RESP2) and PING.
+func (f *fakeCluster) greetLocked(name string) string {
+	switch {
+	case name == "PING":
+		return "+PONG\r\n"
+	case f.opts.resp3:
+		return "%0\r\n"
+	}
+	return ""
 }
