@@ -415,3 +415,30 @@ func (rc *RedisCluster) MasterOf(ctx context.Context, n *Node) (*Node, error) {
 	}
 	return nil, fmt.Errorf("integration: %s replicates an unknown node %v", n.Name, f[1])
 }
+
+// WaitPromoted polls replica's ROLE every 2 ms until it reports itself
+// master (the first node to know of its promotion), and returns when it
+// first did.
+func (rc *RedisCluster) WaitPromoted(ctx context.Context, replica *Node) (time.Time, error) {
+	conn, err := dialRESP(ctx, replica.Addr(), nil, replica.username, replica.password)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer conn.Close()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		v, err := conn.do(ctx, "ROLE")
+		if err != nil {
+			return time.Time{}, err
+		}
+		if f := asList(v); len(f) > 0 && f[0] == "master" {
+			return time.Now(), nil
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return time.Time{}, fmt.Errorf("integration: %s was not promoted within a minute", replica.Name)
+}

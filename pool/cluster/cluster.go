@@ -60,7 +60,7 @@ type node struct {
 	pool      *pool.Pool
 	replica   bool         // a replica read from (READONLY connections)
 	healthy   atomic.Bool  // as the slot map last said
-	downUntil atomic.Int64 // unix nanoseconds: a replica that could not be reached is not read from before then
+	downUntil atomic.Int64 // unix nanoseconds: a node that could not be reached counts as down until then
 
 	replicas atomic.Pointer[[]*node] // a master's replicas that reads may go to
 }
@@ -191,12 +191,17 @@ func (c *Cluster) SlotOwner(slot uint16) string {
 	return ""
 }
 
-// retireLocked closes the pool of a node that left the map, on a
-// goroutine of the client's (closing a pool waits for its goroutines,
+// retireLocked closes the pool of a node that left the map (now: without
+// waiting for its commands out to come back), on a goroutine of the client's (closing a pool waits for its goroutines,
 // which may call back into the client); once Close has begun, Close
 // closes it.
-func (c *Cluster) retireLocked(n *node) {
-	if !c.lc.Go(func() { c.drain(n); n.pool.Close() }) {
+func (c *Cluster) retireLocked(n *node, now bool) {
+	if !c.lc.Go(func() {
+		if !now {
+			c.drain(n)
+		}
+		n.pool.Close()
+	}) {
 		c.retired = append(c.retired, n)
 	}
 }

@@ -15,6 +15,12 @@ import (
 // stays unreachable asks for one per retry).
 const minRefreshGap = 5 * time.Millisecond
 
+// downRefresh is the pause between refreshes while a master that could
+// not be reached still owns slots in the map: the client learns of the
+// promotion of its replica within about this long after any node shows
+// it (jittered, so clients do not ask in step).
+const downRefresh = 10 * time.Millisecond
+
 // requestRefresh asks the refresher for a refresh of the slot map; asks
 // made while one is pending or running are coalesced into the next.
 func (c *Cluster) requestRefresh() {
@@ -34,15 +40,21 @@ func (c *Cluster) refresher() {
 	}
 	gap := time.NewTimer(0)
 	defer gap.Stop()
+	var again <-chan time.Time // set while a down master owns slots
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-c.refreshes:
 		case <-tick:
+		case <-again:
 		}
 		if err := c.refresh(c.ctx); err != nil && c.ctx.Err() == nil {
 			c.emit(Event{Kind: EventRefreshFailed, Err: err})
+		}
+		again = nil
+		if c.downOwners() {
+			again = time.After(downRefresh/2 + rand.N(downRefresh))
 		}
 		gap.Reset(minRefreshGap)
 		select {
@@ -51,6 +63,19 @@ func (c *Cluster) refresher() {
 		case <-gap.C:
 		}
 	}
+}
+
+// downOwners reports whether a master that could not be reached lately
+// still owns a slot in the map.
+func (c *Cluster) downOwners() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.topo.Shards {
+		if n := c.nodes[s.Master.Addr]; n != nil && n.down() {
+			return true
+		}
+	}
+	return false
 }
 
 // refresh reads the slot map from one node after another (the masters in
@@ -92,9 +117,26 @@ func (c *Cluster) candidatesLocked() []string {
 	}
 	rand.Shuffle(len(masters), func(i, j int) { masters[i], masters[j] = masters[j], masters[i] })
 	rand.Shuffle(len(replicas), func(i, j int) { replicas[i], replicas[j] = replicas[j], replicas[i] })
+	// Nodes that could not be reached lately are asked last: a host that
+	// is gone would cost RefreshTimeout each time.
+	var down []string
+	up := func(list []string) []string {
+		kept := list[:0]
+		for _, a := range list {
+			if n := c.nodes[a]; n != nil && n.down() {
+				down = append(down, a)
+			} else if n := c.nodes[replicaKey(a)]; n != nil && n.down() {
+				down = append(down, a)
+			} else {
+				kept = append(kept, a)
+			}
+		}
+		return kept
+	}
+	masters, replicas = up(masters), up(replicas)
 	seen := map[string]bool{}
 	var out []string
-	for _, list := range [][]string{masters, replicas, c.cfg.Seeds} {
+	for _, list := range [][]string{masters, replicas, c.cfg.Seeds, down} {
 		for _, a := range list {
 			if !seen[a] {
 				seen[a] = true
@@ -236,8 +278,18 @@ func (c *Cluster) moveSlot(slot int, addr string) {
 }
 
 // retireUnusedLocked closes the nodes that neither the map nor any slot
-// names any more.
+// names any more: at once when the map reports the node failed (its
+// commands in flight will not come back by themselves: a host that is
+// gone answers nothing), else once they have come back.
 func (c *Cluster) retireUnusedLocked() {
+	failed := map[string]bool{}
+	for _, s := range c.topo.Shards {
+		for _, r := range s.Replicas {
+			if !r.Healthy {
+				failed[r.Addr] = true
+			}
+		}
+	}
 	used := map[*node]bool{}
 	for slot := range NumSlots + 1 {
 		if n := c.ownerLocked(slot); n != nil {
@@ -252,7 +304,7 @@ func (c *Cluster) retireUnusedLocked() {
 	for key, n := range c.nodes {
 		if !used[n] {
 			delete(c.nodes, key)
-			c.retireLocked(n)
+			c.retireLocked(n, failed[n.addr] || n.down())
 			c.emit(Event{Kind: EventNodeRemoved, Addr: n.addr})
 		}
 	}

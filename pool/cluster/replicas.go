@@ -8,9 +8,10 @@ import (
 
 // usable reports whether reads may go to the replica n: the map says it
 // is healthy and it has not failed to be reached of late.
-func (n *node) usable() bool {
-	return n.healthy.Load() && time.Now().UnixNano() >= n.downUntil.Load()
-}
+func (n *node) usable() bool { return n.healthy.Load() && !n.down() }
+
+// down reports whether n could not be reached lately (downPause).
+func (n *node) down() bool { return time.Now().UnixNano() < n.downUntil.Load() }
 
 // replicaFor picks the node a read of slot goes to under a replica
 // policy: one healthy replica of the slot's master, the same one for a

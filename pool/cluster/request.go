@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -57,6 +58,11 @@ func (r *request) Offer(v protocol.Value, err error) bool {
 		}
 	}
 	c, slot := r.c, r.slot
+	if err != nil && errors.Is(err, core.ErrInFlight) && r.sent != nil {
+		// The connection died under the command: the node may be gone.
+		// Read the map again until it says who serves its slots now.
+		c.nodeDown(r.sent)
+	}
 	took := core.Offer(r.Inner, v, err)
 	r.end()
 	c.returned(slot)

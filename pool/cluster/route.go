@@ -255,22 +255,31 @@ func (c *Cluster) redirected(r *request, k redirectKind, msg string) {
 // unreachable handles r given back unwritten by its node's pool.
 func (c *Cluster) unreachable(r *request, err error) {
 	c.counters.requeued.Add(1)
-	if n := r.sent; n != nil && n.replica {
-		// Reads go elsewhere for a while, whatever the map says: the
-		// cluster may not have noticed yet.
-		n.downUntil.Store(time.Now().Add(replicaPause).UnixNano())
+	if n := r.sent; n != nil {
+		c.nodeDown(n)
 	}
 	if c.closed.Load() || !r.retryAllowed() {
 		c.finish(r, err)
 		return
 	}
-	c.requestRefresh()
 	c.park(r, c.retryDelay(r))
 }
 
-// replicaPause is how long a replica that could not be reached is left
-// out of reads before it is tried again.
-const replicaPause = time.Second
+// nodeDown notes that n could not be reached (or lost a connection with
+// commands in flight): a replica's reads go elsewhere for a while,
+// whatever the map says (the cluster may not have noticed yet), and the
+// map is read again, from other nodes first, every few milliseconds
+// while n owns slots, until it says who serves them now.
+func (c *Cluster) nodeDown(n *node) {
+	n.downUntil.Store(time.Now().Add(downPause).UnixNano())
+	c.requestRefresh()
+}
+
+// downPause is how long a node that could not be reached counts as
+// down: replicas are left out of reads, the map is read again every few
+// milliseconds while a down node owns slots, and down nodes are asked
+// for the map last.
+const downPause = time.Second
 
 // retryDelay is the pause before r is sent again after its node could
 // not be reached.

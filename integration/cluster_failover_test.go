@@ -1,0 +1,198 @@
+package integration_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/async/core"
+	"github.com/asyncredis/asyncredis/integration"
+	"github.com/asyncredis/asyncredis/pool"
+	"github.com/asyncredis/asyncredis/pool/cluster"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// clusterWrites runs writers that SET their own keys, spread over every
+// slot, one after another, each with a 10 s deadline, and records every
+// outcome with its slot and time.
+type clusterWrites struct {
+	stop chan struct{}
+	wg   sync.WaitGroup
+	acks atomic.Int64
+
+	mu   sync.Mutex // guards the fields below
+	done []clusterWrite
+}
+
+type clusterWrite struct {
+	key       string
+	slot      uint16
+	start, at time.Time
+	err       error
+}
+
+func startClusterWrites(cl *async.Client, writers int, prefix string) *clusterWrites {
+	w := &clusterWrites{stop: make(chan struct{})}
+	for g := range writers {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			var mine []clusterWrite
+			defer func() {
+				w.mu.Lock()
+				w.done = append(w.done, mine...)
+				w.mu.Unlock()
+			}()
+			for i := 0; ; i++ {
+				select {
+				case <-w.stop:
+					return
+				default:
+				}
+				key := fmt.Sprintf("%s:%d:%d", prefix, g, i)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				start := time.Now()
+				err := cl.Set(ctx, key, i).Err()
+				cancel()
+				mine = append(mine, clusterWrite{key: key, slot: cluster.Slot(key), start: start, at: time.Now(), err: err})
+				if err == nil {
+					w.acks.Add(1)
+				}
+			}
+		}()
+	}
+	return w
+}
+
+func (w *clusterWrites) waitAcks(t *testing.T, n int64) {
+	t.Helper()
+	target := w.acks.Load() + n
+	require.Eventually(t, func() bool { return w.acks.Load() >= target }, 60*time.Second, time.Millisecond)
+}
+
+func (w *clusterWrites) finish() []clusterWrite {
+	close(w.stop)
+	w.wg.Wait()
+	return w.done
+}
+
+// slotsOf returns the set of slots n serves.
+func slotSet(t *testing.T, ctx context.Context, rc *integration.RedisCluster, n *integration.Node) map[uint16]bool {
+	slots, err := rc.SlotsOf(ctx, n)
+	require.NoError(t, err)
+	set := map[uint16]bool{}
+	for _, s := range slots {
+		set[uint16(s)] = true
+	}
+	return set
+}
+
+// TestClusterMasterKilledUnderLoad takes a master away under 64 writers
+// over every slot — its process dies (connections refused), or its host
+// is cut off (packets dropped, nothing closed) — and checks that writes
+// on its slots resume within 50 ms of its replica's promotion being
+// visible, that only writes in flight at the fault fail, and that the
+// healthy masters' slots see no error at all while the cluster refuses
+// everything for a moment (CLUSTERDOWN).
+func TestClusterMasterKilledUnderLoad(t *testing.T) {
+	for _, fault := range []string{"crash", "disconnect"} {
+		t.Run(fault, func(t *testing.T) { masterGoneUnderLoad(t, fault) })
+	}
+}
+
+func masterGoneUnderLoad(t *testing.T, fault string) {
+	integration.CheckGoroutines(t)
+	rc := integration.StartClusterT(t, integration.ClusterConfig{})
+	c := connectCluster(t, rc, cluster.Config{Pool: pool.Config{DialTimeout: time.Second, ReadTimeout: 2 * time.Second}})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	victim, heir := rc.Masters[0], rc.Replicas[0]
+	victimSlots := slotSet(t, ctx, rc, victim)
+	var err error
+
+	w := startClusterWrites(c.Client(), 64, "kill")
+	w.waitAcks(t, 5000)
+	var killed time.Time
+	if fault == "crash" {
+		killed, err = victim.Crash(ctx)
+	} else {
+		err = victim.Disconnect(ctx)
+		killed = time.Now() // once the cut is made: writes started before may still have got through
+	}
+	require.NoError(t, err)
+	visible, err := rc.WaitPromoted(ctx, heir)
+	require.NoError(t, err)
+	w.waitAcks(t, 5000)
+	done := w.finish()
+
+	var first time.Time
+	inFlight, healthyErrs, other := 0, 0, 0
+	var firstOther error
+	for _, d := range done {
+		switch {
+		case d.err == nil:
+			if victimSlots[d.slot] && d.start.After(killed) && (first.IsZero() || d.at.Before(first)) {
+				first = d.at
+			}
+		case !victimSlots[d.slot]:
+			healthyErrs++
+			if firstOther == nil {
+				firstOther = d.err
+			}
+		case errors.Is(d.err, core.ErrInFlight) && d.start.Before(killed):
+			inFlight++
+		default:
+			if other++; firstOther == nil {
+				firstOther = d.err
+			}
+		}
+	}
+	require.False(t, first.IsZero(), "no write on the killed master's slots succeeded")
+	gap := first.Sub(visible)
+	t.Logf("%s: promotion visible %v after the fault; first write on its slots acknowledged %v after that; %d writes, %d failed in flight, %d other failures (first: %v)",
+		fault, visible.Sub(killed).Round(time.Millisecond), gap.Round(time.Millisecond), len(done), inFlight, healthyErrs+other, firstOther)
+	assert.LessOrEqual(t, gap, 50*time.Millisecond+raceSlack, "first acknowledged write on the killed master's slots after its replica's promotion was visible")
+	assert.Zero(t, healthyErrs, "errors on the healthy masters' slots")
+	assert.Zero(t, other, "errors other than in flight at the kill")
+	assert.LessOrEqual(t, inFlight, 64, "at most one write in flight per writer")
+}
+
+// TestClusterManualFailoverUnderLoad runs CLUSTER FAILOVER on a replica
+// under 64 writers: no write fails and none acknowledged is lost.
+func TestClusterManualFailoverUnderLoad(t *testing.T) {
+	integration.CheckGoroutines(t)
+	rc := integration.StartClusterT(t, integration.ClusterConfig{})
+	c := connectCluster(t, rc, cluster.Config{})
+	cl := c.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	w := startClusterWrites(cl, 64, "manual")
+	w.waitAcks(t, 5000)
+	require.NoError(t, rc.Failover(ctx, rc.Replicas[0], ""))
+	w.waitAcks(t, 5000)
+	done := w.finish()
+	var errs []error
+	var acked []string
+	for _, d := range done {
+		if d.err != nil {
+			errs = append(errs, d.err)
+		} else {
+			acked = append(acked, d.key)
+		}
+	}
+	lost := 0
+	for i := 0; i < len(acked); i += 500 {
+		n, err := cl.Exists(ctx, acked[i:min(i+500, len(acked))]...).Result()
+		require.NoError(t, err)
+		lost += min(i+500, len(acked)) - i - int(n)
+	}
+	t.Logf("%d writes acknowledged, %d failed, %d lost; MOVED %d handled", len(acked), len(errs), lost, c.Stats().Moved)
+	assert.Empty(t, errs, "writes failed through a manual failover")
+	assert.Zero(t, lost, "acknowledged writes lost")
+}
