@@ -101,7 +101,7 @@ func slotSet(t *testing.T, ctx context.Context, rc *integration.RedisCluster, n 
 // healthy masters' slots see no error at all while the cluster refuses
 // everything for a moment (CLUSTERDOWN).
 func TestClusterMasterKilledUnderLoad(t *testing.T) {
-	for _, fault := range []string{"crash", "disconnect"} {
+	for _, fault := range []string{"crash", "disconnect", "pause"} {
 		t.Run(fault, func(t *testing.T) { masterGoneUnderLoad(t, fault) })
 	}
 }
@@ -119,16 +119,26 @@ func masterGoneUnderLoad(t *testing.T, fault string) {
 	w := startClusterWrites(c.Client(), 64, "kill")
 	w.waitAcks(t, 5000)
 	var killed time.Time
-	if fault == "crash" {
+	switch fault {
+	case "crash":
 		killed, err = victim.Crash(ctx)
-	} else {
+	case "disconnect":
 		err = victim.Disconnect(ctx)
 		killed = time.Now() // once the cut is made: writes started before may still have got through
+	case "pause":
+		err = victim.Pause(ctx)
+		killed = time.Now()
 	}
 	require.NoError(t, err)
 	visible, err := rc.WaitPromoted(ctx, heir)
 	require.NoError(t, err)
 	w.waitAcks(t, 5000)
+	if fault == "pause" {
+		// The paused master wakes up as a replica: the client must not go
+		// back to it (writes acknowledged from now on are checked below).
+		require.NoError(t, victim.Unpause(ctx))
+		w.waitAcks(t, 5000)
+	}
 	done := w.finish()
 
 	var first time.Time
@@ -161,6 +171,20 @@ func masterGoneUnderLoad(t *testing.T, fault string) {
 	assert.Zero(t, healthyErrs, "errors on the healthy masters' slots")
 	assert.Zero(t, other, "errors other than in flight at the kill")
 	assert.LessOrEqual(t, inFlight, 64, "at most one write in flight per writer")
+	var after []string // acknowledged on the killed master's slots after the promotion was visible
+	for _, d := range done {
+		if d.err == nil && victimSlots[d.slot] && d.start.After(visible) {
+			after = append(after, d.key)
+		}
+	}
+	require.NoError(t, rc.WaitHealthyExcept(ctx, victim))
+	lost := 0
+	for i := 0; i < len(after); i += 500 {
+		n, err := c.Client().Exists(ctx, after[i:min(i+500, len(after))]...).Result()
+		require.NoError(t, err)
+		lost += min(i+500, len(after)) - i - int(n)
+	}
+	assert.Zero(t, lost, "writes acknowledged after the promotion lost")
 }
 
 // TestClusterManualFailoverUnderLoad runs CLUSTER FAILOVER on a replica

@@ -442,3 +442,24 @@ func (rc *RedisCluster) WaitPromoted(ctx context.Context, replica *Node) (time.T
 	}
 	return time.Time{}, fmt.Errorf("integration: %s was not promoted within a minute", replica.Name)
 }
+
+// WaitHealthyExcept is WaitHealthy for a cluster where gone is known to
+// be down or to have rejoined as it may: it waits until every other
+// running node reports the cluster ok.
+func (rc *RedisCluster) WaitHealthyExcept(ctx context.Context, gone *Node) error {
+	return poll(ctx, 60*time.Second, func(ctx context.Context) error {
+		for _, n := range rc.Nodes {
+			if n == gone || n.State() != Running {
+				continue
+			}
+			info, err := rc.Info(ctx, n)
+			if err != nil {
+				return err
+			}
+			if info["cluster_state"] != "ok" {
+				return fmt.Errorf("%w: %s: cluster_state %s", errNotReady, n.Name, info["cluster_state"])
+			}
+		}
+		return nil
+	})
+}
