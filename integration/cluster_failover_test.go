@@ -155,7 +155,10 @@ func masterGoneUnderLoad(t *testing.T, fault string) {
 			if firstOther == nil {
 				firstOther = d.err
 			}
-		case errors.Is(d.err, core.ErrInFlight) && d.start.Before(killed):
+		case errors.Is(d.err, core.ErrInFlight):
+			// Written to the master's connection before the client could
+			// know (a paused or cut-off node keeps the connection open
+			// until ReadTimeout): outcome unknown, as it should be.
 			inFlight++
 		default:
 			if other++; firstOther == nil {
@@ -169,7 +172,7 @@ func masterGoneUnderLoad(t *testing.T, fault string) {
 		fault, visible.Sub(killed).Round(time.Millisecond), gap.Round(time.Millisecond), len(done), inFlight, healthyErrs+other, firstOther)
 	assert.LessOrEqual(t, gap, 50*time.Millisecond+raceSlack, "first acknowledged write on the killed master's slots after its replica's promotion was visible")
 	assert.Zero(t, healthyErrs, "errors on the healthy masters' slots")
-	assert.Zero(t, other, "errors other than in flight at the kill")
+	assert.Zero(t, other, "errors other than in flight at the fault")
 	assert.LessOrEqual(t, inFlight, 64, "at most one write in flight per writer")
 	var after []string // acknowledged on the killed master's slots after the promotion was visible
 	for _, d := range done {
