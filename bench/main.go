@@ -157,6 +157,7 @@ type workload struct {
 	prefix  string // its keys are prefix + 0..keys-1, each holding valSize bytes
 	valSize int
 	mget    bool // MGET of 10 keys instead of GET/SET
+	oneSlot bool // with mget: 10 keys of one {hash tag} (keyNames groups them by ten)
 }
 
 type result struct {
@@ -198,7 +199,7 @@ func keyNames(prefix string) []string {
 
 // run drives c with conc goroutines: warm-up for warm (not measured),
 // then d measured.
-func run(c *client, w workload, names []string, conc int, warm, d time.Duration, redisPID int) result {
+func run(c *client, w workload, names []string, conc int, warm, d time.Duration, servers []int) result {
 	ctx := context.Background()
 	val := strings.Repeat("v", w.valSize)
 	type counters struct {
@@ -235,6 +236,12 @@ func run(c *client, w workload, names []string, conc int, warm, d time.Duration,
 				var err error
 				bad := false
 				switch {
+				case w.mget && w.oneSlot:
+					g := rng.IntN(keys / 10)
+					copy(mkeys, names[g*10:g*10+10])
+					var n, size int
+					n, size, err = c.mget(ctx, mkeys)
+					bad = err == nil && (n != len(mkeys) || size != len(mkeys)*w.valSize)
 				case w.mget:
 					for j := range mkeys {
 						mkeys[j] = names[rng.IntN(keys)]
@@ -273,13 +280,13 @@ func run(c *client, w workload, names []string, conc int, warm, d time.Duration,
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	cpu0, io0, mach0, redis0 := selfCPU(), writeSyscalls(), machineBusy(), processCPU(redisPID)
+	cpu0, io0, mach0, redis0 := selfCPU(), writeSyscalls(), machineBusy(), serversCPU(servers)
 	start := time.Now()
 	phase.Store(measuring)
 	time.Sleep(d)
 	phase.Store(stopped)
 	elapsed := time.Since(start)
-	cpu1, io1, mach1, redis1 := selfCPU(), writeSyscalls(), machineBusy(), processCPU(redisPID)
+	cpu1, io1, mach1, redis1 := selfCPU(), writeSyscalls(), machineBusy(), serversCPU(servers)
 	runtime.ReadMemStats(&after)
 	wg.Wait() // the operations under way when the window closed are not counted
 	var all []time.Duration
@@ -325,6 +332,8 @@ func main() {
 	serverPID := flag.Int("server-pid", 0, "with -addr: the redis-server's process id, when it runs on this machine: its CPU is then not counted as other processes' load, and -oploop reports it per operation")
 	flag.IntVar(serverPID, "oploop-server-pid", 0, "the older name of -server-pid")
 	opLoopClient := flag.String("oploop-client", "asyncredis", "the clients -oploop drives, one after another in this process: asyncredis, rueidis or go-redis, comma-separated")
+	clusterMode := flag.Bool("cluster", false, "instead: throughput against a local Redis Cluster (3 masters + 3 replicas on loopback) started by the benchmark")
+	clusterOut := flag.String("cluster-out", "results/cluster.md", "where the -cluster report goes")
 	failover := flag.Bool("failover", false, "run the failover benchmark instead")
 	failoverRuns := flag.Int("failover-runs", 1, "runs of the failover benchmark")
 	failoverWhich := flag.String("failover-scenarios", "kill,crash,disconnect,failover,register", "failover scenarios to run")
@@ -375,6 +384,13 @@ func main() {
 		}
 		return
 	}
+	if *clusterMode {
+		if err := clusterMain(*warm, *duration, *rounds, *conc, *clusterOut); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *failover {
 		if err := runFailover(*failoverRuns, *failoverWhich, *failoverOut); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
@@ -386,6 +402,19 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// parseConcs reads a comma-separated list of goroutine counts.
+func parseConcs(list string) ([]int, error) {
+	var concs []int
+	for _, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("-concurrency %q: %w", list, err)
+		}
+		concs = append(concs, n)
+	}
+	return concs, nil
 }
 
 // record starts writing a profile or trace to path, or exits.
@@ -447,13 +476,9 @@ func mainErr(addr string, serverPID int, server string, warm, d time.Duration, r
 	default:
 		return fmt.Errorf("-server %q: want loopback or docker", server)
 	}
-	var concs []int
-	for _, s := range strings.Split(concList, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil {
-			return err
-		}
-		concs = append(concs, n)
+	concs, err := parseConcs(concList)
+	if err != nil {
+		return err
 	}
 	if maxPending > 0 {
 		settings["asyncredis"] = fmt.Sprintf("pool.Config{Addr, MaxPending: %d}: one shared pipelined connection, RESP3", maxPending)
@@ -495,7 +520,7 @@ func mainErr(addr string, serverPID int, server string, warm, d time.Duration, r
 					if err != nil {
 						return err
 					}
-					r := run(c, w, names[w.name], n, warm, d, redisPID)
+					r := run(c, w, names[w.name], n, warm, d, []int{redisPID})
 					c.close()
 					r.round = round
 					flag := ""

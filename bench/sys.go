@@ -131,3 +131,12 @@ func startLoopbackRedis() (addr string, pid int, stop func(), err error) {
 		}
 	}
 }
+
+// serversCPU is the CPU time of the server processes, summed.
+func serversCPU(pids []int) time.Duration {
+	var t time.Duration
+	for _, pid := range pids {
+		t += processCPU(pid)
+	}
+	return t
+}
