@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anishathalye/porcupine"
 	"github.com/asyncredis/asyncredis/async"
 	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/integration"
@@ -222,4 +223,45 @@ func TestClusterManualFailoverUnderLoad(t *testing.T) {
 	t.Logf("%d writes acknowledged, %d failed, %d lost; MOVED %d handled", len(acked), len(errs), lost, c.Stats().Moved)
 	assert.Empty(t, errs, "writes failed through a manual failover")
 	assert.Zero(t, lost, "acknowledged writes lost")
+}
+
+// A single-key register used around a CLUSTER FAILOVER is linearizable:
+// the old master stops taking writes before its replica takes over, and
+// the client follows the MOVED it then answers.
+func TestClusterManualFailoverIsLinearizable(t *testing.T) {
+	integration.CheckGoroutines(t)
+	rc := integration.StartClusterT(t, integration.ClusterConfig{})
+	c := connectCluster(t, rc, cluster.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const key = "register"
+	require.NoError(t, c.Client().Set(ctx, key, "init").Err())
+	var heir *integration.Node
+	for i, m := range rc.Masters {
+		if slotSet(t, ctx, rc, m)[cluster.Slot(key)] {
+			heir = rc.Replicas[i]
+		}
+	}
+	require.NotNil(t, heir)
+
+	stop := make(chan struct{})
+	done := make(chan []porcupine.Operation)
+	go func() { done <- registerHistory(c.Client(), key, 8, stop) }()
+	warm := time.NewTimer(300 * time.Millisecond)
+	<-warm.C
+	require.NoError(t, rc.Failover(ctx, heir, ""))
+	after := time.NewTimer(time.Second)
+	<-after.C
+	close(stop)
+	ops := <-done
+
+	res, info := porcupine.CheckOperationsVerbose(register, ops, time.Minute)
+	t.Logf("%d operations; linearizable: %s", len(ops), res)
+	if res != porcupine.Ok {
+		if err := porcupine.VisualizePath(register, info, t.TempDir()+"/history.html"); err == nil {
+			t.Logf("history written to %s", t.TempDir())
+		}
+	}
+	assert.Equal(t, porcupine.Ok, res)
+	assert.Equal(t, heir.Addr(), c.SlotOwner(cluster.Slot(key)))
 }

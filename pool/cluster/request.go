@@ -13,7 +13,10 @@ import (
 // request is one command on its way through the cluster: it keeps the
 // encoded command until its outcome is known, so that a redirect or a
 // node that could not be reached sends it again, and it is the sink the
-// node's pool completes.
+// node's pool completes. It forwards the caller's pull capability
+// (core.PullSink): a caller that reads its own reply runs the redirect
+// handling on its goroutine, and when the command is sent again the new
+// connection finds the future already marked and reads the reply itself.
 type request struct {
 	core.Wrapper // the caller's sink
 
@@ -77,10 +80,6 @@ func (r *request) Requeue(sent *core.Command, err error) bool {
 	r.c.unreachable(r, err)
 	return true
 }
-
-// SetPull declines: the reply may be a redirect, which the request must
-// see before the caller does.
-func (r *request) SetPull(*core.PullMark) bool { return false }
 
 // fail ends a request that was not sent now (waiting, or refused).
 func (r *request) fail(err error) {
