@@ -38,7 +38,15 @@
 // coalesced into it. Masters are asked first, in random order, then
 // replicas, then the seeds. A MOVED sets its slot at once; a refresh that
 // began before that MOVED does not undo it. Nodes that leave the map are
-// closed once the commands out on them have come back.
+// closed once the commands out on them have come back (at once when the
+// map reports them failed).
+//
+// A node that cannot be reached, or whose connection dies with commands
+// in flight, counts as down for a second: while it owns slots, the map is
+// read again every ~10 ms (jittered), from the other nodes first, so that
+// its replica's promotion is followed within milliseconds of any node
+// showing it; its commands that were never written wait for the new
+// owner, bounded by their context and the retry bounds.
 //
 // # Redirects and order
 //
