@@ -375,3 +375,32 @@ func TestAFullWaitingLineMakesCallersWaitForRoom(t *testing.T) {
 	}
 	assert.Zero(t, c.Stats().Waiting)
 }
+
+func TestADownMastersSlotsAreFollowedWithinMilliseconds(t *testing.T) {
+	f := newFakeCluster(t, 3)
+	c := start(t, f, Config{Pool: poolQuick()})
+	cl, ctx := c.Client(), ctx5(t)
+	key := keyIn(f, 2, 11)
+	require.NoError(t, cl.Set(ctx, key, "v").Err())
+	f.nodes[2].srv.Close() // refused from now on; the map still names it
+	got := cl.Get(ctx, key)
+	// The command waits; the client keeps reading the map. Some time
+	// later the cluster hands node 2's slots to node 0.
+	time.Sleep(300 * time.Millisecond)
+	require.False(t, got.IsResolved(), "the command waits for a new owner")
+	f.mu.Lock()
+	for s := range NumSlots {
+		if f.owner[s] == 2 {
+			f.owner[s] = 0
+		}
+	}
+	for k, v := range f.nodes[2].data {
+		f.nodes[0].data[k] = v
+	}
+	f.mu.Unlock()
+	moved := time.Now()
+	v, err := got.Result()
+	require.NoError(t, err)
+	assert.Equal(t, "v", v)
+	assert.Less(t, time.Since(moved), 100*time.Millisecond+raceSlack, "served soon after the map changed")
+}
