@@ -28,7 +28,7 @@ type lender struct {
 	subs   map[*Conn]struct{} // subscriber connections, closed with the pool
 	closed bool
 
-	closing sync.WaitGroup // connections being closed after they came back unfit
+	aside core.Lifecycle // closes connections that came back unfit; Pool.Close waits for it
 }
 
 // idleConn is a dedicated connection waiting to be lent again.
@@ -126,11 +126,9 @@ func (l *lender) release(c *Conn) {
 // transaction's last reply releases it), which must not wait for itself.
 func (l *lender) closeAside(c *Conn) {
 	c.die(ErrClosed)
-	l.closing.Add(1)
-	go func() {
-		defer l.closing.Done()
-		c.Close()
-	}()
+	// Once the pool is closing, c's goroutines end by themselves (it is
+	// dead); the pool no longer waits for them.
+	l.aside.Go(func() { c.Close() })
 }
 
 // ErrNeedsRESP3 is returned for a subscriber connection to a server that

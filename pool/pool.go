@@ -462,7 +462,7 @@ func (p *Pool) Close() error {
 		}
 	})
 	p.wg.Wait()
-	p.lend.closing.Wait()
+	p.lend.aside.Close()
 	p.waiting.Wait()
 	return nil
 }
