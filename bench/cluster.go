@@ -149,27 +149,7 @@ func newAsyncredisCluster(seeds []string) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := cc.Client()
-	return &client{
-		name: "asyncredis",
-		get: func(ctx context.Context, k string) (string, error) {
-			v, err := c.Get(ctx, k).Result()
-			if err == async.ErrNil {
-				return "", nil
-			}
-			return v, err
-		},
-		set: func(ctx context.Context, k, v string) error { return c.Set(ctx, k, v).Err() },
-		mget: func(ctx context.Context, ks []string) (int, int, error) {
-			vs, err := c.MGet(ctx, ks...).Result()
-			size := 0
-			for _, v := range vs {
-				size += len(v.String)
-			}
-			return len(vs), size, err
-		},
-		close: func() { cc.Close() },
-	}, nil
+	return asyncredisOps("asyncredis", cc.Client(), func() { cc.Close() }), nil
 }
 
 func newRueidisCluster(seeds []string) (*client, error) {
@@ -177,62 +157,30 @@ func newRueidisCluster(seeds []string) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &client{
-		name: "rueidis",
-		get: func(ctx context.Context, k string) (string, error) {
-			v, err := c.Do(ctx, c.B().Get().Key(k).Build()).ToString()
-			if rueidis.IsRedisNil(err) {
-				return "", nil
+	// rueidis.MGet is its helper for keys over several slots (one MGET
+	// per slot, merged into a map by key).
+	return rueidisOps(c, func(ctx context.Context, ks []string) (int, int, error) {
+		m, err := rueidis.MGet(c, ctx, ks)
+		size := 0
+		for _, k := range ks {
+			if v, ok := m[k]; ok {
+				s, _ := v.ToString()
+				size += len(s)
 			}
-			return v, err
-		},
-		set: func(ctx context.Context, k, v string) error {
-			return c.Do(ctx, c.B().Set().Key(k).Value(v).Build()).Error()
-		},
-		mget: func(ctx context.Context, ks []string) (int, int, error) {
-			// rueidis.MGet is its helper for keys over several slots (one
-			// MGET per slot, merged into a map by key).
-			m, err := rueidis.MGet(c, ctx, ks)
-			size := 0
-			for _, k := range ks {
-				if v, ok := m[k]; ok {
-					s, _ := v.ToString()
-					size += len(s)
-				}
-			}
-			return len(ks), size, err
-		},
-		close: c.Close,
-	}, nil
+		}
+		return len(ks), size, err
+	}), nil
 }
 
 func newGoRedisCluster(seeds []string) (*client, error) {
 	c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: seeds})
-	return &client{
-		name: "go-redis",
-		get: func(ctx context.Context, k string) (string, error) {
-			v, err := c.Get(ctx, k).Result()
-			if err == goredis.Nil {
-				return "", nil
-			}
-			return v, err
-		},
-		set: func(ctx context.Context, k, v string) error { return c.Set(ctx, k, v, 0).Err() },
-		mget: func(ctx context.Context, ks []string) (int, int, error) {
-			if !oneSlot(ks) {
-				return goRedisGets(ctx, c, ks)
-			}
-			vs, err := c.MGet(ctx, ks...).Result()
-			size := 0
-			for _, v := range vs {
-				if s, ok := v.(string); ok {
-					size += len(s)
-				}
-			}
-			return len(vs), size, err
-		},
-		close: func() { c.Close() },
-	}, nil
+	one := goRedisMGet(c)
+	return goRedisOps(c, func(ctx context.Context, ks []string) (int, int, error) {
+		if !oneSlot(ks) {
+			return goRedisGets(ctx, c, ks)
+		}
+		return one(ctx, ks)
+	}, func() { c.Close() }), nil
 }
 
 // goRedisGets is go-redis's way to read keys of several slots (its

@@ -68,11 +68,16 @@ func newAsyncredisSized(addr string, minSize int) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := async.NewClient(p)
 	name := "asyncredis"
 	if minSize > 1 {
 		name = fmt.Sprintf("asyncredis MinSize %d", minSize)
 	}
+	return asyncredisOps(name, async.NewClient(p), func() { p.Close() }), nil
+}
+
+// asyncredisOps is the workload's operations over an asyncredis client
+// (one server or a cluster).
+func asyncredisOps(name string, c *async.Client, closeFn func()) *client {
 	return &client{
 		name: name,
 		get: func(ctx context.Context, k string) (string, error) {
@@ -91,8 +96,8 @@ func newAsyncredisSized(addr string, minSize int) (*client, error) {
 			}
 			return len(vs), size, err
 		},
-		close: func() { p.Close() },
-	}, nil
+		close: closeFn,
+	}
 }
 
 func newRueidis(addr string) (*client, error) {
@@ -100,6 +105,20 @@ func newRueidis(addr string) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
+	return rueidisOps(c, func(ctx context.Context, ks []string) (int, int, error) {
+		vs, err := c.Do(ctx, c.B().Mget().Key(ks...).Build()).ToArray()
+		size := 0
+		for _, v := range vs {
+			s, _ := v.ToString()
+			size += len(s)
+		}
+		return len(vs), size, err
+	}), nil
+}
+
+// rueidisOps is the workload's operations over a rueidis client, with
+// mget as given (one server and a cluster read several keys differently).
+func rueidisOps(c rueidis.Client, mget func(ctx context.Context, ks []string) (int, int, error)) *client {
 	return &client{
 		name: "rueidis",
 		get: func(ctx context.Context, k string) (string, error) {
@@ -112,21 +131,19 @@ func newRueidis(addr string) (*client, error) {
 		set: func(ctx context.Context, k, v string) error {
 			return c.Do(ctx, c.B().Set().Key(k).Value(v).Build()).Error()
 		},
-		mget: func(ctx context.Context, ks []string) (int, int, error) {
-			vs, err := c.Do(ctx, c.B().Mget().Key(ks...).Build()).ToArray()
-			size := 0
-			for _, v := range vs {
-				s, _ := v.ToString()
-				size += len(s)
-			}
-			return len(vs), size, err
-		},
+		mget:  mget,
 		close: c.Close,
-	}, nil
+	}
 }
 
 func newGoRedis(addr string) (*client, error) {
 	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	return goRedisOps(c, goRedisMGet(c), func() { c.Close() }), nil
+}
+
+// goRedisOps is the workload's operations over a go-redis client (one
+// server or a cluster), with mget as given.
+func goRedisOps(c goredis.Cmdable, mget func(ctx context.Context, ks []string) (int, int, error), closeFn func()) *client {
 	return &client{
 		name: "go-redis",
 		get: func(ctx context.Context, k string) (string, error) {
@@ -136,19 +153,24 @@ func newGoRedis(addr string) (*client, error) {
 			}
 			return v, err
 		},
-		set: func(ctx context.Context, k, v string) error { return c.Set(ctx, k, v, 0).Err() },
-		mget: func(ctx context.Context, ks []string) (int, int, error) {
-			vs, err := c.MGet(ctx, ks...).Result()
-			size := 0
-			for _, v := range vs {
-				if s, ok := v.(string); ok {
-					size += len(s)
-				}
+		set:   func(ctx context.Context, k, v string) error { return c.Set(ctx, k, v, 0).Err() },
+		mget:  mget,
+		close: closeFn,
+	}
+}
+
+// goRedisMGet is one MGET through go-redis.
+func goRedisMGet(c goredis.Cmdable) func(ctx context.Context, ks []string) (int, int, error) {
+	return func(ctx context.Context, ks []string) (int, int, error) {
+		vs, err := c.MGet(ctx, ks...).Result()
+		size := 0
+		for _, v := range vs {
+			if s, ok := v.(string); ok {
+				size += len(s)
 			}
-			return len(vs), size, err
-		},
-		close: func() { c.Close() },
-	}, nil
+		}
+		return len(vs), size, err
+	}
 }
 
 // workload is one kind of traffic, on its own keyspace.

@@ -279,13 +279,6 @@ func TestClusterManualFailoverIsLinearizable(t *testing.T) {
 	close(stop)
 	ops := <-done
 
-	res, info := porcupine.CheckOperationsVerbose(register, ops, time.Minute)
-	t.Logf("%d operations; linearizable: %s", len(ops), res)
-	if res != porcupine.Ok {
-		if err := porcupine.VisualizePath(register, info, t.TempDir()+"/history.html"); err == nil {
-			t.Logf("history written to %s", t.TempDir())
-		}
-	}
-	assert.Equal(t, porcupine.Ok, res)
+	checkLinearizable(t, ops)
 	assert.Equal(t, heir.Addr(), c.SlotOwner(cluster.Slot(key)))
 }

@@ -117,6 +117,13 @@ func TestManualFailoverIsLinearizable(t *testing.T) {
 	close(stop)
 	ops := <-done
 
+	checkLinearizable(t, ops)
+}
+
+// checkLinearizable asserts that a register history is linearizable,
+// writing it out as HTML when it is not.
+func checkLinearizable(t *testing.T, ops []porcupine.Operation) {
+	t.Helper()
 	res, info := porcupine.CheckOperationsVerbose(register, ops, time.Minute)
 	t.Logf("%d operations; linearizable: %s", len(ops), res)
 	if res != porcupine.Ok {

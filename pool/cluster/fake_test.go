@@ -538,3 +538,18 @@ func (f *fakeCluster) greetLocked(name string) string {
 	}
 	return ""
 }
+
+// takeOver gives every slot of node from, with its keys, to node to, as
+// a failover or a resharding of the whole node would.
+func (f *fakeCluster) takeOver(from, to int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for s := range NumSlots {
+		if f.owner[s] == from {
+			f.owner[s] = to
+		}
+	}
+	for k, v := range f.nodes[from].data {
+		f.nodes[to].data[k] = v
+	}
+}

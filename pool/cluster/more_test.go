@@ -129,16 +129,7 @@ func TestAGoneNodesCommandsFollowItsSlots(t *testing.T) {
 	key := keyIn(f, 2, 1)
 	require.NoError(t, cl.Set(ctx, key, "v").Err())
 	// Node 2 goes; its slots (and keys) are taken over by node 0.
-	f.mu.Lock()
-	for s := range NumSlots {
-		if f.owner[s] == 2 {
-			f.owner[s] = 0
-		}
-	}
-	for k, v := range f.nodes[2].data {
-		f.nodes[0].data[k] = v
-	}
-	f.mu.Unlock()
+	f.takeOver(2, 0)
 	f.nodes[2].srv.Close()
 	v, err := cl.Get(ctx, key).Result()
 	require.NoError(t, err, "the command waited for the map to change and went to the new owner")
@@ -388,16 +379,7 @@ func TestADownMastersSlotsAreFollowedWithinMilliseconds(t *testing.T) {
 	// later the cluster hands node 2's slots to node 0.
 	time.Sleep(300 * time.Millisecond)
 	require.False(t, got.IsResolved(), "the command waits for a new owner")
-	f.mu.Lock()
-	for s := range NumSlots {
-		if f.owner[s] == 2 {
-			f.owner[s] = 0
-		}
-	}
-	for k, v := range f.nodes[2].data {
-		f.nodes[0].data[k] = v
-	}
-	f.mu.Unlock()
+	f.takeOver(2, 0)
 	moved := time.Now()
 	v, err := got.Result()
 	require.NoError(t, err)
