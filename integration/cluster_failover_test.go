@@ -171,9 +171,10 @@ func masterGoneUnderLoad(t *testing.T, fault string) {
 	gap := first.Sub(visible)
 	t.Logf("%s: promotion visible %v after the fault; first write on its slots acknowledged %v after that; %d writes, %d failed in flight, %d other failures (first: %v)",
 		fault, visible.Sub(killed).Round(time.Millisecond), gap.Round(time.Millisecond), len(done), inFlight, healthyErrs+other, firstOther)
-	// Under -race the whole suite runs beside on two cores: four times the
-	// usual slack; .ci/run checks the bound as written without -race.
-	assert.LessOrEqual(t, gap, 50*time.Millisecond+4*raceSlack, "first acknowledged write on the killed master's slots after its replica's promotion was visible")
+	// Under -race, with the whole suite beside it on two cores, this
+	// measured 7–192 ms: there it is a sanity check (16 times the usual
+	// slack); .ci/run checks the bound as written without -race.
+	assert.LessOrEqual(t, gap, 50*time.Millisecond+16*raceSlack, "first acknowledged write on the killed master's slots after its replica's promotion was visible")
 	assert.Zero(t, healthyErrs, "errors on the healthy masters' slots")
 	assert.Zero(t, other, "errors other than in flight at the fault")
 	assert.LessOrEqual(t, inFlight, 64, "at most one write in flight per writer")
