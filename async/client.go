@@ -2,6 +2,7 @@ package async
 
 import (
 	"context"
+	"sync"
 
 	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/protocol"
@@ -30,6 +31,11 @@ type Client struct {
 	// (a script's EVAL after NOSCRIPT): for a pipeline's queue, the client
 	// the pipeline was sent through; nil means this client.
 	after *Client
+	// closer, for a client that owns what it sends through (connect's
+	// clients), closes that; nil for NewClient's.
+	closer func() error
+	// retry, set by WithRetries, sends failed commands again.
+	retry *Retries
 }
 
 // later returns the client for a command issued in reaction to a reply.
@@ -42,6 +48,29 @@ func (c *Client) later() *Client {
 
 // NewClient returns a client sending through ex.
 func NewClient(ex core.Executor) *Client { return &Client{ex: ex} }
+
+// NewOwningClient returns a client sending through ex whose Close calls
+// closeFn once: for a client that owns its pool (the connect package
+// makes its clients so).
+func NewOwningClient(ex core.Executor, closeFn func() error) *Client {
+	var once sync.Once
+	var err error
+	return &Client{ex: ex, closer: func() error {
+		once.Do(func() { err = closeFn() })
+		return err
+	}}
+}
+
+// Close closes what the client owns: the pool, sentinel pool or cluster
+// a connect function opened for it. A client made with NewClient does
+// not own its executor, and Close does nothing; close the executor
+// itself.
+func (c *Client) Close() error {
+	if c.closer == nil {
+		return nil
+	}
+	return c.closer()
+}
 
 // Executor returns the executor the client sends through.
 func (c *Client) Executor() core.Executor { return c.ex }
@@ -56,6 +85,10 @@ func send[T any](c *Client, ctx context.Context, cmd *core.Command, f *Future[T]
 	}
 	if !f.watch(ctx) {
 		cmd.Release()
+		return f
+	}
+	if c.retry != nil {
+		c.ex.Exec(ctx, cmd, c.retrying(ctx, cmd, f.asSink()))
 		return f
 	}
 	c.ex.Exec(ctx, cmd, f.asSink())

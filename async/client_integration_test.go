@@ -46,6 +46,9 @@ func runCommands(t *testing.T, c *async.Client) {
 	ctx := context.Background()
 	must(t, c.FlushDB(ctx))
 
+	t.Run("more", func(t *testing.T) { runMoreCommands(t, c) })
+	t.Run("admin", func(t *testing.T) { runAdminCommands(t, c) })
+	must(t, c.FlushDB(ctx))
 	t.Run("connection", func(t *testing.T) {
 		assert.Equal(t, "PONG", must(t, c.Ping(ctx)))
 		assert.Equal(t, "hi", must(t, c.Echo(ctx, "hi")))
@@ -60,6 +63,11 @@ func runCommands(t *testing.T, c *async.Client) {
 		assert.Zero(t, must(t, c.Publish(ctx, "nobody", "x")))
 		v := must(t, c.Do(ctx, "HELLO"))
 		assert.True(t, v.IsAggregate())
+
+		// Keyless commands share the pool's first connection: the name
+		// set is the one read.
+		assert.Equal(t, "OK", must(t, c.ClientSetName(ctx, "worker-7")))
+		assert.Equal(t, "worker-7", must(t, c.ClientGetName(ctx)))
 	})
 
 	t.Run("strings", func(t *testing.T) {
@@ -105,9 +113,13 @@ func runCommands(t *testing.T, c *async.Client) {
 	t.Run("keys", func(t *testing.T) {
 		must(t, c.MSet(ctx, "k1", "1", "k2", "2"))
 		assert.EqualValues(t, 2, must(t, c.Exists(ctx, "k1", "k2", "k3")))
-		assert.True(t, must(t, c.Expire(ctx, "k1", time.Minute, "")))
-		assert.False(t, must(t, c.Expire(ctx, "k1", time.Hour, "NX")))
-		assert.True(t, must(t, c.PExpire(ctx, "k1", time.Hour, "GT")))
+		assert.False(t, must(t, c.Expire(ctx, "k1", time.Minute, async.ExpireIfSome)), "k1 has no expiry yet")
+		assert.True(t, must(t, c.Expire(ctx, "k1", time.Minute, async.ExpireAlways)))
+		assert.False(t, must(t, c.Expire(ctx, "k1", time.Hour, async.ExpireIfNone)))
+		assert.False(t, must(t, c.Expire(ctx, "k1", time.Hour, async.ExpireIfSooner)))
+		assert.True(t, must(t, c.PExpire(ctx, "k1", time.Hour, async.ExpireIfLater)))
+		assert.True(t, must(t, c.Expire(ctx, "k1", 2*time.Minute, async.ExpireIfSooner)))
+		assert.True(t, must(t, c.Expire(ctx, "k1", 3*time.Minute, async.ExpireIfSome)))
 		assert.True(t, must(t, c.ExpireAt(ctx, "k2", time.Now().Add(time.Hour), "")))
 		assert.True(t, must(t, c.PExpireAt(ctx, "k2", time.Now().Add(2*time.Hour), "")))
 		assert.True(t, must(t, c.Persist(ctx, "k2")))

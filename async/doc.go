@@ -73,7 +73,9 @@
 //
 // # Values
 //
-// Keys are strings; values are any type protocol.AppendArg accepts. Replies
+// Keys are strings; values are any type protocol.AppendArg accepts
+// (strings, bytes, numbers, bools, and encoding.BinaryMarshaler values;
+// time.Duration and time.Time are refused as ambiguous). Replies
 // come as the method's type; [Cmd] sends any command and reads its reply
 // with a converter of the caller's choice ([ToString], [ToBytes],
 // [ToInt64], [ToFloat64], [ToBool], [ToDuration], [ToStringMap], ...), and
@@ -90,4 +92,13 @@
 // the wrong shape is a *[TypeError]. Server error replies are
 // *protocol.RedisError, matched with errors.Is (protocol.ErrWrongType, ...).
 // Connection failures are the executor's typed errors (pool.ConnError).
+//
+// # Retries and closing
+//
+// A client sends each command once. [Client.WithRetries] returns one that
+// sends again, within the command's context, reads that failed in flight
+// (core.ErrInFlight) and any command that surely did not run
+// (core.SafeToRetry); a write in doubt is never sent twice. A client made
+// by the connect package owns its pool, sentinel pool or cluster and
+// [Client.Close] closes it; one made with [NewClient] owns nothing.
 package async

@@ -87,6 +87,33 @@ func TestScriptsAndScan(t *testing.T) {
 
 		page := must(t, c.ScanPage(ctx, "0", async.ScanArgs{Count: 5}))
 		assert.NotEmpty(t, page.Items)
+		// The page methods, followed by hand to the end.
+		pages := func(next func(cursor string) async.Page) (items []string) {
+			for cursor := "0"; ; {
+				p := next(cursor)
+				items = append(items, p.Items...)
+				if cursor = p.Cursor; cursor == "0" {
+					return items
+				}
+			}
+		}
+		got := pages(func(cur string) async.Page {
+			return must(t, c.SScanPage(ctx, "scan-set", cur, async.ScanArgs{Count: 20}))
+		})
+		assert.Len(t, got, 250, "SSCAN: every member once")
+		got = pages(func(cur string) async.Page {
+			return must(t, c.HScanPage(ctx, "scan-hash", cur, async.ScanArgs{Match: "f1?"}))
+		})
+		require.Len(t, got, 20, "HSCAN: f10..f19 with their values")
+		hm := map[string]string{}
+		for i := 0; i < len(got); i += 2 {
+			hm[got[i]] = got[i+1]
+		}
+		assert.Equal(t, "15", hm["f15"])
+		got = pages(func(cur string) async.Page {
+			return must(t, c.ZScanPage(ctx, "scan-zset", cur, async.ScanArgs{Count: 50}))
+		})
+		require.Len(t, got, 500, "ZSCAN: members and scores")
 
 		for _, err := range c.SScan(ctx, "scan:001", async.ScanArgs{}) { // wrong type
 			assert.True(t, errors.Is(err, errWrongType()), "got %v", err)

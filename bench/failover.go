@@ -24,7 +24,7 @@ import (
 
 // Sentinel-aware clients for the failover benchmark.
 func sentinelClients(addrs []string, name string) ([]*client, error) {
-	s, err := sentinel.New(context.Background(), sentinel.Config{Sentinels: addrs})
+	s, err := sentinel.New(sentinel.Config{Sentinels: addrs})
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ type failoverResult struct {
 	lostAfterSwitch    int           // acknowledged after the first +switch-master, missing on the new master
 	lostTotal          int
 	longestGap         time.Duration // between consecutive acknowledgements
-	failoverTook       time.Duration // +selected-slave to +switch-master, as the benchmark heard them
+	failoverTook       time.Duration // +try-failover to +switch-master, as the benchmark heard them
 }
 
 type ack struct {
@@ -98,7 +98,7 @@ func failoverOnce(ctx context.Context, which int, scenario string) (failoverResu
 		return failoverResult{}, err
 	}
 	defer stopWatch()
-	selected, stopSelected, err := d.Watch(ctx, "+selected-slave")
+	selected, stopSelected, err := d.Watch(ctx, "+try-failover")
 	if err != nil {
 		return failoverResult{}, err
 	}
@@ -261,7 +261,7 @@ func runFailover(runs int, which, out string) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Failover benchmark\n\nReproduce: `cd bench && go run . -failover -failover-runs %d -failover-scenarios %s -failover-out %s`\n\n", runs, which, out)
-	b.WriteString("Each row: a fresh deployment (1 master, 2 replicas, 3 sentinels, down-after 1 s, failover-timeout 3 s), 64 writers doing SET with 10 s deadlines through the client's sentinel support (asyncredis `MasterFor`, rueidis `SentinelOption`, go-redis `NewFailoverClient`, all defaults; asyncredis fences writes from the failover leader's `+selected-slave`). `kill`: the master's container SIGKILLed — the process dies, so the kernel closes its connections at once (clients see EOF), and its address then answers nothing (the host is gone); `crash`: the same kill, then another container takes the master's address (and hardware address) with nothing listening on its port, so new connections are refused and packets on old ones are answered with resets (a process died on a host that stays up; the address is silent for the fraction of a second that container takes to start); `disconnect`: the master's container cut off the network — the process runs on, packets to and from it are dropped, nothing is closed, so clients notice only by their own timeouts; `failover`: `SENTINEL FAILOVER` with the old master alive. `+selected-slave` and the first `+switch-master` are taken from the benchmark's own subscriptions to every sentinel. *Lost after switch*: writes acknowledged after the first `+switch-master` that the new master does not have; *lost in all*: every acknowledged write the new master does not have. *Longest gap*: the longest time between two consecutive acknowledgements; *failover*: `+selected-slave` to `+switch-master`.\n\n")
+	b.WriteString("Each row: a fresh deployment (1 master, 2 replicas, 3 sentinels, down-after 1 s, failover-timeout 3 s), 64 writers doing SET with 10 s deadlines through the client's sentinel support (asyncredis `MasterFor`, rueidis `SentinelOption`, go-redis `NewFailoverClient`, all defaults; asyncredis fences writes from the first `+try-failover`). `kill`: the master's container SIGKILLed — the process dies, so the kernel closes its connections at once (clients see EOF), and its address then answers nothing (the host is gone); `crash`: the same kill, then another container takes the master's address (and hardware address) with nothing listening on its port, so new connections are refused and packets on old ones are answered with resets (a process died on a host that stays up; the address is silent for the fraction of a second that container takes to start); `disconnect`: the master's container cut off the network — the process runs on, packets to and from it are dropped, nothing is closed, so clients notice only by their own timeouts; `failover`: `SENTINEL FAILOVER` with the old master alive. `+try-failover` and the first `+switch-master` are taken from the benchmark's own subscriptions to every sentinel. *Lost after switch*: writes acknowledged after the first `+switch-master` that the new master does not have; *lost in all*: every acknowledged write the new master does not have. *Longest gap*: the longest time between two consecutive acknowledgements; *failover*: `+try-failover` (where asyncredis' fence rises) to `+switch-master`.\n\n")
 	b.WriteString("Client settings:\n\n")
 	for _, name := range names {
 		fmt.Fprintf(&b, "- %s: %s\n", name, failoverSettings[name])

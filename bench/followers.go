@@ -36,35 +36,16 @@ var followerSettings = map[string]string{
 }
 
 func followerClients(addrs []string, name string) ([]*follower, error) {
-	s, err := sentinel.New(context.Background(), sentinel.Config{Sentinels: addrs})
+	s, err := sentinel.New(sentinel.Config{Sentinels: addrs})
 	if err != nil {
 		return nil, err
 	}
 	m, r := s.MasterFor(name), s.ReplicaFor(name)
 	ours := &follower{name: "asyncredis",
-		read:    func(ctx context.Context, k string) error { return ignoreNil(r.Get(ctx, k).Err()) },
-		publish: func(ctx context.Context, ch, msg string) error { return m.Publish(ctx, ch, msg).Err() },
-		subscribe: func(ctx context.Context, ch string, got func(string)) {
-			ps, err := m.PubSub(async.PubSubConfig{Buffer: 1 << 16})
-			if err != nil {
-				return
-			}
-			defer ps.Close()
-			if ps.Subscribe(ctx, ch) != nil {
-				return
-			}
-			for {
-				select {
-				case msg := <-ps.Messages():
-					if msg.Kind == "message" {
-						got(msg.Payload)
-					}
-				case <-ctx.Done():
-					return
-				}
-			}
-		},
-		close: func() { s.Close() }}
+		read:      func(ctx context.Context, k string) error { return ignoreNil(r.Get(ctx, k).Err()) },
+		publish:   func(ctx context.Context, ch, msg string) error { return m.Publish(ctx, ch, msg).Err() },
+		subscribe: asyncredisSubscriber(m, false),
+		close:     func() { s.Close() }}
 	opt := rueidis.ClientOption{InitAddress: addrs, DisableCache: true, Sentinel: rueidis.SentinelOption{MasterSet: name}}
 	ru, err := rueidis.NewClient(opt)
 	if err != nil {
@@ -85,43 +66,83 @@ func followerClients(addrs []string, name string) ([]*follower, error) {
 		publish: func(ctx context.Context, ch, msg string) error {
 			return ru.Do(ctx, ru.B().Publish().Channel(ch).Message(msg).Build()).Error()
 		},
-		subscribe: func(ctx context.Context, ch string, got func(string)) {
-			for ctx.Err() == nil {
-				err := ru.Receive(ctx, ru.B().Subscribe().Channel(ch).Build(), func(m rueidis.PubSubMessage) { got(m.Message) })
-				if err != nil && ctx.Err() == nil {
-					t := time.NewTimer(10 * time.Millisecond)
-					select {
-					case <-t.C:
-					case <-ctx.Done():
-						t.Stop()
-					}
-				}
-			}
-		},
-		close: func() { ru.Close(); ruR.Close() }}
+		subscribe: rueidisSubscriber(ru, func(ch string) rueidis.Completed { return ru.B().Subscribe().Channel(ch).Build() }),
+		close:     func() { ru.Close(); ruR.Close() }}
 	gr := goredis.NewFailoverClient(&goredis.FailoverOptions{MasterName: name, SentinelAddrs: addrs})
 	grR := goredis.NewFailoverClient(&goredis.FailoverOptions{MasterName: name, SentinelAddrs: addrs, ReplicaOnly: true})
 	gc := &follower{name: "go-redis",
 		read:    func(ctx context.Context, k string) error { return ignoreNil(grR.Get(ctx, k).Err()) },
 		publish: func(ctx context.Context, ch, msg string) error { return gr.Publish(ctx, ch, msg).Err() },
 		subscribe: func(ctx context.Context, ch string, got func(string)) {
-			ps := gr.Subscribe(ctx, ch)
-			defer ps.Close()
-			msgs := ps.Channel()
-			for {
-				select {
-				case m, ok := <-msgs:
-					if !ok {
-						return
-					}
-					got(m.Payload)
-				case <-ctx.Done():
-					return
-				}
-			}
+			goRedisReceive(ctx, gr.Subscribe(ctx, ch), got)
 		},
 		close: func() { gr.Close(); grR.Close() }}
 	return []*follower{ours, rc, gc}, nil
+}
+
+// asyncredisSubscriber subscribes through c (SSUBSCRIBE when sharded)
+// and passes each message on until ctx ends.
+func asyncredisSubscriber(c *async.Client, sharded bool) func(ctx context.Context, ch string, got func(string)) {
+	return func(ctx context.Context, ch string, got func(string)) {
+		ps, err := c.PubSub(async.PubSubConfig{Buffer: 1 << 16})
+		if err != nil {
+			return
+		}
+		defer ps.Close()
+		subscribe, kind := ps.Subscribe, "message"
+		if sharded {
+			subscribe, kind = ps.SSubscribe, "smessage"
+		}
+		if subscribe(ctx, ch) != nil {
+			return
+		}
+		for {
+			select {
+			case msg := <-ps.Messages():
+				if msg.Kind == kind {
+					got(msg.Payload)
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// rueidisSubscriber calls Receive with the command build makes again
+// after it returns (10 ms later after an error, so that a dead node is
+// not spun on), until ctx ends.
+func rueidisSubscriber(ru rueidis.Client, build func(ch string) rueidis.Completed) func(ctx context.Context, ch string, got func(string)) {
+	return func(ctx context.Context, ch string, got func(string)) {
+		for ctx.Err() == nil {
+			err := ru.Receive(ctx, build(ch), func(m rueidis.PubSubMessage) { got(m.Message) })
+			if err != nil && ctx.Err() == nil {
+				t := time.NewTimer(10 * time.Millisecond)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+				}
+			}
+		}
+	}
+}
+
+// goRedisReceive passes ps's messages on until ctx ends or ps closes.
+func goRedisReceive(ctx context.Context, ps *goredis.PubSub, got func(string)) {
+	defer ps.Close()
+	msgs := ps.Channel()
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return
+			}
+			got(m.Payload)
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // ignoreNil counts a missing key as a successful read.
@@ -141,9 +162,8 @@ type followerResult struct {
 	silence          time.Duration // longest time between two received messages
 }
 
-// followersOnce runs 16 replica readers, a publisher every 500 µs and a
-// subscriber through one client on a fresh deployment, injects the fault
-// and measures what readers and subscriber saw.
+// followersOnce runs the followers measurement through one client on a
+// fresh Sentinel deployment.
 func followersOnce(ctx context.Context, which int, scenario string) (followerResult, error) {
 	d, err := integration.StartSentinel(ctx, integration.SentinelConfig{})
 	if err != nil {
@@ -157,22 +177,49 @@ func followersOnce(ctx context.Context, which int, scenario string) (followerRes
 	for _, c := range clients {
 		defer c.close()
 	}
-	c := clients[which]
-	r := followerResult{client: c.name, scenario: scenario}
+	keys := make([]string, 16)
+	for g := range keys {
+		keys[g] = "fr:" + strconv.Itoa(g)
+	}
+	fault := func() error {
+		old := d.Master
+		var err error
+		switch scenario {
+		case "kill":
+			err = old.Kill(ctx)
+		default:
+			err = d.Failover(ctx)
+		}
+		if err == nil {
+			_, err = d.WaitForNewMaster(ctx, old.Addr(), 30*time.Second)
+		}
+		return err
+	}
+	r, err := measureFollowers(ctx, clients[which], keys, "fr", fault)
+	r.scenario = scenario
+	return r, err
+}
 
+// measureFollowers runs a replica reader per key, a publisher every
+// 500 µs and a subscriber to channel through c, calls fault (which
+// returns once the new master is in place), goes on until 2 000 more
+// messages have arrived and a second more, and reports what readers and
+// subscriber saw.
+func measureFollowers(ctx context.Context, c *follower, keys []string, channel string, fault func() error) (followerResult, error) {
+	r := followerResult{client: c.name}
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var mu sync.Mutex // guards the fields below
 	lastRead, lastMsg := time.Now(), time.Time{}
 	received := map[int]bool{}
 	var reads, readErrs atomic.Int64
-	for g := range 16 {
+	for _, key := range keys {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for runCtx.Err() == nil {
 				cctx, cancel := context.WithTimeout(runCtx, 5*time.Second)
-				err := c.read(cctx, "fr:"+strconv.Itoa(g))
+				err := c.read(cctx, key)
 				cancel()
 				if runCtx.Err() != nil {
 					return
@@ -193,7 +240,7 @@ func followersOnce(ctx context.Context, which int, scenario string) (followerRes
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		c.subscribe(runCtx, "fr", func(msg string) {
+		c.subscribe(runCtx, channel, func(msg string) {
 			n, _ := strconv.Atoi(msg)
 			now := time.Now()
 			mu.Lock()
@@ -218,7 +265,7 @@ func followersOnce(ctx context.Context, which int, scenario string) (followerRes
 				return
 			}
 			cctx, cancel := context.WithTimeout(runCtx, 5*time.Second)
-			if c.publish(cctx, "fr", strconv.Itoa(n)) == nil {
+			if c.publish(cctx, channel, strconv.Itoa(n)) == nil {
 				acked = append(acked, n)
 			}
 			cancel()
@@ -234,20 +281,12 @@ func followersOnce(ctx context.Context, which int, scenario string) (followerRes
 		}
 		return true
 	}
+	var err error
 	ok := waitFor(func() bool { mu.Lock(); defer mu.Unlock(); return len(received) > 200 }, 30*time.Second)
 	if ok {
-		old := d.Master
-		switch scenario {
-		case "kill":
-			err = old.Kill(ctx)
-		default:
-			err = d.Failover(ctx)
-		}
-		if err == nil {
-			_, err = d.WaitForNewMaster(ctx, old.Addr(), 30*time.Second)
-		}
-		// Then 3 s more on the new master: readers and subscriber settle.
-		if err == nil {
+		// Then 2 000 messages more on the new master and a second:
+		// readers and subscriber settle.
+		if err = fault(); err == nil {
 			mu.Lock()
 			n := len(received)
 			mu.Unlock()
@@ -276,15 +315,34 @@ func followersOnce(ctx context.Context, which int, scenario string) (followerRes
 // runFollowers runs the followers benchmark (scenarios kill and failover,
 // the clients alternating) and writes the report to out.
 func runFollowers(runs int, out string) error {
-	ctx := context.Background()
-	names := []string{"asyncredis", "rueidis", "go-redis"}
+	results, err := followerRounds(runs, []string{"kill", "failover"}, func(which int, scenario string) (followerResult, error) {
+		return followersOnce(context.Background(), which, scenario)
+	})
+	if err != nil {
+		return err
+	}
+	head := fmt.Sprintf("# Replica reads and subscribers through a failover\n\nReproduce: `cd bench && go run . -followers -followers-runs %d -followers-out %s`\n\n", runs, out) +
+		"Each row: a fresh deployment (1 master, 2 replicas, 3 sentinels, down-after 1 s), 16 goroutines reading through the client's replica reads, one publishing every 500 µs through its master client, one subscriber on the master client. `kill`: the master's container SIGKILLed; `failover`: `SENTINEL FAILOVER`. " + followerColumns
+	return writeReport(out, followerReport(head, followerSettings, results))
+}
+
+// followerColumns explains the report's columns.
+const followerColumns = "*Longest read gap*: the longest time between two successful replica reads (any goroutine); *missed*: publishes acknowledged to the publisher that the subscriber never received (what is published while it is not subscribed on the master that took the publish is gone: Redis keeps nothing for absent subscribers); *longest silence*: between two messages received.\n\n"
+
+// followerNames are the clients of the followers benchmarks, in the
+// order they alternate.
+var followerNames = []string{"asyncredis", "rueidis", "go-redis"}
+
+// followerRounds runs once for every run, scenario and client, the
+// clients alternating.
+func followerRounds(runs int, scenarios []string, once func(which int, scenario string) (followerResult, error)) ([]followerResult, error) {
 	var results []followerResult
-	for run := 0; run < runs; run++ {
-		for _, scenario := range []string{"kill", "failover"} {
-			for which := range names {
-				r, err := followersOnce(ctx, which, scenario)
+	for range runs {
+		for _, scenario := range scenarios {
+			for which, name := range followerNames {
+				r, err := once(which, scenario)
 				if err != nil {
-					return fmt.Errorf("%s %s: %w", names[which], scenario, err)
+					return nil, fmt.Errorf("%s %s: %w", name, scenario, err)
 				}
 				fmt.Fprintf(os.Stderr, "%-8s %-10s reads %7d errors %5d longest gap %v; published %d, missed %d, longest silence %v\n",
 					scenario, r.client, r.reads, r.readErrs, r.readGap.Round(time.Millisecond), r.published, r.missed, r.silence.Round(time.Millisecond))
@@ -292,16 +350,24 @@ func runFollowers(runs int, out string) error {
 			}
 		}
 	}
+	return results, nil
+}
+
+// followerReport is a followers report: head, the client settings, a
+// row per run.
+func followerReport(head string, settings map[string]string, results []followerResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Replica reads and subscribers through a failover\n\nReproduce: `cd bench && go run . -followers -followers-runs %d -followers-out %s`\n\n", runs, out)
-	b.WriteString("Each row: a fresh deployment (1 master, 2 replicas, 3 sentinels, down-after 1 s), 16 goroutines reading through the client's replica reads, one publishing every 500 µs through its master client, one subscriber on the master client. `kill`: the master's container SIGKILLed; `failover`: `SENTINEL FAILOVER`. *Longest read gap*: the longest time between two successful replica reads (any goroutine); *missed*: publishes acknowledged to the publisher that the subscriber never received (what is published while it is not subscribed on the master that took the publish is gone: Redis keeps nothing for absent subscribers); *longest silence*: between two messages received.\n\nClient settings:\n\n")
-	for _, name := range names {
-		fmt.Fprintf(&b, "- %s: %s\n", name, followerSettings[name])
+	b.WriteString(head)
+	b.WriteString("Client settings:\n\n")
+	for _, name := range followerNames {
+		fmt.Fprintf(&b, "- %s: %s\n", name, settings[name])
 	}
+	perRun := map[string]int{}
 	b.WriteString("\n| scenario | client | run | reads | read errors | longest read gap | acknowledged publishes | missed | longest silence |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-	for i, r := range results {
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %v | %d | %d | %v |\n", r.scenario, r.client, i/(2*len(names))+1, r.reads, r.readErrs,
+	for _, r := range results {
+		perRun[r.scenario+r.client]++
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %v | %d | %d | %v |\n", r.scenario, r.client, perRun[r.scenario+r.client], r.reads, r.readErrs,
 			r.readGap.Round(time.Millisecond), r.published, r.missed, r.silence.Round(time.Millisecond))
 	}
-	return writeReport(out, b.String())
+	return b.String()
 }

@@ -356,10 +356,17 @@ func main() {
 	opLoopClient := flag.String("oploop-client", "asyncredis", "the clients -oploop drives, one after another in this process: asyncredis, rueidis or go-redis, comma-separated")
 	clusterMode := flag.Bool("cluster", false, "instead: throughput against a local Redis Cluster (3 masters + 3 replicas on loopback) started by the benchmark")
 	clusterOut := flag.String("cluster-out", "results/cluster.md", "where the -cluster report goes")
+	clusterFaultsMode := flag.Bool("cluster-failover", false, "instead: the cluster fault benchmark (kill, disconnect, CLUSTER FAILOVER, resharding) on clusters in containers")
+	clusterFaultRuns := flag.Int("cluster-failover-runs", 1, "runs of each cluster fault per client")
+	clusterFaultWhich := flag.String("cluster-failover-scenarios", strings.Join(clusterFaults, ","), "cluster faults to run")
+	clusterFaultOut := flag.String("cluster-failover-out", "results/cluster-failover.md", "where the -cluster-failover report goes")
 	failover := flag.Bool("failover", false, "run the failover benchmark instead")
 	failoverRuns := flag.Int("failover-runs", 1, "runs of the failover benchmark")
 	failoverWhich := flag.String("failover-scenarios", "kill,crash,disconnect,failover,register", "failover scenarios to run")
 	failoverOut := flag.String("failover-out", "results/failover.md", "where the failover report goes")
+	clusterFollowers := flag.Bool("cluster-followers", false, "instead: replica reads and a sharded subscriber through a cluster master kill and CLUSTER FAILOVER, per client")
+	clusterFollowersRuns := flag.Int("cluster-followers-runs", 1, "runs of the cluster followers benchmark")
+	clusterFollowersOut := flag.String("cluster-followers-out", "results/cluster-followers.md", "where the -cluster-followers report goes")
 	followers := flag.Bool("followers", false, "run the replica-read and subscriber failover benchmark instead")
 	followersRuns := flag.Int("followers-runs", 1, "runs of the followers benchmark")
 	followersOut := flag.String("followers-out", "results/followers.md", "where the followers report goes")
@@ -399,6 +406,13 @@ func main() {
 		}
 		return
 	}
+	if *clusterFollowers {
+		if err := runClusterFollowers(*clusterFollowersRuns, *clusterFollowersOut); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *followers {
 		if err := runFollowers(*followersRuns, *followersOut); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
@@ -408,6 +422,13 @@ func main() {
 	}
 	if *clusterMode {
 		if err := clusterMain(*warm, *duration, *rounds, *conc, *clusterOut); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *clusterFaultsMode {
+		if err := runClusterFaults(*clusterFaultRuns, *clusterFaultWhich, *clusterFaultOut); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}

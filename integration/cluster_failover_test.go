@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,6 +26,7 @@ import (
 // outcome with its slot and time.
 type clusterWrites struct {
 	stop chan struct{}
+	once sync.Once
 	wg   sync.WaitGroup
 	acks atomic.Int64
 
@@ -38,8 +41,11 @@ type clusterWrite struct {
 	err       error
 }
 
-func startClusterWrites(cl *async.Client, writers int, prefix string) *clusterWrites {
+// The writers stop when the test ends, passed or failed (a failed
+// require would leave them spinning against a closed client).
+func startClusterWrites(t *testing.T, cl *async.Client, writers int, prefix string) *clusterWrites {
 	w := &clusterWrites{stop: make(chan struct{})}
+	t.Cleanup(func() { w.finish() })
 	for g := range writers {
 		w.wg.Add(1)
 		go func() {
@@ -78,8 +84,10 @@ func (w *clusterWrites) waitAcks(t *testing.T, n int64) {
 }
 
 func (w *clusterWrites) finish() []clusterWrite {
-	close(w.stop)
+	w.once.Do(func() { close(w.stop) })
 	w.wg.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	return w.done
 }
 
@@ -103,21 +111,36 @@ func slotSet(t *testing.T, ctx context.Context, rc *integration.RedisCluster, n 
 // everything for a moment (CLUSTERDOWN).
 func TestClusterMasterKilledUnderLoad(t *testing.T) {
 	for _, fault := range []string{"crash", "disconnect", "pause"} {
-		t.Run(fault, func(t *testing.T) { masterGoneUnderLoad(t, fault) })
+		t.Run(fault, func(t *testing.T) { masterGoneUnderLoad(t, fault, 64) })
 	}
 }
 
-func masterGoneUnderLoad(t *testing.T, fault string) {
+func masterGoneUnderLoad(t *testing.T, fault string, writers int) {
 	integration.CheckGoroutines(t)
 	rc := integration.StartClusterT(t, integration.ClusterConfig{})
-	c := connectCluster(t, rc, cluster.Config{Pool: pool.Config{DialTimeout: time.Second, ReadTimeout: 2 * time.Second}})
+	victim, heir := rc.Masters[0], rc.Replicas[0]
+	// When the client itself had the first write acknowledged by the heir
+	// (its reply read), before any writer goroutine is scheduled to see it.
+	var clientAck atomic.Int64
+	hooks := &core.Hooks{Command: func(_ context.Context, info core.CommandInfo) func(core.CommandResult) {
+		if info.Addr != heir.Addr() || info.Name != "SET" && info.Name != "set" || clientAck.Load() != 0 {
+			return nil
+		}
+		return func(r core.CommandResult) {
+			if r.Err == nil {
+				clientAck.CompareAndSwap(0, time.Now().UnixNano())
+			}
+		}
+	}}
+	// Defaults otherwise: a cut-off node is noticed by the map, not by
+	// ReadTimeout (10 s).
+	c := connectCluster(t, rc, cluster.Config{Pool: pool.Config{Hooks: hooks}})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	victim, heir := rc.Masters[0], rc.Replicas[0]
 	victimSlots := slotSet(t, ctx, rc, victim)
 	var err error
 
-	w := startClusterWrites(c.Client(), 64, "kill")
+	w := startClusterWrites(t, c.Client(), writers, "kill")
 	w.waitAcks(t, 5000)
 	var killed time.Time
 	switch fault {
@@ -168,16 +191,32 @@ func masterGoneUnderLoad(t *testing.T, fault string) {
 		}
 	}
 	require.False(t, first.IsZero(), "no write on the killed master's slots succeeded")
-	gap := first.Sub(visible)
-	t.Logf("%s: promotion visible %v after the fault; first write on its slots acknowledged %v after that; %d writes, %d failed in flight, %d other failures (first: %v)",
-		fault, visible.Sub(killed).Round(time.Millisecond), gap.Round(time.Millisecond), len(done), inFlight, healthyErrs+other, firstOther)
+	require.NotZero(t, clientAck.Load(), "the heir acknowledged no write")
+	gap, clientGap := first.Sub(visible), time.Unix(0, clientAck.Load()).Sub(visible)
+	t.Logf("%s, %d writers: promotion visible %v after the fault; first write on its slots acknowledged to the client %v after that, to its writer %v after; %d writes, %d failed in flight, %d other failures (first: %v)",
+		fault, writers, visible.Sub(killed).Round(time.Millisecond), clientGap.Round(time.Millisecond), gap.Round(time.Millisecond), len(done), inFlight, healthyErrs+other, firstOther)
 	// Under -race, with the whole suite beside it on two cores, this
 	// measured 7–192 ms: there it is a sanity check (16 times the usual
 	// slack); .ci/run checks the bound as written without -race.
-	assert.LessOrEqual(t, gap, 50*time.Millisecond+16*raceSlack, "first acknowledged write on the killed master's slots after its replica's promotion was visible")
+	bound := 50*time.Millisecond + 16*raceSlack
+	writerBound := bound
+	if writers > 64 {
+		// 10 000 writers (TestClusterMasterLostUnder10000Writers, never
+		// under -race): the client has the first write back 6-58 ms after the
+		// promotion is visible (median about 20 ms; above 50 ms in about
+		// one run in six), its writer sees it 6-105 ms after: with
+		// thousands of goroutines woken at once on two cores (and six
+		// servers beside them), the scheduler's queue is in every hop.
+		// The bound here keeps CI from failing on that tail; the 50 ms
+		// target is asserted with 64 writers.
+		bound = 100 * time.Millisecond
+		writerBound = 200 * time.Millisecond
+	}
+	assert.LessOrEqual(t, clientGap, bound, "first write on the killed master's slots acknowledged to the client after its replica's promotion was visible")
+	assert.LessOrEqual(t, gap, writerBound, "first write on the killed master's slots acknowledged to its writer after its replica's promotion was visible")
 	assert.Zero(t, healthyErrs, "errors on the healthy masters' slots")
 	assert.Zero(t, other, "errors other than in flight at the fault")
-	assert.LessOrEqual(t, inFlight, 64, "at most one write in flight per writer")
+	assert.LessOrEqual(t, inFlight, writers, "at most one write in flight per writer")
 	var after []string // acknowledged on the killed master's slots after the promotion was visible
 	for _, d := range done {
 		if d.err == nil && victimSlots[d.slot] && d.start.After(visible) {
@@ -218,7 +257,7 @@ func manualFailoverUnderLoad(t *testing.T, mode string) {
 	cl := c.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	w := startClusterWrites(cl, 64, "manual")
+	w := startClusterWrites(t, cl, 64, "manual")
 	w.waitAcks(t, 5000)
 	require.NoError(t, rc.Failover(ctx, rc.Replicas[0], mode))
 	visible := time.Now()
@@ -254,7 +293,7 @@ func manualFailoverUnderLoad(t *testing.T, mode string) {
 // the old master stops taking writes before its replica takes over, and
 // the client follows the MOVED it then answers.
 func TestClusterManualFailoverIsLinearizable(t *testing.T) {
-	integration.CheckGoroutines(t)
+	t.Parallel() // the package checks for leaked goroutines at its end (TestMain)
 	rc := integration.StartClusterT(t, integration.ClusterConfig{})
 	c := connectCluster(t, rc, cluster.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -282,4 +321,76 @@ func TestClusterManualFailoverIsLinearizable(t *testing.T) {
 
 	checkLinearizable(t, ops)
 	assert.Equal(t, heir.Addr(), c.SlotOwner(cluster.Slot(key)))
+}
+
+// A master restarted under a new address (cut off, attached again at
+// another IP, announcing it): the cluster learns the address from its
+// gossip and the client follows the map there. Writes on its slots
+// resume, only those in flight at the cut fail, and the old address
+// gets no command once the map has moved.
+func TestClusterFollowsANodeToANewAddress(t *testing.T) {
+	integration.CheckGoroutines(t)
+	rc := integration.StartClusterT(t, integration.ClusterConfig{})
+	c := connectCluster(t, rc, cluster.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	victim := rc.Masters[0]
+	slots := slotSet(t, ctx, rc, victim)
+	oldAddr := victim.Addr()
+	ip := net.ParseIP(victim.IP).To4()
+	ip[3] += 100 // unused: the harness numbers nodes from .10
+	newIP := ip.String()
+	newAddr := net.JoinHostPort(newIP, strconv.Itoa(victim.Port))
+
+	w := startClusterWrites(t, c.Client(), 64, "moved")
+	w.waitAcks(t, 5000)
+	cut := time.Now()
+	require.NoError(t, victim.MoveTo(ctx, newIP))
+	_, err := victim.Do(ctx, "CONFIG", "SET", "cluster-announce-ip", newIP)
+	require.NoError(t, err)
+	announced := time.Now()
+	require.Eventually(t, func() bool {
+		for s := range slots {
+			if c.SlotOwner(s) != newAddr {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, time.Millisecond, "the client follows the node to %s", newAddr)
+	followed := time.Now()
+	w.waitAcks(t, 5000)
+	done := w.finish()
+
+	var first time.Time
+	inFlight, other := 0, 0
+	var firstOther error
+	for _, d := range done {
+		switch {
+		case d.err == nil:
+			if slots[d.slot] && d.start.After(announced) && (first.IsZero() || d.at.Before(first)) {
+				first = d.at
+			}
+		case errors.Is(d.err, core.ErrInFlight) && slots[d.slot]:
+			inFlight++
+		default:
+			if other++; firstOther == nil {
+				firstOther = d.err
+			}
+		}
+	}
+	require.False(t, first.IsZero(), "no write on the moved node's slots succeeded")
+	t.Logf("cut to new address announced %v; map followed %v after that; first write on its slots acknowledged %v after the announcement; %d writes, %d failed in flight, %d other failures (first: %v)",
+		announced.Sub(cut).Round(time.Millisecond), followed.Sub(announced).Round(time.Millisecond), first.Sub(announced).Round(time.Millisecond),
+		len(done), inFlight, other, firstOther)
+	assert.Zero(t, other, "failures other than in flight at the cut")
+	assert.LessOrEqual(t, inFlight, 64, "at most one write in flight per writer")
+	// The writes out on the old address fail once it has been silent for
+	// a second (it may still answer: pool.Pool.Drain), and then the
+	// waiting ones go to the new one.
+	assert.LessOrEqual(t, first.Sub(followed), time.Second+16*raceSlack, "first write on its slots after the map followed it")
+	for s := range slots {
+		assert.Equal(t, newAddr, c.SlotOwner(s), "slot %d still names %s", s, oldAddr)
+	}
+	_, kept := c.Stats().Nodes[oldAddr]
+	assert.False(t, kept, "the old address is still a node of the client's")
 }

@@ -21,7 +21,7 @@ import (
 // replica: the subscriber is re-subscribed where the slot now is, with
 // KindResubscribed, and receives what is published afterwards.
 func TestClusterShardedSubscriberFollowsItsSlot(t *testing.T) {
-	integration.CheckGoroutines(t)
+	t.Parallel() // the package checks for leaked goroutines at its end (TestMain)
 	rc := integration.StartClusterT(t, integration.ClusterConfig{})
 	c := connectCluster(t, rc, cluster.Config{})
 	cl := c.Client()
@@ -110,7 +110,7 @@ func waitKind(t *testing.T, ps *async.PubSub, kind string, limit time.Duration) 
 // replica policies, reports each command's node to the hooks, and leaves
 // a replica that stops answering out of the reads.
 func TestClusterReplicaReads(t *testing.T) {
-	integration.CheckGoroutines(t)
+	t.Parallel() // the package checks for leaked goroutines at its end (TestMain)
 	rc := integration.StartClusterT(t, integration.ClusterConfig{})
 	var mu sync.Mutex
 	served := map[string]int{} // GETs by node address
@@ -181,7 +181,7 @@ func TestClusterReplicaReads(t *testing.T) {
 // wait (never written) or fail in flight, and are served by the replica
 // the cluster promotes; the client reports the change as an event.
 func TestClusterFollowsAKilledMaster(t *testing.T) {
-	integration.CheckGoroutines(t)
+	t.Parallel() // the package checks for leaked goroutines at its end (TestMain)
 	rc := integration.StartClusterT(t, integration.ClusterConfig{})
 	c := connectCluster(t, rc, cluster.Config{Pool: pool.Config{DialTimeout: 500 * time.Millisecond, ReadTimeout: 2 * time.Second}})
 	cl := c.Client()

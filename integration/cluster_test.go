@@ -31,7 +31,7 @@ func connectCluster(t *testing.T, rc *integration.RedisCluster, cfg cluster.Conf
 // TestClusterFeatures runs every feature of the cluster client against
 // one real cluster of 3 masters with a replica each.
 func TestClusterFeatures(t *testing.T) {
-	integration.CheckGoroutines(t)
+	t.Parallel() // the package checks for leaked goroutines at its end (TestMain)
 	rc := integration.StartClusterT(t, integration.ClusterConfig{})
 	c := connectCluster(t, rc, cluster.Config{})
 	cl := c.Client()

@@ -325,9 +325,9 @@ func TestManualFailoverLosesAtMostInFlight(t *testing.T) {
 	msgs, stopWatch, err := d.Watch(ctx, "+switch-master")
 	require.NoError(t, err)
 	defer stopWatch()
-	selected, stopSelected, err := d.Watch(ctx, "+selected-slave")
+	tried, stopTried, err := d.Watch(ctx, "+try-failover")
 	require.NoError(t, err)
-	defer stopSelected()
+	defer stopTried()
 
 	// Replica reads run beside the writes and must only ever reach replicas.
 	rr := startReplicaReads(r)
@@ -362,9 +362,10 @@ func TestManualFailoverLosesAtMostInFlight(t *testing.T) {
 	assert.LessOrEqual(t, lost, writers, "acknowledged writes lost in all")
 
 	// Writes pause for about the failover's own duration, no longer: the
-	// longest gap between acknowledgements is at most +selected-slave to
-	// +switch-master (both as the harness heard them) plus 50 ms.
-	sel := firstSwitch(t, selected)
+	// longest gap between acknowledgements is at most +try-failover (where
+	// the fence rises) to +switch-master, both as the harness heard them,
+	// plus 50 ms.
+	sel := firstSwitch(t, tried)
 	var gap time.Duration
 	var last time.Time
 	for _, w := range results {
@@ -377,7 +378,7 @@ func TestManualFailoverLosesAtMostInFlight(t *testing.T) {
 		last = w.end
 	}
 	failover := sw.At.Sub(sel.At)
-	t.Logf("longest gap between acknowledged writes %v; the failover took %v (+selected-slave to +switch-master)", gap.Round(time.Millisecond), failover.Round(time.Millisecond))
+	t.Logf("longest gap between acknowledged writes %v; the failover took %v (+try-failover to +switch-master)", gap.Round(time.Millisecond), failover.Round(time.Millisecond))
 	assert.LessOrEqual(t, gap, failover+50*time.Millisecond)
 }
 

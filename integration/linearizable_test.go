@@ -95,7 +95,7 @@ func registerHistory(c *async.Client, key string, clients int, stop <-chan struc
 // with the fence, no write acknowledged by the old master is lost, and no
 // read sees a value that a later read no longer sees.
 func TestManualFailoverIsLinearizable(t *testing.T) {
-	integration.CheckGoroutines(t)
+	t.Parallel() // the package checks for leaked goroutines at its end (TestMain)
 	ctx := context.Background()
 	d := integration.StartSentinelT(t, integration.SentinelConfig{})
 	s := newSentinel(t, sentinel.Config{Sentinels: d.SentinelAddrs()})

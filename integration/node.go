@@ -50,7 +50,7 @@ func (s State) String() string {
 }
 
 // Node is one container of a deployment. Its IP stays the same across
-// kills, restarts and network disconnects.
+// kills, restarts and network disconnects; only MoveTo changes it.
 type Node struct {
 	Name string // unique within the deployment, e.g. "replica-1"
 	Kind Kind
@@ -212,6 +212,21 @@ func (n *Node) Reconnect(ctx context.Context) error {
 	}
 	n.setState(Running)
 	return nil
+}
+
+// MoveTo gives the node a new IP address on the deployment's network, as
+// a host restarted elsewhere would get: it is cut off, then attached
+// again at ip (unused, in the network's subnet); the process runs on.
+// A cluster node announces the new address once told (CONFIG SET
+// cluster-announce-ip).
+func (n *Node) MoveTo(ctx context.Context, ip string) error {
+	if n.State() != Disconnected {
+		if err := n.Disconnect(ctx); err != nil {
+			return err
+		}
+	}
+	n.IP = ip // not while another goroutine reads Addr
+	return n.Reconnect(ctx)
 }
 
 // waitPing polls PING until the node answers, for at most 15 seconds.

@@ -15,7 +15,11 @@ type ClusterConfig struct {
 	Masters           int           // default 3
 	ReplicasPerMaster int           // default 1; negative for none
 	NodeTimeout       time.Duration // cluster-node-timeout; default 1s
-	Image             string        // default: Image(ctx)
+	// AllowReadsWhenDown sets cluster-allow-reads-when-down: nodes serve
+	// reads while the cluster is down (a master failed, not yet replaced)
+	// instead of refusing every command with CLUSTERDOWN.
+	AllowReadsWhenDown bool
+	Image              string // default: Image(ctx)
 }
 
 // RedisCluster is a running Redis Cluster: Masters[i] serves the i-th
@@ -92,9 +96,16 @@ func (rc *RedisCluster) start(ctx context.Context, cfg ClusterConfig) error {
 		if err != nil {
 			return err
 		}
+		// repl-ping-replica-period 1: a new master's replication offset
+		// moves only with its pings to its replicas (every 10 s by
+		// default), and CLUSTER SHARDS reports a replica "loading" until
+		// its offset is above 0, so WaitHealthy waited 8-9 s per cluster.
 		conf := dataNodeConfig("") + fmt.Sprintf("cluster-enabled yes\ncluster-config-file nodes.conf\n"+
 			"cluster-node-timeout %d\ncluster-announce-ip %s\ncluster-replica-validity-factor 0\n"+
-			"cluster-allow-replica-migration no\n", cfg.NodeTimeout.Milliseconds(), ip)
+			"cluster-allow-replica-migration no\nrepl-ping-replica-period 1\n", cfg.NodeTimeout.Milliseconds(), ip)
+		if cfg.AllowReadsWhenDown {
+			conf += "cluster-allow-reads-when-down yes\n"
+		}
 		name := fmt.Sprintf("node-%d", i)
 		n, err := rc.c.start(ctx, nodeSpec{name: name, kind: KindRedis, port: 6379, config: conf, ip: ip})
 		if err != nil {
@@ -153,8 +164,10 @@ func (rc *RedisCluster) waitKnown(ctx context.Context, total int) error {
 // WaitHealthy waits until every running node reports cluster_state:ok,
 // every replica's link to its master is up, and every running node's
 // view (CLUSTER NODES) lists every other running node in its role,
-// without failure flags: a client reading the map from any node then
-// sees the whole cluster.
+// without failure flags, and (CLUSTER SHARDS) reports every running node
+// online (a replica counts as loading until the others have heard of its
+// replication offset): a client reading the map from any node then sees
+// the whole cluster serving.
 func (rc *RedisCluster) WaitHealthy(ctx context.Context) error {
 	return poll(ctx, 60*time.Second, func(ctx context.Context) error {
 		roles := map[string]string{} // by IP
@@ -183,10 +196,46 @@ func (rc *RedisCluster) WaitHealthy(ctx context.Context) error {
 				if err := rc.viewAgrees(ctx, n, roles); err != nil {
 					return err
 				}
+				if err := rc.shardsOnline(ctx, n, roles); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
+}
+
+// shardsOnline checks that n's CLUSTER SHARDS reports every running node
+// (roles, by IP) online.
+func (rc *RedisCluster) shardsOnline(ctx context.Context, n *Node, roles map[string]string) error {
+	v, err := n.Do(ctx, "CLUSTER", "SHARDS")
+	if err != nil {
+		return err
+	}
+	shards, _ := v.([]any)
+	for _, sh := range shards {
+		fields, _ := sh.([]any)
+		for i := 0; i+1 < len(fields); i += 2 {
+			if fields[i] != "nodes" {
+				continue
+			}
+			nodes, _ := fields[i+1].([]any)
+			for _, nd := range nodes {
+				kv, _ := nd.([]any)
+				info := map[string]any{}
+				for j := 0; j+1 < len(kv); j += 2 {
+					if k, ok := kv[j].(string); ok {
+						info[k] = kv[j+1]
+					}
+				}
+				ip, _ := info["ip"].(string)
+				if _, running := roles[ip]; running && info["health"] != "online" {
+					return fmt.Errorf("%w: %s sees %s as %v", errNotReady, n.Name, ip, info["health"])
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // viewAgrees checks n's CLUSTER NODES against the roles the running

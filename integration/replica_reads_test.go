@@ -31,12 +31,20 @@ type gapReads struct {
 }
 
 func startGapReads(c *async.Client, goroutines int) *gapReads {
+	keys := make([]string, goroutines)
+	for i := range keys {
+		keys[i] = fmt.Sprint("gap:", i)
+	}
+	return startGapReadsOf(c, keys)
+}
+
+// startGapReadsOf runs a goroutine per key, each reading its key.
+func startGapReadsOf(c *async.Client, keys []string) *gapReads {
 	g := &gapReads{stop: make(chan struct{}), last: time.Now()}
-	for i := range goroutines {
+	for _, key := range keys {
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()
-			key := fmt.Sprint("gap:", i)
 			for {
 				select {
 				case <-g.stop:
@@ -139,8 +147,8 @@ func TestReplicaStalenessBound(t *testing.T) {
 	rb, ru := bounded.ReplicaFor(name), unbounded.ReplicaFor(name)
 	require.Eventually(t, func() bool { return rb.Get(ctx, "k").Val() == "v" && ru.Get(ctx, "k").Val() == "v" }, 30*time.Second, 10*time.Millisecond)
 
+	killed := time.Now() // before: the container may die well before Kill returns
 	require.NoError(t, d.Master.Kill(ctx))
-	killed := time.Now()
 	v, err := rb.Get(ctx, "k").Result()
 	require.NoError(t, err, "a replica whose link has just gone down serves")
 	assert.Equal(t, "v", v)

@@ -17,7 +17,7 @@ import (
 
 func newSentinel(t *testing.T, cfg sentinel.Config) *sentinel.RedisSentinel {
 	t.Helper()
-	s, err := sentinel.New(context.Background(), cfg)
+	s, err := sentinel.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	return s

@@ -67,31 +67,9 @@ func TestSubscriberFollowsFailoverAsFastAsCommands(t *testing.T) {
 				}
 			}()
 
-			type ack struct {
-				n  int
-				at time.Time
-			}
-			var acks []ack
-			stop := make(chan struct{})
-			pubDone := make(chan struct{})
-			go func() {
-				defer close(pubDone)
-				tick := time.NewTicker(500 * time.Microsecond)
-				defer tick.Stop()
-				for n := 0; ; n++ {
-					select {
-					case <-stop:
-						return
-					case <-tick.C:
-					}
-					pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-					err := m.Publish(pctx, "ticks", strconv.Itoa(n)).Err()
-					cancel()
-					if err == nil {
-						acks = append(acks, ack{n, time.Now()})
-					}
-				}
-			}()
+			pub := startPublisher(func(ctx context.Context, msg string) (int64, error) {
+				return m.Publish(ctx, "ticks", msg).Result()
+			})
 			// Publishing works before the fault.
 			require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(received) > 100 }, 30*time.Second, time.Millisecond)
 			require.NoError(t, tt.fault(ctx, d))
@@ -103,8 +81,7 @@ func TestSubscriberFollowsFailoverAsFastAsCommands(t *testing.T) {
 			before := len(received)
 			mu.Unlock()
 			require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(received) > before+200 }, 30*time.Second, time.Millisecond)
-			close(stop)
-			<-pubDone
+			acks := pub.finish()
 			require.NoError(t, ps.Close())
 			<-readDone
 
@@ -115,7 +92,7 @@ func TestSubscriberFollowsFailoverAsFastAsCommands(t *testing.T) {
 			defer mu.Unlock()
 			// The first publish acknowledged on the new master, and the
 			// first message received that was published from then on.
-			var firstAck ack
+			var firstAck publish
 			missed := 0
 			for _, a := range acks {
 				if a.at.After(at) && firstAck.at.IsZero() {
@@ -126,12 +103,7 @@ func TestSubscriberFollowsFailoverAsFastAsCommands(t *testing.T) {
 				}
 			}
 			require.False(t, firstAck.at.IsZero(), "publishes acknowledged after the switch")
-			var firstMsg time.Time
-			for n, when := range received {
-				if n >= firstAck.n && (firstMsg.IsZero() || when.Before(firstMsg)) {
-					firstMsg = when
-				}
-			}
+			firstMsg := firstReceivedFrom(received, firstAck.n)
 			require.False(t, firstMsg.IsZero(), "messages received after the fault")
 			lag := firstMsg.Sub(firstAck.at)
 			t.Logf("%d publishes acknowledged, %d of them never received; the client followed the switch %v after the fault, first ack on the new master %v after that, the subscriber's first message %v after that; disconnected %d, resubscribed %d",
@@ -141,4 +113,60 @@ func TestSubscriberFollowsFailoverAsFastAsCommands(t *testing.T) {
 			assert.NotEmpty(t, back, "the subscriber resubscribed")
 		})
 	}
+}
+
+// firstReceivedFrom returns when the first message numbered n or later
+// arrived; zero when none did.
+func firstReceivedFrom(received map[int]time.Time, n int) time.Time {
+	var first time.Time
+	for m, when := range received {
+		if m >= n && (first.IsZero() || when.Before(first)) {
+			first = when
+		}
+	}
+	return first
+}
+
+// publish is one acknowledged publish: its number, how many subscribers
+// the server said received it, and when the ack came.
+type publish struct {
+	n, receivers int
+	at           time.Time
+}
+
+// publisher publishes a numbered message every 500 µs until finish.
+type publisher struct {
+	stop, done chan struct{}
+	acks       []publish
+}
+
+// startPublisher runs send (10 s deadline each) with messages "0", "1", ...
+func startPublisher(send func(ctx context.Context, msg string) (int64, error)) *publisher {
+	p := &publisher{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		tick := time.NewTicker(500 * time.Microsecond)
+		defer tick.Stop()
+		for n := 0; ; n++ {
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			got, err := send(ctx, strconv.Itoa(n))
+			cancel()
+			if err == nil {
+				p.acks = append(p.acks, publish{n, int(got), time.Now()})
+			}
+		}
+	}()
+	return p
+}
+
+// finish stops the publisher and returns its acknowledged publishes.
+func (p *publisher) finish() []publish {
+	close(p.stop)
+	<-p.done
+	return p.acks
 }

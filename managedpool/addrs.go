@@ -1,12 +1,25 @@
 package managedpool
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/pool"
 	"github.com/asyncredis/asyncredis/protocol"
+)
+
+// drainTimeout bounds how long a pool left under a Hold may take to
+// receive the replies of the commands written to it before the Hold, and
+// drainQuiet how long it may stay silent meanwhile (pool.Pool.Drain): a
+// master paused through its failover runs what it had received when it
+// wakes up, still a master, and those replies must not be taken as
+// acknowledgements.
+const (
+	drainTimeout = 5 * time.Second
+	drainQuiet   = time.Second
 )
 
 // dropLocked removes one address's pool until the controller verifies it
@@ -56,13 +69,18 @@ func (p *Pool) Resume() error { return p.SetAddrs(p.Addrs()) }
 // SetAddrs makes addrs, verified by the controller, the targets, and ends
 // a Hold. Pools for addresses no longer listed are closed at once: their
 // commands in flight fail as pool.ErrInFlight, and those not yet written
-// move to the new addresses. Waiting commands are sent.
+// move to the new addresses. Under a Hold they are closed once the
+// commands written before it have their replies — at most drainTimeout,
+// and at once when the server has been silent for drainQuiet — since a
+// held server was left while it still answered. Waiting commands are
+// sent.
 func (p *Pool) SetAddrs(addrs []string) error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return ErrClosed
 	}
+	held := p.held
 	p.held = false
 	drop, err := p.replaceLocked(addrs)
 	if err != nil {
@@ -77,13 +95,44 @@ func (p *Pool) SetAddrs(addrs []string) error {
 		waiting = p.waiting.TakeAll()
 		p.flushing = true
 	}
+	if held {
+		for _, pl := range drop {
+			p.retireLocked(pl)
+		}
+	}
 	p.mu.Unlock()
 
-	for _, pl := range drop {
-		pl.Close()
+	if !held {
+		for _, pl := range drop {
+			pl.Close()
+		}
 	}
 	p.handOver(waiting)
 	return nil
+}
+
+// retireLocked closes a held pool the addresses no longer list once its
+// commands already written have their replies (bounded by drainTimeout,
+// drainQuiet and Close), on a goroutine Close waits for: the server was
+// left while it still answered (a failover's fence), and nothing
+// unwritten stays in a held pool, so nothing can overtake what is handed
+// over.
+func (p *Pool) retireLocked(pl *pool.Pool) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		defer cancel()
+		go func() {
+			select {
+			case <-p.done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		pl.Drain(ctx, drainQuiet)
+		pl.Close()
+	}()
 }
 
 // replaceLocked makes addrs the targets, keeping the pools of addresses

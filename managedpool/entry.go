@@ -40,12 +40,13 @@ func (e *entry) Offer(v protocol.Value, err error) bool {
 	return e.Wrapper.Offer(v, err)
 }
 
-// Requeue takes back a command its pool never wrote. If the addresses are
+// Requeue takes back a command its pool never wrote, unless its caller's
+// deadline has passed (then what failed may have failed because of it). If the addresses are
 // unchanged since it was sent, the failure says the address is in doubt:
 // it is dropped until the controller verifies it again, and the command
 // waits for that.
 func (e *entry) Requeue(cmd *core.Command, err error) bool {
-	if e.ctx.Err() != nil {
+	if core.Ended(e.ctx) != nil {
 		return false
 	}
 	p := e.p

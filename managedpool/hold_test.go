@@ -123,3 +123,57 @@ func TestHoldTakesBackWhatWasNotWritten(t *testing.T) {
 		}
 	}
 }
+
+// A server left behind a fence still answers: what was written to it
+// before Hold gets its reply, not an in-flight error, even when the
+// replies come after the pool has moved to the next address.
+func TestHeldServerLeftAnswersWhatWasWritten(t *testing.T) {
+	checkLeaks(t)
+	gate := make(chan struct{})
+	var oldGot sync.WaitGroup
+	oldGot.Add(1)
+	var once sync.Once
+	old := resptest.NewServer(t, resptest.Handler(func(args []string) string {
+		if strings.EqualFold(args[0], "SET") {
+			once.Do(oldGot.Done)
+			<-gate // replies stay out until the pool has left this server
+			return "+old\r\n"
+		}
+		return ""
+	}))
+	next := resptest.NewServer(t, resptest.Handler(func(args []string) string {
+		if strings.EqualFold(args[0], "SET") {
+			return "+next\r\n"
+		}
+		return ""
+	}))
+	p := managedpool.New(managedpool.Config{Pool: pool.Config{HealthCheckInterval: -1}})
+	t.Cleanup(func() { p.Close() })
+	require.NoError(t, p.SetAddrs([]string{old.Addr}))
+	c := async.NewClient(p)
+	ctx := context.Background()
+	const n = 200
+	futs := make([]*async.Future[string], n)
+	for i := range n {
+		futs[i] = c.Set(ctx, fmt.Sprint("k:", i), "v")
+	}
+	oldGot.Wait() // at least the first SET was written to the old server
+	p.Hold()
+	require.NoError(t, p.SetAddrs([]string{next.Addr}))
+	close(gate)
+	byOld, byNext := 0, 0
+	for i, f := range futs {
+		v, err := f.Result()
+		require.NoError(t, err, "command %d", i)
+		switch v {
+		case "old":
+			require.Zero(t, byNext, "command %d answered by the old server after one answered by the next", i)
+			byOld++
+		case "next":
+			byNext++
+		}
+	}
+	t.Logf("%d answered by the server left behind the fence, %d by the next", byOld, byNext)
+	assert.Positive(t, byOld)
+	assert.Equal(t, n, byOld+byNext)
+}

@@ -1,10 +1,12 @@
 package protocol
 
 import (
+	"encoding"
 	"math"
 	"reflect"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // Commands are encoded as RESP arrays of bulk strings by appending to a
@@ -62,11 +64,13 @@ func AppendFloat(buf []byte, f float64) []byte {
 }
 
 // AppendArg appends one argument of a supported type: string, []byte,
-// every integer type, float32/64, bool (as 1/0) and nil (as an empty
-// string). Other types are an *ArgError, nothing is sent: a
-// time.Duration (seconds or milliseconds?), a fmt.Stringer (a display
-// format, e.g. time.Time's) or a struct has no single Redis encoding, so
-// the caller picks one. AppendArg keeps nothing of a, so a value passed
+// every integer type, float32/64, bool (as 1/0), nil (as an empty
+// string) and values implementing encoding.BinaryMarshaler (their
+// MarshalBinary, as go-redis does; it must return new bytes and keep
+// nothing of the value). Other types are an *ArgError, nothing
+// is sent: a time.Duration (seconds or milliseconds?), a time.Time, a
+// fmt.Stringer (a display format) or a struct has no single Redis
+// encoding, so the caller picks one. AppendArg keeps nothing of a, so a value passed
 // through it need not be copied to the heap.
 func AppendArg(buf []byte, a any) ([]byte, error) {
 	switch v := a.(type) {
@@ -107,8 +111,23 @@ func AppendArg(buf []byte, a any) ([]byte, error) {
 		return AppendString(buf, ""), nil
 	case time.Duration:
 		return buf, &ArgError{Type: "time.Duration", Hint: "it has no single Redis encoding: pass v.Milliseconds() or v.Seconds() (or use a command's TTL argument)"}
+	case time.Time:
+		// Checked before BinaryMarshaler: its binary form is Go's own.
+		return buf, &ArgError{Type: "time.Time", Hint: "it has no single Redis encoding: pass v.Unix(), v.UnixMilli() or v.Format(...)"}
+	case encoding.BinaryMarshaler:
+		// The value says how it is encoded (go-redis accepts these too).
+		return appendMarshaled(buf, *(*encoding.BinaryMarshaler)(noescape(unsafe.Pointer(&v))))
 	}
 	return buf, &ArgError{Type: reflect.TypeOf(a).String(), Hint: "pass a string, []byte, integer, float or bool (encode other values yourself, e.g. with String, MarshalBinary or json.Marshal)"}
+}
+
+// appendMarshaled appends m's MarshalBinary.
+func appendMarshaled(buf []byte, m encoding.BinaryMarshaler) ([]byte, error) {
+	b, err := m.MarshalBinary()
+	if err != nil {
+		return buf, &ArgError{Type: reflect.TypeOf(m).String(), Hint: "its MarshalBinary failed: " + err.Error()}
+	}
+	return AppendBytes(buf, b), nil
 }
 
 // ArgError reports a command argument of a type with no single Redis

@@ -3,6 +3,8 @@ package protocol
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -68,4 +70,24 @@ func TestAppendArgKeepsNothing(t *testing.T) {
 		buf, _ = AppendArg(buf[:0], val)
 	})
 	assert.Zero(t, allocs)
+}
+
+type point struct{ x, y int }
+
+func (p point) MarshalBinary() ([]byte, error) { return fmt.Appendf(nil, "%d,%d", p.x, p.y), nil }
+
+type broken struct{}
+
+func (broken) MarshalBinary() ([]byte, error) { return nil, errors.New("cannot") }
+
+// A value that says how it is encoded (encoding.BinaryMarshaler) is sent
+// so; one whose MarshalBinary fails is refused with that error.
+func TestAppendArgTakesBinaryMarshalers(t *testing.T) {
+	buf, err := AppendCommand(nil, "SET", "k", point{3, 4})
+	require.NoError(t, err)
+	assert.Equal(t, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n3,4\r\n", string(buf))
+	_, err = AppendCommand(nil, "SET", "k", broken{})
+	var ae *ArgError
+	require.ErrorAs(t, err, &ae)
+	assert.Contains(t, err.Error(), "cannot")
 }

@@ -78,7 +78,7 @@ func (p *SentinelPool) ask(s *serviceRun, a action) {
 		})
 	case actDiscoverReplicas:
 		p.work(func(ctx context.Context) {
-			addrs, err := discoverReplicas(ctx, p.set, name, replicaRule{master: a.addr, promoting: a.next, inUse: a.addrs, mapAddr: p.cfg.AddrMapper, maxStale: p.cfg.MaxReplicaStaleness})
+			addrs, err := discoverReplicas(ctx, p.set, name, replicaRule{master: a.addr, promoting: a.next, inUse: a.addrs, mapAddr: p.cfg.AddrMapper, maxStale: p.cfg.MaxReplicaStaleness, spawn: p.life.Go})
 			p.report(func() { p.do(s, s.replicasDone(a.gen, addrs, err, time.Now())) })
 		})
 	}

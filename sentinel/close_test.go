@@ -16,7 +16,7 @@ import (
 func TestExecuteRacingCloseStartsNoLateWorker(t *testing.T) {
 	checkLeaks(t)
 	for range 50 {
-		s, err := New(context.Background(), Config{Sentinels: []string{"127.0.0.1:1"}})
+		s, err := New(Config{Sentinels: []string{"127.0.0.1:1"}})
 		require.NoError(t, err)
 		var wg sync.WaitGroup
 		started := make(chan struct{}, 4)

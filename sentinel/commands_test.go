@@ -168,7 +168,7 @@ func TestNewRejectsBadConfigs(t *testing.T) {
 		"bad pool template":     {Sentinels: []string{"s:1"}, Pool: poolSizes(-1)},
 		"bad sentinel template": {Sentinels: []string{"s:1"}, Sentinel: poolSizes(-1)},
 	} {
-		_, err := New(context.Background(), cfg)
+		_, err := New(cfg)
 		assert.Error(t, err, name)
 	}
 }

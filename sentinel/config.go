@@ -41,9 +41,9 @@ type Config struct {
 	// failover has started, so the fence needs every sentinel heard.
 	Listeners int
 
-	// DisableFence turns the fence off. By default, on the first sign from
-	// the failover leader that a failover of the master has started
-	// (+selected-slave, +failover-state-send-slaveof-noone, ...), nothing more is
+	// DisableFence turns the fence off. By default, on the first sign
+	// that a failover of the master has started (+try-failover,
+	// +selected-slave, +failover-state-send-slaveof-noone, ...), nothing more is
 	// written to that master: commands wait, as during a switch, until
 	// +switch-master (then they go to the new master), a
 	// -failover-abort-*, or the failover timeout passes and a re-check

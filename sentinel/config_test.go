@@ -1,7 +1,6 @@
 package sentinel
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -21,12 +20,6 @@ func TestConfigMasksSecretsForEveryVerb(t *testing.T) {
 			assert.Contains(t, out, "s:26379", verb)
 		}
 	}
-}
-
-func TestNewRejectsNilContext(t *testing.T) {
-	var noCtx context.Context // a nil context is the point of the test
-	_, err := New(noCtx, Config{Sentinels: []string{"s:26379"}})
-	assert.ErrorContains(t, err, "nil context")
 }
 
 func TestLimitsReachEveryConnection(t *testing.T) {

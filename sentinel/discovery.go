@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/asyncredis/asyncredis/async"
@@ -105,7 +104,8 @@ type replicaRule struct {
 	promoting []string // replicas a failover is promoting: their replicas are the service's too
 	inUse     []string // the replicas read from now
 	mapAddr   func(string) string
-	maxStale  time.Duration // MaxReplicaStaleness
+	maxStale  time.Duration     // MaxReplicaStaleness
+	spawn     func(func()) bool // starts the checks on the pool's lifecycle; nil: go
 }
 
 // discoverReplicas returns the addresses of name's replicas that their
@@ -117,6 +117,54 @@ type replicaRule struct {
 // sentinels cannot reach and we do not use is left for later: checking
 // it could take the whole timeout when it is gone, and the result waits
 // for every check.)
+// slowGrace is how long the replica checks still running may take once
+// one replica has passed: a replica that does not answer ROLE by then
+// (a host cut off answers nothing until the check's own timeout) is left
+// out until the next discovery rather than holding back the others.
+const slowGrace = 25 * time.Millisecond
+
+// errSlow marks a check still running after slowGrace.
+var errSlow = errors.New("sentinel: replica check still running")
+
+// verifyAll runs check on every address at once, on goroutines started
+// by spawn (nil: go), and returns each one's error, errSlow for those
+// still running slowGrace after the first pass. The checks left running
+// end by their own timeout.
+func verifyAll(ctx context.Context, addrs []string, spawn func(func()) bool, check func(context.Context, string) error) []error {
+	type result struct {
+		i   int
+		err error
+	}
+	results := make(chan result, len(addrs)) // room for the late ones
+	for i, addr := range addrs {
+		fn := func() { results <- result{i, check(ctx, addr)} }
+		if spawn == nil {
+			go fn()
+		} else if !spawn(fn) {
+			results <- result{i, ErrClosed}
+		}
+	}
+	errs := make([]error, len(addrs))
+	for i := range errs {
+		errs[i] = errSlow
+	}
+	var grace <-chan time.Time
+	for range addrs {
+		select {
+		case r := <-results:
+			errs[r.i] = r.err
+			if r.err == nil && grace == nil {
+				t := time.NewTimer(slowGrace)
+				defer t.Stop()
+				grace = t.C
+			}
+		case <-grace:
+			return errs
+		}
+	}
+	return errs
+}
+
 func discoverReplicas(ctx context.Context, q querier, name string, rule replicaRule) ([]string, error) {
 	ins, err := q.replicas(ctx, name)
 	if err != nil {
@@ -134,19 +182,13 @@ func discoverReplicas(ctx context.Context, q querier, name string, rule replicaR
 			cands = append(cands, addr)
 		}
 	}
-	errs := make([]error, len(cands))
-	var wg sync.WaitGroup // bounded by ctx: role's own timeout
-	for i, addr := range cands {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = verifyReplica(ctx, q, name, addr, rule)
-		}()
-	}
-	wg.Wait()
+	errs := verifyAll(ctx, cands, rule.spawn, func(ctx context.Context, addr string) error { return verifyReplica(ctx, q, name, addr, rule) })
 	var out, syncing []string
 	var refused error
 	for i, addr := range cands {
+		if errs[i] == errSlow {
+			continue
+		}
 		var rre *ReplicaReplyError
 		var se *syncingError
 		switch {

@@ -8,7 +8,7 @@
 // aioredis. [New] returns a [RedisSentinel], which adds every SENTINEL
 // command as a typed method.
 //
-//	s, err := sentinel.New(ctx, sentinel.Config{Sentinels: addrs})
+//	s, err := sentinel.New(sentinel.Config{Sentinels: addrs})
 //	master := s.MasterFor("mymaster")   // follows failovers on its own
 //	replica := s.ReplicaFor("mymaster") // SlaveFor is the same
 //	err = master.Set(ctx, "k", "v").Err()
@@ -65,21 +65,27 @@
 // later +switch-master): a master paused through its own failover still
 // says master to ROLE when it wakes up.
 //
-// The fence: on the leader's first announcement that a failover of the
-// followed master has started (+selected-slave,
-// +failover-state-send-slaveof-noone, +failover-state-wait-promotion,
-// +promoted-slave, +failover-state-reconf-slaves), nothing more is written
+// The fence: on the first announcement that a failover of the followed
+// master has started (+try-failover, +elected-leader,
+// +failover-state-select-slave, +selected-slave, ..., through
+// +failover-state-reconf-slaves), nothing more is written
 // to that master: new commands wait as during a switch (bounded by their
 // context and Config.QueueSize; FailFast commands fail with
 // ErrFailoverInProgress), commands already written finish normally.
 // Writing resumes on +switch-master (to the new master), on
-// -failover-abort-* (to the same master), or once the sentinels'
+// -failover-abort-* (to the same master, once every sentinel that
+// announced a failover has aborted it), or once the sentinels'
 // failover-timeout has passed and a re-check finds the same master. Writes
 // pause for about the failover's duration instead of being acknowledged by
 // a master that is about to lose them. Config.DisableFence turns it off.
 //
 // Commands in flight on the old master when it is left fail with
-// core.ErrInFlight (they may or may not have run); commands not yet
+// core.ErrInFlight (they may or may not have run), except behind a fence:
+// the old master still answers, and what was written to it before the
+// fence gets its reply (for up to 5 s, as long as it has not been silent
+// for a second: a master paused through its failover would run them when
+// it wakes up, still a master) while new commands already go to the new
+// master; commands not yet
 // written wait for the new master and are then sent (at-most-once). A
 // replica selected for promotion stops receiving reads before it is
 // promoted, and is read from again if the failover aborts. Replicas are

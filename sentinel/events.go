@@ -49,7 +49,7 @@ type Event struct {
 
 // channels are the sentinel event channels the pool subscribes to.
 var channels = []string{
-	"+switch-master", "+sdown", "-sdown", "+odown", "-odown", "+slave", "+convert-to-slave",
+	"+switch-master", "+try-failover", "+elected-leader", "+failover-state-select-slave", "+sdown", "-sdown", "+odown", "-odown", "+slave", "+convert-to-slave",
 	"+reboot", "+sentinel", "+failover-end", "+selected-slave", "+promoted-slave",
 	"-failover-abort-not-elected", "-failover-abort-no-good-slave", "-failover-abort-slave-timeout",
 	"+failover-state-send-slaveof-noone", "+failover-state-wait-promotion",
@@ -189,7 +189,7 @@ func (p *SentinelPool) handleEvent(ev rawEvent) {
 		// <type> <name> <ip> <port> @ <master-name> <master-ip> <master-port>
 		p.emit(Event{Kind: ev.channel, Name: masterOf(f), Addr: instanceAddr(f), Sentinel: ev.from, Payload: ev.payload, At: ev.at})
 		if s, ok := p.services[masterOf(f)]; ok && len(f) >= 4 {
-			p.do(s, s.instanceEvent(ev.channel, f[0], p.cfg.AddrMapper(instanceAddr(f)), p.cfg.AddrMapper(masterAddrOf(f)), ev.at))
+			p.do(s, s.instanceEvent(ev.channel, f[0], p.cfg.AddrMapper(instanceAddr(f)), p.cfg.AddrMapper(masterAddrOf(f)), ev.from, ev.at))
 		}
 	}
 }

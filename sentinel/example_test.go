@@ -14,7 +14,7 @@ import (
 // Follow a master across failovers. (Compiled, not run: it needs sentinels.)
 func Example() {
 	ctx := context.Background()
-	s, err := sentinel.New(ctx, sentinel.Config{
+	s, err := sentinel.New(sentinel.Config{
 		Sentinels: []string{"10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379"},
 		Pool:      pool.Config{Password: "data-password"},
 		Sentinel:  pool.Config{Password: "sentinel-password"},

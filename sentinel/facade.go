@@ -2,7 +2,6 @@ package sentinel
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 
@@ -17,16 +16,12 @@ type RedisSentinel struct {
 	*SentinelPool
 }
 
-// New checks cfg and starts a SentinelPool. It does not block on the
+// New checks cfg and starts a SentinelPool. It does not touch the
 // network: sentinels are contacted when a client or command first needs
-// them. ctx bounds nothing after New returns; Close stops everything.
-func New(ctx context.Context, cfg Config) (*RedisSentinel, error) {
-	if ctx == nil {
-		return nil, errors.New("sentinel: nil context")
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+// them (Discover, or a PING through MasterFor, bounded by the caller's
+// context, checks them at once; connect.Sentinel does that for you).
+// Close stops everything.
+func New(cfg Config) (*RedisSentinel, error) {
 	p, err := NewSentinelPool(cfg)
 	if err != nil {
 		return nil, err

@@ -169,7 +169,7 @@ func (p *SentinelPool) DiscoverReplicas(ctx context.Context, name string) ([]str
 		return nil, ErrClosed
 	}
 	master, _ := p.DiscoverMaster(ctx, name)
-	addrs, err := discoverReplicas(ctx, p.set, name, replicaRule{master: master, mapAddr: p.cfg.AddrMapper, maxStale: p.cfg.MaxReplicaStaleness})
+	addrs, err := discoverReplicas(ctx, p.set, name, replicaRule{master: master, mapAddr: p.cfg.AddrMapper, maxStale: p.cfg.MaxReplicaStaleness, spawn: p.life.Go})
 	if err == nil && len(addrs) == 0 {
 		err = &ReplicaNotFoundError{Name: name, Err: ErrNotUsable}
 	}

@@ -50,7 +50,7 @@ func newTestPool(t *testing.T, cfg Config) *RedisSentinel {
 	if cfg.RecheckInterval == 0 {
 		cfg.RecheckInterval = time.Hour // tests drive discovery through events
 	}
-	s, err := New(context.Background(), cfg)
+	s, err := New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	return s

@@ -29,8 +29,12 @@ type service struct {
 	// started until it ends (+switch-master), aborts, or fenceUntil passes
 	// and a re-check finds the same master: meanwhile nothing is written
 	// to the master (its pool holds commands).
-	fenced          bool
-	fenceUntil      time.Time
+	fenced     bool
+	fenceUntil time.Time
+	// attempts are the sentinels that announced a failover of the master
+	// while it is fenced: an abort lifts the fence only once every one of
+	// them has aborted (several try at once; only the elected one goes on).
+	attempts        map[string]bool
 	failoverTimeout time.Duration // the sentinels' failover-timeout; 0 unknown
 
 	masterAddr  string // verified; "" while unknown
@@ -132,12 +136,15 @@ const (
 // for a fence raised before SENTINEL MASTER told the real one.
 const defaultFailoverTimeout = 3 * time.Minute
 
-// fenceEvents are the failover leader's announcements that a failover of
-// a master has started, before any replica is promoted: +selected-slave
-// comes one sentinel tick (about 100 ms) before the leader sends REPLICAOF
-// NO ONE. (+failover-state-select-slave would be one tick earlier still,
-// but a failover can abort at that stage for want of a good replica.)
+// fenceEvents are the announcements that a failover of a master has
+// started, before any replica is promoted. +try-failover comes first, a
+// sentinel tick or more (100 ms each) before the leader sends REPLICAOF
+// NO ONE, and gives a client slowed by its own load that much more time
+// to stop writing; several sentinels may try at once and all but the
+// elected one abort (-failover-abort-not-elected), which is why the fence
+// lasts until each sentinel that announced one has aborted.
 var fenceEvents = map[string]bool{
+	"+try-failover": true, "+elected-leader": true, "+failover-state-select-slave": true,
 	"+selected-slave":                    true,
 	"+failover-state-send-slaveof-noone": true, "+failover-state-wait-promotion": true,
 	"+promoted-slave": true, "+failover-state-reconf-slaves": true,
@@ -387,11 +394,12 @@ func (s *service) dropReplica(addr string, now time.Time, acts []action) []actio
 
 // instanceEvent applies a sentinel event about one instance of this
 // service (kind is the channel, role "master" or "slave").
-// master is the address of the master the event concerns.
-func (s *service) instanceEvent(kind, role, addr, master string, now time.Time) []action {
+// master is the address of the master the event concerns, from the
+// sentinel that announced it.
+func (s *service) instanceEvent(kind, role, addr, master, from string, now time.Time) []action {
 	var acts []action
 	if fenceEvents[kind] {
-		acts = s.failoverStarted(master, now)
+		acts = s.failoverStarted(master, from, now)
 	}
 	switch {
 	case role == "master" && (kind == "+sdown" || kind == "+odown") && addr == s.masterAddr:
@@ -402,6 +410,9 @@ func (s *service) instanceEvent(kind, role, addr, master string, now time.Time) 
 		// The failover did not happen: writes resume on the master, and
 		// the replicas held back are replicas again.
 		if s.fenced && master == s.masterAddr {
+			if delete(s.attempts, from); len(s.attempts) > 0 {
+				return acts // another sentinel's failover goes on
+			}
 			acts = s.unfence(now)
 		}
 		clear(s.promoting)
@@ -413,11 +424,17 @@ func (s *service) instanceEvent(kind, role, addr, master string, now time.Time) 
 	return acts
 }
 
-// failoverStarted raises the fence on master, if it is the one followed.
-func (s *service) failoverStarted(master string, now time.Time) []action {
-	if !s.fenceEnabled || s.fenced || s.masterAddr == "" || master != s.masterAddr {
+// failoverStarted raises the fence on master, if it is the one followed,
+// for a failover the sentinel at from has begun.
+func (s *service) failoverStarted(master, from string, now time.Time) []action {
+	if !s.fenceEnabled || s.masterAddr == "" || master != s.masterAddr {
 		return nil
 	}
+	if s.fenced {
+		s.attempts[from] = true
+		return nil
+	}
+	s.attempts = map[string]bool{from: true}
 	timeout := s.failoverTimeout
 	if timeout <= 0 {
 		timeout = defaultFailoverTimeout

@@ -99,7 +99,7 @@ func event(kind, role, addr string) func(*service, time.Time) []action {
 	if role == "master" {
 		master = addr
 	}
-	return func(s *service, now time.Time) []action { return s.instanceEvent(kind, role, addr, master, now) }
+	return func(s *service, now time.Time) []action { return s.instanceEvent(kind, role, addr, master, "s:1", now) }
 }
 
 func tick(s *service, now time.Time) []action { return s.tick(now) }
@@ -345,6 +345,30 @@ func TestStateFenceLiftedByAbort(t *testing.T) {
 	})
 }
 
+// eventFrom is an event about the master a:1 announced by the sentinel at from.
+func eventFrom(kind, from string) func(*service, time.Time) []action {
+	return func(s *service, now time.Time) []action {
+		return s.instanceEvent(kind, "master", "a:1", "a:1", from, now)
+	}
+}
+
+// +try-failover raises the fence, a tick or more before +selected-slave.
+// Two sentinels try at once; the one not elected aborts, which must not
+// lift the fence while the other's failover goes on.
+func TestStateFenceFromTryFailoverUntilEveryAttemptAborts(t *testing.T) {
+	s := fencing(t)
+	run(t, s, []step{
+		{"s1 tries: hold writes", 0, eventFrom("+try-failover", "s1:1"), fenced, "a:1"},
+		{"s2 tries too", 10 * time.Millisecond, eventFrom("+try-failover", "s2:1"), nil, "a:1"},
+		{"s2 is not elected: the fence stays", 200 * time.Millisecond, eventFrom("-failover-abort-not-elected", "s2:1"),
+			nil, "a:1"},
+		{"s1 is elected", 250 * time.Millisecond, eventFrom("+elected-leader", "s1:1"), nil, "a:1"},
+		{"s1 gives up too: writes resume on a:1", time.Second, eventFrom("-failover-abort-no-good-slave", "s1:1"),
+			[]string{"resume a:1", "master-err=false", "emit writes-resumed a:1", "discover-master gen=0", "discover-replicas gen=1"}, "a:1"},
+	})
+	assert.False(t, s.fenced)
+}
+
 func TestStateFenceTimesOut(t *testing.T) {
 	s := fencing(t)
 	run(t, s, []step{
@@ -361,7 +385,7 @@ func TestStateFenceOnlyForTheFollowedMaster(t *testing.T) {
 	s := fencing(t)
 	run(t, s, []step{
 		{"another master's failover", 0, func(s *service, now time.Time) []action {
-			return s.instanceEvent("+failover-state-wait-promotion", "slave", "y:1", "z:1", now)
+			return s.instanceEvent("+failover-state-wait-promotion", "slave", "y:1", "z:1", "s:1", now)
 		}, []string{"discover-replicas gen=0"}, "a:1"},
 	})
 	off := following(t)

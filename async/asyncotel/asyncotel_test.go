@@ -172,7 +172,7 @@ func TestSpansShowWhichNodeServedAcrossFailover(t *testing.T) {
 	tm := newTelemetry(t)
 	hooks, err := asyncotel.Hooks(tm.opts...)
 	require.NoError(t, err)
-	s, err := sentinel.New(ctx, sentinel.Config{Sentinels: d.SentinelAddrs(), Pool: pool.Config{Hooks: hooks}})
+	s, err := sentinel.New(sentinel.Config{Sentinels: d.SentinelAddrs(), Pool: pool.Config{Hooks: hooks}})
 	require.NoError(t, err)
 	defer s.Close()
 	reg, err := asyncotel.ObserveSentinel(s.SentinelPool, tm.opts...)

@@ -73,12 +73,12 @@ func tableKeys() {
 	set("EVAL EVALSHA EVAL_RO EVALSHA_RO FCALL FCALL_RO", func(s *cmdSpec) { s.key = keyScript })
 	set("XREAD XREADGROUP", func(s *cmdSpec) { s.key = keyStreams })
 	set("BLMPOP BZMPOP", func(s *cmdSpec) { s.key = keyThird })
-	set("LMPOP ZMPOP SINTERCARD ZINTERCARD ZUNION ZINTER ZDIFF BITOP OBJECT MEMORY XINFO",
+	set("LMPOP ZMPOP SINTERCARD ZINTERCARD ZUNION ZINTER ZDIFF BITOP OBJECT MEMORY XINFO XGROUP",
 		func(s *cmdSpec) { s.key = keySecond })
 	set("MGET DEL UNLINK EXISTS TOUCH WATCH SINTER SUNION SDIFF PFCOUNT", func(s *cmdSpec) { s.count = countAll })
 	set("MSET MSETNX", func(s *cmdSpec) { s.count = countPairs })
 	set(`SINTERSTORE SUNIONSTORE SDIFFSTORE PFMERGE BITOP`, func(s *cmdSpec) { s.count = countAll })
-	set(`RENAME RENAMENX SMOVE LMOVE BLMOVE RPOPLPUSH BRPOPLPUSH COPY GEOSEARCHSTORE ZRANGESTORE`, func(s *cmdSpec) { s.count = countTwo })
+	set(`RENAME RENAMENX SMOVE LMOVE BLMOVE RPOPLPUSH BRPOPLPUSH COPY GEOSEARCHSTORE ZRANGESTORE LCS`, func(s *cmdSpec) { s.count = countTwo })
 	set("BLPOP BRPOP BZPOPMIN BZPOPMAX", func(s *cmdSpec) { s.count = countButLast })
 	set("LMPOP ZMPOP SINTERCARD ZINTERCARD ZUNION ZINTER ZDIFF", func(s *cmdSpec) { s.count = countNumkeys })
 	set("ZUNIONSTORE ZINTERSTORE ZDIFFSTORE", func(s *cmdSpec) { s.count = countStore })

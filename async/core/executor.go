@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/asyncredis/asyncredis/protocol"
 )
@@ -74,6 +75,21 @@ func FailNotSent(cmd *Command, sink Sink, err error) {
 	}
 	cmd.Release()
 	sink.Complete(protocol.Value{}, err)
+}
+
+// Ended returns ctx's error once ctx has ended, and
+// context.DeadlineExceeded as soon as its deadline has passed, even
+// before its timer has ended it: a socket deadline copied from ctx fires
+// that moment earlier, and what failed because of it failed because of
+// the caller, not because of the server.
+func Ended(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // Executor sends commands to a server. Exec takes ownership of cmd and

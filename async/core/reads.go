@@ -1,6 +1,9 @@
 package core
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // ReadPolicy says where a client that can reach replicas (the sentinel
 // package's ClientFor, the cluster client) sends read-only commands.
@@ -55,3 +58,18 @@ var readOnlyCommands = func() map[string]bool {
 	}
 	return m
 }()
+
+// String names the policy as the connect package's reads option does.
+func (p ReadPolicy) String() string {
+	switch p {
+	case ReadMaster:
+		return "master"
+	case ReadReplica:
+		return "replica"
+	case ReadReplicaPreferred:
+		return "replica_preferred"
+	case ReadNearest:
+		return "nearest"
+	}
+	return fmt.Sprintf("ReadPolicy(%d)", int(p))
+}

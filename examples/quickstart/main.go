@@ -54,7 +54,7 @@ func run(ctx context.Context) error {
 		step("sandbox up in %v: sentinels %s", time.Since(start).Round(time.Millisecond), strings.Join(sentinels, ", "))
 	}
 
-	s, err := sentinel.New(ctx, sentinel.Config{Sentinels: sentinels})
+	s, err := sentinel.New(sentinel.Config{Sentinels: sentinels})
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func run(ctx context.Context, maxJobs int) error {
 	if sandbox != nil {
 		defer sandbox.Close(context.WithoutCancel(ctx))
 	}
-	s, err := sentinel.New(ctx, sentinel.Config{Sentinels: sentinels})
+	s, err := sentinel.New(sentinel.Config{Sentinels: sentinels})
 	if err != nil {
 		return err
 	}

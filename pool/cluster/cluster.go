@@ -38,16 +38,22 @@ type Cluster struct {
 	events    chan Event
 
 	counters counters
+	ctl      controlConns // for asking for the map
+	// watchUntil (Unix ns): the map is read every downRefresh until then
+	// (set by CLUSTERDOWN, cleared by a change of owners).
+	watchUntil atomic.Int64
 
 	mu        sync.Mutex               // guards the fields below
 	nodes     map[string]*node         // by address: masters and the replicas read from
 	topo      Topology                 // as last read
 	stamp     [NumSlots + 1]uint64     // per slot: the refresh generation that last set its owner (a MOVED sets gen+1)
+	epoch     [NumSlots]int64          // per slot: the config epoch of the claim followed (0 unknown); an older one is a stale view
 	gen       uint64                   // refreshes started
 	waiting   *waitline.Line[*request] // commands waiting for their slot, keyed by slot
 	pending   map[int]*node            // a gated slot's next owner, set when its commands out have come back
 	readyAt   map[int]time.Time        // a waiting slot's earliest retry
 	timers    map[int]*time.Timer      // retries scheduled by readyAt
+	kicked    []int                    // slots whose owner changed with commands waiting: flushKicked lets them go
 	refreshMu sync.Mutex               // held by the one refresh in progress
 	refreshCh chan struct{}            // see refreshed
 	tried     map[string]error         // the last refresh's failures
@@ -63,6 +69,7 @@ type node struct {
 	downUntil atomic.Int64 // unix nanoseconds: a node that could not be reached counts as down until then
 
 	replicas atomic.Pointer[[]*node] // a master's replicas that reads may go to
+	subs     atomic.Int32            // subscriber connections open on it: it is kept while any is (a promoted replica's)
 }
 
 // New connects to the cluster: it reads the slot map from the seeds,
@@ -114,6 +121,7 @@ func (c *Cluster) Close() error {
 	}
 	waiting := c.waiting.TakeAll()
 	c.mu.Unlock()
+	c.ctl.close() // questions out on them end now
 	c.lc.Close()
 	for _, r := range waiting {
 		r.fail(core.NotSent(core.ErrClosed))
@@ -144,6 +152,9 @@ func (c *Cluster) nodeLocked(addr string, replica bool) *node {
 	}
 	if n := c.nodes[key]; n != nil {
 		return n
+	}
+	if c.closed.Load() {
+		return nil // Close has taken the nodes to close: a new one would be left open
 	}
 	p, err := pool.New(c.cfg.poolConfig(addr, replica))
 	if err != nil {
@@ -208,16 +219,10 @@ func (c *Cluster) retireLocked(n *node, now bool) {
 
 // drain waits, at most a few seconds, for the commands out on n's pool
 // to come back, so that closing it fails none of them: a node leaves the
-// map while it still answers (with MOVED, or as a demoted master).
+// map while it still answers (with MOVED, or as a demoted master). A node
+// silent for a second is not waited for (pool.Pool.Drain).
 func (c *Cluster) drain(n *node) {
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
-	deadline := time.Now().Add(5 * time.Second)
-	for n.pool.Stats().InFlight > 0 && time.Now().Before(deadline) {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+	defer cancel()
+	n.pool.Drain(ctx, time.Second)
 }

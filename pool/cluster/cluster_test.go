@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,10 +16,22 @@ import (
 	"go.uber.org/goleak"
 )
 
+// leakChecked holds the tests whose leak check is registered: once per
+// test, at its first client, so that it runs after every client of the
+// test has closed (a later client's check would see an earlier client's
+// goroutines still working).
+var leakChecked sync.Map
+
 func checkLeaks(t *testing.T) {
 	t.Helper()
+	if _, done := leakChecked.LoadOrStore(t, true); done {
+		return
+	}
 	before := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, before) })
+	t.Cleanup(func() {
+		leakChecked.Delete(t)
+		goleak.VerifyNone(t, before)
+	})
 }
 
 // start connects a client to f; it is closed when the test ends.

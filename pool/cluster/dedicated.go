@@ -14,10 +14,25 @@ import (
 // as Exec sends it, in order (core.BatchExecutor). Replies resolve each
 // command's own sink, so a pipeline's results come back in issue order
 // whatever nodes served them; a redirect re-sends only its own command.
+// Commands for the same node go to its pool as one batch.
 func (c *Cluster) ExecBatch(ctx context.Context, cmds []*core.Command, sinks []core.Sink) {
-	for i := range cmds {
-		c.Exec(ctx, cmds[i], sinks[i])
+	var rs []*request
+	flush := func() {
+		if len(rs) > 0 {
+			c.submitAll(ctx, rs)
+			rs = nil
+		}
 	}
+	for i, cmd := range cmds {
+		slot, err := c.slotOf(cmd)
+		if err != nil || c.closed.Load() || (slot == anySlot && refusedWhole(cmd.Name())) {
+			flush()
+			c.Exec(ctx, cmd, sinks[i]) // split, refused or failed as Exec does
+			continue
+		}
+		rs = append(rs, c.newRequest(ctx, cmd, sinks[i], slot))
+	}
+	flush()
 }
 
 // AcquireExecutor lends a dedicated connection for a transaction or

@@ -29,24 +29,32 @@
 //
 // # The slot map
 //
-// New reads the map from the seeds (CLUSTER SHARDS, or CLUSTER SLOTS
-// before Redis 7), one node at a time, each bounded by
-// [Config.RefreshTimeout], and fails with [ErrNoNodes] if none answers.
-// After that one goroutine refreshes it: at once after a MOVED, a
-// CLUSTERDOWN or a node that could not be reached, and every
+// New reads the map from the seeds (CLUSTER SHARDS with the masters'
+// config epochs from CLUSTER NODES, or CLUSTER SLOTS before Redis 7),
+// each bounded by [Config.RefreshTimeout], and fails with [ErrNoNodes] if
+// none answers. After that one goroutine refreshes it: at once after a
+// MOVED, a CLUSTERDOWN or a node that could not be reached, and every
 // [Config.RefreshInterval]; asks that come while a refresh is pending are
-// coalesced into it. Masters are asked first, in random order, then
-// replicas, then the seeds. A MOVED sets its slot at once; a refresh that
-// began before that MOVED does not undo it. Nodes that leave the map are
-// closed once the commands out on them have come back (at once when the
-// map reports them failed).
+// coalesced into it. The map is asked over connections of the client's
+// own (not behind the commands queued on the shared ones): masters first,
+// in random order, then replicas, then the seeds, the next one as soon as
+// the last has failed or has not answered for 10 ms. A MOVED sets its slot
+// at once; a refresh that began before that MOVED does not undo it, and a
+// view that names, for a slot, an owner of an older config epoch than the
+// one followed is stale (a node that has not heard of a failover yet):
+// that slot keeps its owner. Nodes that leave the map are closed once the
+// commands out on them have come back (at once when the map reports them
+// failed, or when they have been silent for a second).
 //
 // A node that cannot be reached, or whose connection dies with commands
-// in flight, counts as down for a second: while it owns slots, the map is
-// read again every ~10 ms (jittered), from the other nodes first, so that
-// its replica's promotion is followed within milliseconds of any node
-// showing it; its commands that were never written wait for the new
-// owner, bounded by their context and the retry bounds.
+// in flight, counts as down for a second; a master that has had commands
+// out and sent nothing for 500 ms (a host cut off, a process paused) and
+// a CLUSTERDOWN reply put the map under watch for 2 s. While a down node
+// owns slots or the map is watched, it is read again every ~10 ms
+// (jittered; every ~500 ms after 30 s of this), from the other nodes
+// first, so that a replica's promotion is followed within milliseconds of
+// any node showing it; the commands that were never written wait for the
+// new owner, bounded by their context and the retry bounds.
 //
 // # Redirects and order
 //
@@ -106,10 +114,13 @@
 //
 // Pub/sub ([Cluster.Subscriber], used by async.Client.PubSub): SUBSCRIBE
 // and PSUBSCRIBE on one master (PUBLISH reaches every node), SSUBSCRIBE
-// on each channel's slot master. When a node's connection is lost, or a
-// node drops a sharded channel because its slot moved, the subscriber
-// reconnects where the map says once it has been read again, with the
-// KindDisconnected and KindResubscribed events of async.PubSub.
+// on each channel's slot master, or, under a replica read policy, on one
+// of its replicas (it receives what the master publishes, and stays
+// subscribed when it is promoted). When a node's connection is lost, a
+// node drops a sharded channel because its slot moved, or the map (a
+// refresh, or a MOVED) shows the slot served elsewhere, the subscriber
+// reconnects where the map says, with the KindDisconnected and
+// KindResubscribed events of async.PubSub.
 //
 // # Observability
 //

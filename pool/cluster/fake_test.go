@@ -31,6 +31,8 @@ type fakeCluster struct {
 	perNode   []map[string]int              // command name -> times, per node
 	onCommand func(node int, args []string) // called under mu after inject
 	plainSubs map[string][]*connState       // SUBSCRIBE channel -> connections, on any node
+	epoch     []int64                       // per master: the config epoch of its claim (CLUSTER NODES)
+	frozen    map[int][2]string             // node -> the CLUSTER SHARDS and NODES it keeps answering (a stale view)
 }
 
 type fakeNode struct {
@@ -63,7 +65,43 @@ func newFake(t *testing.T, n int, o fakeOptions) *fakeCluster {
 	for s := range NumSlots {
 		f.owner[s] = s * n / NumSlots
 	}
+	for i := range n {
+		f.epoch = append(f.epoch, int64(i+1))
+	}
 	return f
+}
+
+// freeze makes master i answer CLUSTER SHARDS and NODES with the map as
+// it is now, whatever happens next: a node that has not heard of a
+// failover or a move yet.
+func (f *fakeCluster) freeze(i int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.frozen == nil {
+		f.frozen = map[int][2]string{}
+	}
+	f.frozen[i] = [2]string{f.shardsLocked(), f.nodesLocked(i)}
+}
+
+// bumpLocked gives master i the greatest config epoch, as Redis does to
+// a node that takes slots over (a failover or the end of a move).
+func (f *fakeCluster) bumpLocked(i int) {
+	f.epoch[i] = slices.Max(f.epoch) + 1
+}
+
+// nodesLocked writes CLUSTER NODES as node me sees the map: masters with
+// their config epochs (their slots are left out: the client reads them
+// from SHARDS).
+func (f *fakeCluster) nodesLocked(me int) string {
+	var b strings.Builder
+	for i, n := range f.nodes {
+		flags := "master"
+		if i == me {
+			flags = "myself,master"
+		}
+		fmt.Fprintf(&b, "node%d-0 %s@1 %s - 0 0 %d connected\n", i, n.addr, flags, f.epoch[i])
+	}
+	return bulk1(b.String())
 }
 
 // startNode starts master i, or its replica.
@@ -109,6 +147,7 @@ func (f *fakeCluster) seeds() []string { return []string{f.nodes[0].addr} }
 func (f *fakeCluster) move(slot, to int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.bumpLocked(to)
 	from := f.owner[slot]
 	for k, v := range f.nodes[from].data {
 		if int(core.Slot([]byte(k))) == slot {
@@ -213,6 +252,11 @@ func (f *fakeCluster) reply(me int, st *connState, args []string) string {
 	if f.onCommand != nil {
 		f.onCommand(me, args)
 	}
+	if v, ok := f.frozen[me]; ok && name == "CLUSTER SHARDS" {
+		return v[0]
+	} else if ok && name == "CLUSTER NODES" {
+		return v[1]
+	}
 	switch name {
 	case "HELLO", "PING":
 		return f.greetLocked(name)
@@ -227,7 +271,7 @@ func (f *fakeCluster) reply(me int, st *connState, args []string) string {
 	case "CLUSTER SLOTS":
 		return f.slotsLocked()
 	case "CLUSTER NODES":
-		return bulk1(fmt.Sprintf("node0 %s@1 myself,master - 0 0 1 connected\n", f.nodes[me].addr))
+		return f.nodesLocked(me)
 	case "CLUSTER KEYSLOT":
 		return fmt.Sprintf(":%d\r\n", core.Slot([]byte(args[2])))
 	case "CLUSTER COUNTKEYSINSLOT":
@@ -544,6 +588,7 @@ func (f *fakeCluster) greetLocked(name string) string {
 func (f *fakeCluster) takeOver(from, to int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.bumpLocked(to)
 	for s := range NumSlots {
 		if f.owner[s] == from {
 			f.owner[s] = to

@@ -114,9 +114,7 @@ func (c *Cluster) split(ctx context.Context, cmd *core.Command, sink core.Sink, 
 		subs[gi] = c.newRequest(ctx, sub, &part{m: m, idx: g.idx}, g.slot)
 	}
 	cmd.Release()
-	for _, r := range subs {
-		c.submit(r)
-	}
+	c.submitAll(ctx, subs)
 }
 
 // parseAll splits an encoded command into its arguments (aliasing buf).

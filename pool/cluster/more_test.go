@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/asyncredis/asyncredis/async"
 	"github.com/asyncredis/asyncredis/async/core"
+	"github.com/asyncredis/asyncredis/pool"
 	"github.com/asyncredis/asyncredis/protocol"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -157,7 +159,8 @@ func TestCommandsIssuedBehindARetriedOneWait(t *testing.T) {
 		return ""
 	})
 	first := cl.Set(ctx, key, "first")
-	require.Eventually(t, func() bool { return c.Stats().TryAgain == 1 }, 5*time.Second, time.Millisecond)
+	// Counted, then parked: wait for the latter (see below).
+	require.Eventually(t, func() bool { s := c.Stats(); return s.TryAgain == 1 && s.Waiting == 1 }, 5*time.Second, time.Millisecond)
 	second := cl.Set(ctx, key, "second") // issued while the first waits to be retried
 	require.NoError(t, first.Err())
 	require.NoError(t, second.Err())
@@ -344,7 +347,9 @@ func TestAFullWaitingLineMakesCallersWaitForRoom(t *testing.T) {
 		return ""
 	})
 	first := cl.Incr(ctx, key)
-	require.Eventually(t, func() bool { return c.Stats().TryAgain == 1 }, 5*time.Second, time.Millisecond)
+	// Counted first, then parked (the slot gated): wait for the latter,
+	// or an INCR below may reach the server ahead of the retry.
+	require.Eventually(t, func() bool { s := c.Stats(); return s.TryAgain == 1 && s.Waiting == 1 }, 5*time.Second, time.Millisecond)
 	// The slot waits behind the refused INCR: ten more wait in a line of
 	// two, the rest of them for room, and all run after it, in order.
 	var futs []*async.Future[int64]
@@ -386,3 +391,118 @@ func TestADownMastersSlotsAreFollowedWithinMilliseconds(t *testing.T) {
 	assert.Equal(t, "v", v)
 	assert.Less(t, time.Since(moved), 100*time.Millisecond+raceSlack, "served soon after the map changed")
 }
+
+// A node that has not heard of a failover yet still names the old
+// master, at its old config epoch: its view must not send commands back
+// to the demoted node, whether the client learned of the change from a
+// MOVED or from a newer view. (Redis gives every failover and move a
+// greater epoch; a node seen demoted is followed again only with one.)
+func TestAStaleViewDoesNotBringBackADemotedMaster(t *testing.T) {
+	f := newFakeCluster(t, 3)
+	c := start(t, f, Config{})
+	cl, ctx := c.Client(), ctx5(t)
+	key := "k0"
+	for i := 0; Slot(key) >= NumSlots/3; i++ {
+		key = fmt.Sprint("k", i)
+	}
+	other := "o0" // another slot of master 0, which no MOVED will name
+	for i := 0; Slot(other) >= NumSlots/3 || Slot(other) == Slot(key); i++ {
+		other = fmt.Sprint("o", i)
+	}
+	require.NoError(t, cl.Set(ctx, key, "1").Err())
+	f.freeze(0) // master 0 keeps its view: it owns its slots, at epoch 1
+	f.takeOver(0, 1)
+	// Only the stale node answers for the map from now on.
+	f.setInject(func(node int, args []string) string {
+		if node != 0 && len(args) > 1 && strings.EqualFold(args[0], "CLUSTER") {
+			return "-ERR not now\r\n"
+		}
+		return ""
+	})
+	require.NoError(t, cl.Set(ctx, key, "2").Err(), "MOVED to master 1")
+	require.Equal(t, f.nodes[1].addr, c.SlotOwner(Slot(key)))
+	require.NoError(t, c.refresh(ctx))
+	assert.Equal(t, f.nodes[1].addr, c.SlotOwner(Slot(key)), "the stale view took back a slot a MOVED had moved")
+
+	// A newer view, then the stale one again: every slot stays.
+	onlyStale := f.inject
+	f.setInject(nil)
+	f.mu.Lock()
+	stale := f.frozen[0]
+	delete(f.frozen, 0)
+	f.mu.Unlock()
+	require.NoError(t, c.refresh(ctx))
+	require.Equal(t, f.nodes[1].addr, c.SlotOwner(Slot(other)))
+	f.mu.Lock()
+	f.frozen[0] = stale
+	f.mu.Unlock()
+	f.setInject(onlyStale)
+	require.NoError(t, c.refresh(ctx))
+	assert.Equal(t, f.nodes[1].addr, c.SlotOwner(Slot(other)), "the stale view took back slots a newer view had moved")
+	sets := f.countAt(0, "SET")
+	require.NoError(t, cl.Set(ctx, other, "3").Err())
+	assert.Equal(t, sets, f.countAt(0, "SET"), "a write went to the demoted master")
+}
+
+// A node that does not answer (a host cut off) holds up a refresh by
+// hedgeAfter, not by RefreshTimeout: the next node is asked meanwhile.
+func TestASilentNodeDoesNotHoldUpTheMap(t *testing.T) {
+	f := newFakeCluster(t, 3)
+	c := start(t, f, Config{RefreshTimeout: 5 * time.Second})
+	ctx := ctx5(t)
+	f.setInject(func(node int, args []string) string {
+		if node != 2 && strings.EqualFold(args[0], "CLUSTER") {
+			return noReply
+		}
+		return ""
+	})
+	begin := time.Now()
+	for range 5 { // the nodes are asked in random order: the silent ones come first in some
+		require.NoError(t, c.refresh(ctx))
+	}
+	took := time.Since(begin)
+	t.Logf("5 refreshes with 2 of 3 nodes silent: %v", took)
+	assert.Less(t, took, 5*time.Second, "a refresh waited for a silent node's RefreshTimeout")
+}
+
+// pastDeadline is a context whose deadline has passed while its Err is
+// still nil: the moment between a socket deadline copied from it firing
+// and its own timer ending it.
+type pastDeadline struct{ context.Context }
+
+func (pastDeadline) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// A command given back unwritten because its caller's deadline cut the
+// dial it waited for says nothing about the node: the caller gets the
+// deadline, the node is not counted down and nothing is sent again.
+func TestACallersDeadlineDoesNotMarkTheNodeDown(t *testing.T) {
+	f := newFakeCluster(t, 2)
+	c := start(t, f, Config{Pool: poolQuick()})
+	key := keyIn(f, 0, 9)
+	slot := int(Slot(key))
+	c.mu.Lock()
+	n := c.ownerLocked(slot)
+	c.mu.Unlock()
+	require.NotNil(t, n)
+	cmd := core.NewCommand()
+	cmd.Buf, _ = protocol.AppendCommand(cmd.Buf, "BLPOP", key, 0)
+	sink := &lastErr{}
+	r := c.newRequest(pastDeadline{context.Background()}, cmd, sink, slot)
+	c.gates[slot].w.Add(1) // as sendTo's caller counts it out
+	r.sent = n
+	sent := r.copyCmd()
+	r.Requeue(sent, core.NotSent(&pool.DialError{Addr: n.addr, Step: "client id", Err: context.DeadlineExceeded}))
+	require.Equal(t, 1, sink.n)
+	assert.ErrorIs(t, sink.err, context.DeadlineExceeded)
+	assert.False(t, n.down(), "the node is not counted down")
+	assert.Zero(t, c.Stats().Requeued)
+	assert.Zero(t, c.gates[slot].w.Load(), "the slot's count is back")
+}
+
+// lastErr records how often it was completed, and the last error.
+type lastErr struct {
+	n   int
+	err error
+}
+
+func (s *lastErr) Complete(_ protocol.Value, err error) { s.n++; s.err = err }

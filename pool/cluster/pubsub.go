@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -46,13 +47,15 @@ func (s *subConn) watch() {
 			return
 		}
 		s.mu.Lock()
+		s.c.mu.Lock()
 		stale := false
 		for ch, n := range s.where {
-			if s.c.owner[core.Slot([]byte(ch))].Load() != n {
+			if !s.c.servesLocked(int(core.Slot([]byte(ch))), n) {
 				stale = true
 				break
 			}
 		}
+		s.c.mu.Unlock()
 		s.mu.Unlock()
 		if stale {
 			s.die()
@@ -60,9 +63,47 @@ func (s *subConn) watch() {
 	}
 }
 
-// TargetChanged returns a channel closed at the next refresh of the slot
-// map (core.TargetWatcher): a subscriber waiting to reconnect tries again
-// at once then.
+// subscribeTarget is the node a sharded channel of slot is subscribed
+// on: under a replica read policy one of the shard's usable replicas (it
+// receives what the master publishes, and stays subscribed when it is
+// promoted, so a failover loses nothing there), else the owner the slot
+// has, or will have once its commands out have come back (a node being
+// replaced may be closed any moment).
+func (c *Cluster) subscribeTarget(slot int) *node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.ownerLocked(slot)
+	if m == nil || c.cfg.Reads == core.ReadMaster {
+		return m
+	}
+	if r := pickReplica(m, slot, false); r != nil {
+		return r
+	}
+	return m
+}
+
+// servesLocked reports whether a subscription to slot's channels on n is
+// still where the slot is: n owns it, or replicates its owner.
+func (c *Cluster) servesLocked(slot int, n *node) bool {
+	m := c.ownerLocked(slot)
+	if m == n || m == nil {
+		return m == n
+	}
+	if reps := m.replicas.Load(); reps != nil {
+		for _, r := range *reps {
+			if r == n {
+				return true
+			}
+		}
+	}
+	// A replica promoted: the slot's owner is its master-side node, a
+	// different object with the same address.
+	return n.replica && n.addr == m.addr
+}
+
+// TargetChanged returns a channel closed at the next change of the slot
+// map — a refresh, or a MOVED that moved a slot (core.TargetWatcher): a
+// subscriber waiting to reconnect tries again at once then.
 func (c *Cluster) TargetChanged() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -94,7 +135,8 @@ func (s *subConn) Close() error {
 	conns := s.conns
 	s.conns = map[*node]core.SubConn{}
 	s.mu.Unlock()
-	for _, sc := range conns {
+	for n, sc := range conns {
+		n.subs.Add(-1)
 		sc.Close()
 	}
 	s.deadOnce.Do(func() { close(s.dead) })
@@ -151,6 +193,7 @@ func (s *subConn) conn(ctx context.Context, n *node) (core.SubConn, error) {
 		return old, nil
 	}
 	s.conns[n] = sc
+	n.subs.Add(1)
 	s.mu.Unlock()
 	s.c.lc.Go(func() {
 		select {
@@ -183,8 +226,9 @@ func (s *subConn) push(v protocol.Value) {
 	s.onPush(v)
 }
 
-// Exec implements core.Executor: SSUBSCRIBE and SUNSUBSCRIBE go, split by
-// slot, to the channels' masters; everything else to one master.
+// Exec implements core.Executor: SSUBSCRIBE goes, split by slot, to the
+// node subscribeTarget picks for each channel's slot, SUNSUBSCRIBE where
+// the channel was subscribed; everything else to one master.
 func (s *subConn) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 	name := strings.ToUpper(string(cmd.Name()))
 	if name != "SSUBSCRIBE" && name != "SUNSUBSCRIBE" {
@@ -196,7 +240,15 @@ func (s *subConn) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 	byNode := map[*node][][]byte{}
 	var order []*node
 	for _, ch := range args[1:] {
-		n := s.c.owner[core.Slot(ch)].Load()
+		var n *node
+		if name == "SUNSUBSCRIBE" {
+			s.mu.Lock()
+			n = s.where[string(ch)] // where it was subscribed
+			s.mu.Unlock()
+		}
+		if n == nil {
+			n = s.c.subscribeTarget(int(core.Slot(ch)))
+		}
 		if _, ok := byNode[n]; !ok {
 			order = append(order, n)
 		}
@@ -234,6 +286,11 @@ func (s *subConn) forward(ctx context.Context, n *node, cmd *core.Command, sink 
 	}
 	sc, err := s.conn(ctx, n)
 	if err != nil {
+		if errors.Is(err, core.ErrClosed) && !s.c.closed.Load() {
+			// The node's pool, not the cluster, was closed (it left the
+			// map): the subscriber tries again where the map now says.
+			err = core.NewNotSent("cluster: the channel's node left the slot map")
+		}
 		s.die()
 		cmd.Release()
 		sink.Complete(protocol.Value{}, err)

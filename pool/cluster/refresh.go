@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/asyncredis/asyncredis/async/core"
-	"github.com/asyncredis/asyncredis/pool"
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
@@ -20,6 +19,23 @@ const minRefreshGap = 5 * time.Millisecond
 // promotion of its replica within about this long after any node shows
 // it (jittered, so clients do not ask in step).
 const downRefresh = 10 * time.Millisecond
+
+// clusterDownWatch is how long after a CLUSTERDOWN reply the map is read
+// every downRefresh until it changes: a master the cluster has failed
+// (host cut off, process paused) still counts as up to the client, and
+// once its replica is promoted the CLUSTERDOWN replies stop and nothing
+// else would say so before RefreshInterval.
+const clusterDownWatch = 2 * time.Second
+
+// closeWatch is how long the map is read every downRefresh while a node
+// is down or silent (a cluster with the default cluster-node-timeout of
+// 15 s fails a master over within about that), and slowWatch how often
+// after that: many clients asking a hundred times a second for as long as
+// a master stays down would load the cluster for nothing.
+const (
+	closeWatch = 30 * time.Second
+	slowWatch  = 500 * time.Millisecond
+)
 
 // requestRefresh asks the refresher for a refresh of the slot map; asks
 // made while one is pending or running are coalesced into the next.
@@ -40,7 +56,13 @@ func (c *Cluster) refresher() {
 	}
 	gap := time.NewTimer(0)
 	defer gap.Stop()
-	var again <-chan time.Time // set while a down master owns slots
+	var again <-chan time.Time // set while a down master owns slots, or a replica is not serving
+	var watchSince time.Time   // when again was first set, since it was last unset
+	if c.unhealthyReplicas() {
+		again = time.After(replicaRecheck) // the first map, read by New, named one
+	}
+	silence := time.NewTicker(silentAfter / 4)
+	defer silence.Stop()
 	for {
 		select {
 		case <-c.ctx.Done():
@@ -48,14 +70,16 @@ func (c *Cluster) refresher() {
 		case <-c.refreshes:
 		case <-tick:
 		case <-again:
+		case <-silence.C:
+			if !c.silentMaster() {
+				continue
+			}
+			c.watchUntil.Store(time.Now().Add(clusterDownWatch).UnixNano())
 		}
 		if err := c.refresh(c.ctx); err != nil && c.ctx.Err() == nil {
 			c.emit(Event{Kind: EventRefreshFailed, Err: err})
 		}
-		again = nil
-		if c.downOwners() {
-			again = time.After(downRefresh/2 + rand.N(downRefresh))
-		}
+		again = c.nextRefresh(&watchSince)
 		gap.Reset(minRefreshGap)
 		select {
 		case <-c.ctx.Done():
@@ -63,19 +87,6 @@ func (c *Cluster) refresher() {
 		case <-gap.C:
 		}
 	}
-}
-
-// downOwners reports whether a master that could not be reached lately
-// still owns a slot in the map.
-func (c *Cluster) downOwners() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, s := range c.topo.Shards {
-		if n := c.nodes[s.Master.Addr]; n != nil && n.down() {
-			return true
-		}
-	}
-	return false
 }
 
 // refresh reads the slot map from one node after another (the masters in
@@ -88,22 +99,77 @@ func (c *Cluster) refresh(ctx context.Context) error {
 	cands := c.candidatesLocked()
 	c.mu.Unlock()
 	c.counters.refreshes.Add(1)
-	tried := map[string]error{}
-	for _, addr := range cands {
-		t, err := c.fetch(ctx, addr)
-		if err == nil && len(t.Shards) == 0 {
-			err = errors.New("cluster: the node serves no slot")
-		}
-		if err == nil {
-			c.apply(t, gen)
-			return nil
-		}
-		tried[addr] = err
-		if ctx.Err() != nil {
-			break
-		}
+	t, tried := c.askInTurn(ctx, cands)
+	if tried == nil {
+		c.apply(t, gen)
+		c.flushKicked()
+		c.ctl.keepOnly(c.known())
+		return nil
 	}
 	return &NoNodesError{Tried: tried}
+}
+
+// hedgeAfter is how long one node may take to give the map before the
+// next one is asked too: a node cut off answers nothing until
+// RefreshTimeout, and the map matters most just then.
+const hedgeAfter = 10 * time.Millisecond
+
+// askInTurn asks the nodes at addrs for the map in turn, the next one as
+// soon as the last failed or has not answered for hedgeAfter, and
+// returns the first map with slots, or each node's error. Questions
+// still out when it returns end by RefreshTimeout.
+func (c *Cluster) askInTurn(ctx context.Context, addrs []string) (Topology, map[string]error) {
+	type answer struct {
+		addr string
+		t    Topology
+		err  error
+	}
+	answers := make(chan answer, len(addrs)) // room for the late ones
+	next, out := 0, 0
+	ask := func() {
+		addr := addrs[next]
+		next++
+		fn := func() {
+			t, err := c.fetch(ctx, addr)
+			if err == nil && len(t.Shards) == 0 {
+				err = errors.New("cluster: the node serves no slot")
+			}
+			answers <- answer{addr, t, err}
+		}
+		if !c.lc.Go(fn) {
+			answers <- answer{addr, Topology{}, core.ErrClosed}
+		}
+		out++
+	}
+	hedge := time.NewTimer(hedgeAfter)
+	defer hedge.Stop()
+	tried := map[string]error{}
+	for out > 0 || next < len(addrs) {
+		if out == 0 {
+			ask()
+		}
+		select {
+		case a := <-answers:
+			out--
+			if a.err == nil {
+				return a.t, nil
+			}
+			tried[a.addr] = a.err
+			if ctx.Err() != nil {
+				return Topology{}, tried
+			}
+			if next < len(addrs) {
+				ask()
+				hedge.Reset(hedgeAfter)
+			}
+		case <-hedge.C:
+			if next < len(addrs) {
+				ask()
+			}
+			hedge.Reset(hedgeAfter)
+		}
+	}
+	return Topology{}, tried
 }
 
 // candidatesLocked lists the nodes to ask for the map, without repeats.
@@ -118,7 +184,7 @@ func (c *Cluster) candidatesLocked() []string {
 	rand.Shuffle(len(masters), func(i, j int) { masters[i], masters[j] = masters[j], masters[i] })
 	rand.Shuffle(len(replicas), func(i, j int) { replicas[i], replicas[j] = replicas[j], replicas[i] })
 	// Nodes that could not be reached lately are asked last: a host that
-	// is gone would cost RefreshTimeout each time.
+	// is gone would cost hedgeAfter (or RefreshTimeout) each time.
 	var down []string
 	up := func(list []string) []string {
 		kept := list[:0]
@@ -149,43 +215,40 @@ func (c *Cluster) candidatesLocked() []string {
 
 // fetch asks the node at addr for the slot map: CLUSTER SHARDS, or
 // CLUSTER SLOTS where the server does not know SHARDS (before Redis 7).
-func (c *Cluster) fetch(ctx context.Context, addr string) (Topology, error) {
+func (c *Cluster) fetch(ctx context.Context, addr string) (t Topology, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RefreshTimeout)
 	defer cancel()
-	ex, done, err := c.asker(ctx, addr)
+	conn, err := c.ctl.get(ctx, addr, c.cfg.poolConfig(addr, false))
 	if err != nil {
 		return Topology{}, err
 	}
-	defer done()
+	defer func() {
+		var re *protocol.RedisError
+		if err != nil && !errors.As(err, &re) {
+			c.ctl.drop(addr, conn) // in doubt (a timeout): the next ask dials again
+		}
+	}()
 	res := addrResolver{askedHost: hostOf(addr), mapAddr: c.cfg.AddrMapper, tls: c.cfg.Pool.TLS != nil}
-	v, err := ask1(ctx, ex, "CLUSTER", "SHARDS")
+	v, err := ask1(ctx, conn, "CLUSTER", "SHARDS")
 	if err == nil {
-		return parseShards(v, res)
+		if t, err = parseShards(v, res); err != nil {
+			return t, err
+		}
+		// The masters' config epochs, for telling a stale view from a
+		// newer one (apply); without them the view is taken as it is.
+		if nv, err := ask1(ctx, conn, "CLUSTER", "NODES"); err == nil {
+			t = t.withEpochs(nv.Str)
+		}
+		return t, nil
 	}
 	var re *protocol.RedisError
 	if !errors.As(err, &re) {
 		return Topology{}, err
 	}
-	if v, err = ask1(ctx, ex, "CLUSTER", "SLOTS"); err != nil {
+	if v, err = ask1(ctx, conn, "CLUSTER", "SLOTS"); err != nil {
 		return Topology{}, err
 	}
 	return parseSlots(v, res)
-}
-
-// asker returns an executor for addr: the pool of a node in use, else a
-// connection of its own, closed by done.
-func (c *Cluster) asker(ctx context.Context, addr string) (core.Executor, func(), error) {
-	c.mu.Lock()
-	n := c.nodes[addr]
-	c.mu.Unlock()
-	if n != nil {
-		return n.pool, func() {}, nil
-	}
-	conn, err := pool.Dial(ctx, c.cfg.poolConfig(addr, false))
-	if err != nil {
-		return nil, nil, err
-	}
-	return conn, func() { conn.Close() }, nil
 }
 
 // ask1 sends one command and waits for its reply; an error reply is
@@ -237,9 +300,16 @@ func (c *Cluster) apply(t Topology, gen uint64) {
 		m.replicas.Store(&reps)
 	}
 	var moved []int
+	epochs := t.epochs()
 	for slot := range NumSlots {
 		if c.stamp[slot] > gen {
 			continue
+		}
+		if e := epochs[slot]; e > 0 {
+			if e < c.epoch[slot] {
+				continue // an older claim than the one followed: the node asked has not heard of a failover or move yet
+			}
+			c.epoch[slot] = e
 		}
 		var n *node
 		if a := owners[slot]; a != "" {
@@ -255,6 +325,9 @@ func (c *Cluster) apply(t Topology, gen uint64) {
 		c.setOwnerLocked(anySlot, first)
 	}
 	c.topo = t
+	if len(moved) > 0 {
+		c.watchUntil.Store(0) // the change awaited
+	}
 	c.retireUnusedLocked()
 	close(c.refreshCh)
 	c.refreshCh = make(chan struct{})
@@ -271,9 +344,19 @@ func (c *Cluster) moveSlot(slot int, addr string) {
 	if n := c.nodeLocked(addr, false); n != nil && c.ownerLocked(slot) != n {
 		c.setOwnerLocked(slot, n)
 		c.stamp[slot] = c.gen + 1
+		// The new owner's claim is newer than the one followed (Redis
+		// gives every failover and move a greater epoch): a view that
+		// still names the old owner at its old epoch is stale.
+		c.epoch[slot]++
 		c.emit(Event{Kind: EventSlotsMoved, Addr: addr, Slots: []SlotRange{{uint16(slot), uint16(slot)}}})
+		// Subscribers to the slot's channels look again now, not at the
+		// next refresh: a publisher that followed this MOVED is already
+		// publishing on the new owner.
+		close(c.refreshCh)
+		c.refreshCh = make(chan struct{})
 	}
 	c.mu.Unlock()
+	c.flushKicked()
 	c.requestRefresh()
 }
 
@@ -292,7 +375,15 @@ func (c *Cluster) retireUnusedLocked() {
 	}
 	used := map[*node]bool{}
 	for slot := range NumSlots + 1 {
-		if n := c.ownerLocked(slot); n != nil {
+		n := c.ownerLocked(slot)
+		if next, ok := c.pending[slot]; ok {
+			// Its owner changes once the slot's commands out are back:
+			// the old one is used for them only, and a node that left the
+			// map is retired now (drained: a silent one fails them), or
+			// they would wait for its ReadTimeout.
+			n = next
+		}
+		if n != nil {
 			used[n] = true
 			if reps := n.replicas.Load(); reps != nil {
 				for _, r := range *reps {
@@ -302,7 +393,7 @@ func (c *Cluster) retireUnusedLocked() {
 		}
 	}
 	for key, n := range c.nodes {
-		if !used[n] {
+		if !used[n] && n.subs.Load() == 0 {
 			delete(c.nodes, key)
 			c.retireLocked(n, failed[n.addr] || n.down())
 			c.emit(Event{Kind: EventNodeRemoved, Addr: n.addr})

@@ -19,7 +19,13 @@ func (n *node) down() bool { return time.Now().UnixNano() < n.downUntil.Load() }
 // among themselves); for ReadNearest the master counts among them. nil
 // when none is usable.
 func (c *Cluster) replicaFor(slot int) *node {
-	m := c.owner[slot].Load()
+	return pickReplica(c.owner[slot].Load(), slot, c.cfg.Reads == core.ReadNearest)
+}
+
+// pickReplica returns a usable replica of master m for slot, the same one
+// for a slot while the set is unchanged (m itself counts among them with
+// withMaster); nil when none is usable.
+func pickReplica(m *node, slot int, withMaster bool) *node {
 	if m == nil {
 		return nil
 	}
@@ -29,7 +35,7 @@ func (c *Cluster) replicaFor(slot int) *node {
 	}
 	cands := *reps
 	n := len(cands)
-	if c.cfg.Reads == core.ReadNearest {
+	if withMaster {
 		n++
 	}
 	for i := range n {

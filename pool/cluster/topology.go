@@ -36,6 +36,9 @@ type NodeInfo struct {
 	// loading its data (CLUSTER SHARDS' health field); CLUSTER SLOTS does
 	// not say, and reports every node healthy.
 	Healthy bool
+	// ConfigEpoch is the epoch of a master's claim on its slots as the
+	// node asked knows it (CLUSTER NODES); 0 when not known.
+	ConfigEpoch int64
 }
 
 // owners returns the master address of every slot ("" where none serves
@@ -50,6 +53,41 @@ func (t Topology) owners() *[NumSlots]string {
 		}
 	}
 	return &o
+}
+
+// epochs returns the config epoch of every slot's master (0 where none
+// serves it or the epoch is not known).
+func (t Topology) epochs() *[NumSlots]int64 {
+	var e [NumSlots]int64
+	for _, s := range t.Shards {
+		for _, r := range s.Slots {
+			for slot := int(r.From); slot <= int(r.To); slot++ {
+				e[slot] = s.Master.ConfigEpoch
+			}
+		}
+	}
+	return &e
+}
+
+// withEpochs sets each master's ConfigEpoch from a CLUSTER NODES reply:
+// one line per node, "<id> <addr> <flags> <master> <ping-sent>
+// <pong-recv> <config-epoch> <link-state> <slots>...". Lines it cannot
+// read leave their node's epoch unknown.
+func (t Topology) withEpochs(nodes string) Topology {
+	epoch := map[string]int64{}
+	for line := range strings.Lines(nodes) {
+		f := strings.Fields(line)
+		if len(f) < 8 {
+			continue
+		}
+		if e, err := strconv.ParseInt(f[6], 10, 64); err == nil && e > 0 {
+			epoch[f[0]] = e
+		}
+	}
+	for i := range t.Shards {
+		t.Shards[i].Master.ConfigEpoch = epoch[t.Shards[i].Master.ID]
+	}
+	return t
 }
 
 // shardOf returns the shard whose master is addr.

@@ -32,16 +32,24 @@ type Line[T any] struct {
 	maxBytes int
 	expire   func(v T, err error) // fails a command whose context ended; called without mu
 
-	items []*entry[T] // in arrival order; entries that left are skipped
-	front int         // items[:front] came through PushFront since the line was last emptied
-	gone  int         // entries in items that have left
-	n     int         // commands in the line
-	bytes int         // their encoded size
+	items []*entry[T]       // in arrival order; entries that left are skipped
+	front int               // items[:front] came through PushFront since the line was last emptied
+	gone  int               // entries in items that have left
+	keys  map[int]*keyed[T] // each key's entries, in the same order: Take costs what one key holds
+	n     int               // commands in the line
+	bytes int               // their encoded size
 
 	// Room is the line of callers waiting for room in this one.
 	Room Room
 
 	expiring sync.WaitGroup // one per entry whose expiry is registered and has not finished
+}
+
+// keyed is one key's entries in the order items has them: first those
+// that came through PushFront (es[:front]), then the others.
+type keyed[T any] struct {
+	es    []*entry[T]
+	front int
 }
 
 // entry is one waiting command.
@@ -58,7 +66,7 @@ type entry[T any] struct {
 // it waited, with that context's error; it runs without mu held, on the
 // goroutine that ended the context's wait.
 func New[T any](mu *sync.Mutex, maxCount, maxBytes int, expire func(v T, err error)) *Line[T] {
-	return &Line[T]{mu: mu, maxCount: maxCount, maxBytes: maxBytes, expire: expire}
+	return &Line[T]{mu: mu, maxCount: maxCount, maxBytes: maxBytes, expire: expire, keys: map[int]*keyed[T]{}}
 }
 
 // Len is the number of waiting commands.
@@ -90,6 +98,8 @@ func (l *Line[T]) Freed() { l.Room.Wake(l.HasRoom) }
 func (l *Line[T]) Push(ctx context.Context, key int, v T, size int) {
 	e := &entry[T]{v: v, key: key, size: size, in: true}
 	l.items = append(l.items, e)
+	k := l.keyed(key)
+	k.es = append(k.es, e)
 	l.n++
 	l.bytes += size
 	l.expiring.Add(1)
@@ -104,10 +114,23 @@ func (l *Line[T]) PushFront(ctx context.Context, key int, v T, size int) {
 	e := &entry[T]{v: v, key: key, size: size, in: true}
 	l.items = slices.Insert(l.items, l.front, e)
 	l.front++
+	k := l.keyed(key)
+	k.es = slices.Insert(k.es, k.front, e)
+	k.front++
 	l.n++
 	l.bytes += size
 	l.expiring.Add(1)
 	e.stop = context.AfterFunc(ctx, func() { l.expired(e, ctx) })
+}
+
+// keyed returns key's entries, made if it has none.
+func (l *Line[T]) keyed(key int) *keyed[T] {
+	k := l.keys[key]
+	if k == nil {
+		k = &keyed[T]{}
+		l.keys[key] = k
+	}
+	return k
 }
 
 // Wait waits, without mu held, until no expiry is running: after the
@@ -144,15 +167,20 @@ func (l *Line[T]) removeLocked(e *entry[T]) {
 	}
 }
 
-// compact drops the entries that have left from items.
+// compact drops the entries that have left from items and from the
+// keys' lists.
 func (l *Line[T]) compact() {
 	kept := l.items[:0]
 	front := 0
+	clear(l.keys)
 	for i, e := range l.items {
 		if e.in {
 			kept = append(kept, e)
+			k := l.keyed(e.key)
+			k.es = append(k.es, e)
 			if i < l.front {
 				front++
+				k.front++
 			}
 		}
 	}
@@ -166,17 +194,40 @@ func (l *Line[T]) compact() {
 
 // Take removes the commands waiting for key and returns them in the
 // order they came, waking callers waiting for room. A command whose
-// context has just ended is not returned: its expiry fails it.
-func (l *Line[T]) Take(key int) []T { return l.take(func(k int) bool { return k == key }) }
+// context has just ended is not returned: its expiry fails it. It costs
+// what key holds, whatever the others hold.
+func (l *Line[T]) Take(key int) []T {
+	k := l.keys[key]
+	if k == nil {
+		return nil
+	}
+	delete(l.keys, key)
+	out, taken := l.take(k.es, nil)
+	if taken {
+		if l.gone > 32 && l.gone > len(l.items)/2 {
+			l.compact()
+		}
+		l.Freed()
+	}
+	return out
+}
 
 // TakeAll removes every waiting command, as Take does.
-func (l *Line[T]) TakeAll() []T { return l.take(func(int) bool { return true }) }
+func (l *Line[T]) TakeAll() []T {
+	out, taken := l.take(l.items, nil)
+	if taken {
+		l.compact()
+		l.Freed()
+	}
+	return out
+}
 
-func (l *Line[T]) take(match func(key int) bool) []T {
-	var out []T
+// take takes the entries of es still in the line out of it, appending
+// the commands whose expiry it stopped to out.
+func (l *Line[T]) take(es []*entry[T], out []T) ([]T, bool) {
 	taken := false
-	for _, e := range l.items {
-		if !e.in || !match(e.key) {
+	for _, e := range es {
+		if !e.in {
 			continue
 		}
 		l.n--
@@ -191,9 +242,5 @@ func (l *Line[T]) take(match func(key int) bool) []T {
 			e.v = zero
 		}
 	}
-	if taken {
-		l.compact()
-		l.Freed()
-	}
-	return out
+	return out, taken
 }
