@@ -110,7 +110,7 @@ func slotSet(t *testing.T, ctx context.Context, rc *integration.RedisCluster, n 
 // healthy masters' slots see no error at all while the cluster refuses
 // everything for a moment (CLUSTERDOWN).
 func TestClusterMasterKilledUnderLoad(t *testing.T) {
-	for _, fault := range []string{"crash", "disconnect", "pause"} {
+	for _, fault := range timingScenarios([]string{"crash", "disconnect", "pause"}) {
 		t.Run(fault, func(t *testing.T) { masterGoneUnderLoad(t, fault, 64) })
 	}
 }

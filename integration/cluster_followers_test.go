@@ -45,10 +45,10 @@ func keysIn(slots map[uint16]bool, prefix string, n int) []string {
 // replica, which stays subscribed when it is promoted; one of a client
 // that reads from masters follows the slot to the promoted replica.
 func TestClusterFollowersThroughAMasterLoss(t *testing.T) {
-	for _, tt := range []struct {
+	for _, tt := range timingScenarios([]struct {
 		fault                      string
 		readsWhenDown, subOnMaster bool
-	}{{"crash", false, true}, {"disconnect", false, true}, {"crash", true, false}} {
+	}{{"crash", false, true}, {"disconnect", false, true}, {"crash", true, false}}) {
 		name := tt.fault
 		if tt.readsWhenDown {
 			name += ", reads allowed when down"
@@ -166,17 +166,36 @@ func followersThroughMasterLoss(t *testing.T, fault string, readsWhenDown, subOn
 	mu.Lock()
 	defer mu.Unlock()
 	var firstAck publish
+	lastBefore := -1 // the last publish the lost master acknowledged
+	for i, a := range acks {
+		if a.at.Before(killed) {
+			lastBefore = i
+		}
+	}
 	missed, missedDelivered := 0, 0
-	for _, a := range acks {
+	for i, a := range acks {
 		if a.at.After(killed) && firstAck.at.IsZero() {
 			firstAck = a
 		}
 		if _, ok := received[a.n]; !ok {
 			missed++
-			if a.receivers > 0 {
-				missedDelivered++
-				t.Logf("publish %d, acknowledged as delivered %v after the fault, not received", a.n, a.at.Sub(killed))
+			if a.receivers == 0 {
+				continue
 			}
+			if i == lastBefore && fault == "crash" {
+				// Redis writes a publish's reply to the publisher
+				// before the message to its subscribers (both in one
+				// pass over the clients with pending output, the
+				// publisher first): a SIGKILL between the two writes
+				// leaves the publisher acknowledged as delivered and
+				// the subscriber without the message. Docker's kill
+				// returns some time after the process died, hence a
+				// negative time here (-233 ms seen).
+				t.Logf("publish %d, the last the killed master acknowledged (%v after the kill returned), never reached the subscriber", a.n, a.at.Sub(killed))
+				continue
+			}
+			missedDelivered++
+			t.Logf("publish %d, acknowledged as delivered %v after the fault, not received", a.n, a.at.Sub(killed))
 		}
 	}
 	require.False(t, firstAck.at.IsZero(), "publishes acknowledged after the fault")

@@ -83,7 +83,7 @@ func (g *gapReads) finish() {
 // longer than 50 ms, through a master kill and a manual failover, and no
 // error but reads in flight on a connection the sentinels killed.
 func TestReplicaReadsThroughMasterDown(t *testing.T) {
-	for _, tt := range masterFaults {
+	for _, tt := range timingScenarios(masterFaults) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			d := integration.StartSentinelT(t, integration.SentinelConfig{})

@@ -506,3 +506,65 @@ type lastErr struct {
 }
 
 func (s *lastErr) Complete(_ protocol.Value, err error) { s.n++; s.err = err }
+
+// A subscriber that lost its connection and is dialling its channel's
+// node again, the dial stuck in the handshake (a host gone mid-dial, a
+// node that stopped answering), gives that attempt up as soon as the map
+// names another owner for the slot: it subscribes there at once, not
+// after DialTimeout.
+func TestShardedSubscriberLeavesAStalledDialWhenTheSlotMoves(t *testing.T) {
+	f := newFake(t, 2, fakeOptions{resp3: true})
+	c := start(t, f, Config{Pool: pool.Config{DialTimeout: 10 * time.Second}})
+	cl := c.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ch := keyIn(f, 0, 9)
+	ps, err := cl.PubSub(async.PubSubConfig{})
+	require.NoError(t, err)
+	defer ps.Close()
+	require.NoError(t, ps.SSubscribe(ctx, ch))
+
+	var stalled atomic.Int64 // HELLOs node 0 left unanswered
+	f.setInject(func(node int, args []string) string {
+		if node == 0 && strings.EqualFold(args[0], "HELLO") {
+			stalled.Add(1)
+			return noReply
+		}
+		return ""
+	})
+	f.mu.Lock()
+	subs := f.nodes[0].subs[ch]
+	f.mu.Unlock()
+	require.Len(t, subs, 1)
+	subs[0].conn.Reset() // only the subscriber's connection: the cluster's own stay up
+	// The subscriber dials node 0 again and waits for its HELLO reply.
+	require.Eventually(t, func() bool { return stalled.Load() == 1 }, 5*time.Second, time.Millisecond)
+
+	f.move(int(Slot(ch)), 1) // node 0 keeps its other slots, and its place in the map
+	moved := time.Now()
+	require.NoError(t, c.refresh(ctx))
+	receiveAfterPublishing(t, ctx, cl, ps, ch)
+	assert.Less(t, time.Since(moved), 2*time.Second, "the stalled dial was given up when the slot moved (DialTimeout is 10 s)")
+}
+
+// receiveAfterPublishing publishes on ch until ps receives one of those
+// messages (a resubscription is written, not necessarily run, before a
+// publish on another connection).
+func receiveAfterPublishing(t *testing.T, ctx context.Context, cl *async.Client, ps *async.PubSub, ch string) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		payload := fmt.Sprint("after-", i)
+		require.NoError(t, async.Cmd(ctx, cl, async.ToInt64, "SPUBLISH", ch, payload).Err())
+		select {
+		case m := <-ps.Messages():
+			if m.Kind == "smessage" && m.Channel == ch {
+				return
+			}
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatal("nothing published after the move reached the subscriber")
+		}
+	}
+}

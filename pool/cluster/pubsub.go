@@ -177,6 +177,18 @@ func (s *subConn) conn(ctx context.Context, n *node) (core.SubConn, error) {
 		return sc, nil
 	}
 	s.mu.Unlock()
+	// A dial stuck in the handshake (a host gone, a node that stopped
+	// answering) is given up when the set is reported dead: the map
+	// named another owner for a channel's slot, or a node went.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.dead:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	sc, err := n.pool.Subscriber(ctx, s.push)
 	if err != nil {
 		return nil, err
