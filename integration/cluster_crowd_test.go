@@ -16,3 +16,12 @@ func TestClusterMasterLostUnder10000Writers(t *testing.T) {
 		t.Run(fault, func(t *testing.T) { masterGoneUnderLoad(t, fault, 10000) })
 	}
 }
+
+// TestClusterFollowersUnder10000Readers is TestClusterFollowersThroughAMasterLoss
+// with 10 000 goroutines reading from replicas, each its own key, beside
+// the publisher and the sharded subscriber.
+func TestClusterFollowersUnder10000Readers(t *testing.T) {
+	for _, fault := range []string{"crash", "disconnect"} {
+		t.Run(fault, func(t *testing.T) { followersThroughMasterLoss(t, fault, false, true, 10000) })
+	}
+}

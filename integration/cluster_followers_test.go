@@ -57,11 +57,13 @@ func TestClusterFollowersThroughAMasterLoss(t *testing.T) {
 		if !tt.subOnMaster {
 			name += ", subscriber on the replica"
 		}
-		t.Run(name, func(t *testing.T) { followersThroughMasterLoss(t, tt.fault, tt.readsWhenDown, tt.subOnMaster) })
+		t.Run(name, func(t *testing.T) { followersThroughMasterLoss(t, tt.fault, tt.readsWhenDown, tt.subOnMaster, 16) })
 	}
 }
 
-func followersThroughMasterLoss(t *testing.T, fault string, readsWhenDown, subOnMaster bool) {
+// followersThroughMasterLoss runs the test with readers goroutines
+// reading, each its own key.
+func followersThroughMasterLoss(t *testing.T, fault string, readsWhenDown, subOnMaster bool, readers int) {
 	integration.CheckGoroutines(t)
 	rc := integration.StartClusterT(t, integration.ClusterConfig{AllowReadsWhenDown: readsWhenDown})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -81,16 +83,20 @@ func followersThroughMasterLoss(t *testing.T, fault string, readsWhenDown, subOn
 	}}
 	// One client reads from replicas, publishes and (unless subOnMaster)
 	// subscribes, as a service would.
-	readers := connectCluster(t, rc, cluster.Config{Reads: core.ReadReplicaPreferred, Pool: pool.Config{Hooks: hooks}})
-	cl := readers.Client()
+	reader := connectCluster(t, rc, cluster.Config{Reads: core.ReadReplicaPreferred, Pool: pool.Config{Hooks: hooks}})
+	cl := reader.Client()
 	sub := cl
 	if subOnMaster {
 		sub = connectCluster(t, rc, cluster.Config{}).Client()
 	}
 
-	keys := keysIn(victimSlots, "follow:", 16)
-	for _, k := range keys {
-		require.NoError(t, cl.Set(ctx, k, "v").Err())
+	keys := keysIn(victimSlots, "follow:", readers)
+	sets := make([]*async.Future[string], len(keys))
+	for i, k := range keys {
+		sets[i] = cl.Set(ctx, k, "v")
+	}
+	for _, f := range sets {
+		require.NoError(t, f.Err())
 	}
 
 	channel := keysIn(victimSlots, "ticks:", 1)[0]
@@ -120,7 +126,7 @@ func followersThroughMasterLoss(t *testing.T, fault string, readsWhenDown, subOn
 	pub := startPublisher(func(ctx context.Context, msg string) (int64, error) {
 		return cl.SPublish(ctx, channel, msg).Result()
 	})
-	reads := startGapReadsOf(readers.Client(), keys)
+	reads := startGapReadsOf(cl, keys)
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(received) }
 	// The replica serves the reads (once its first sync is done) and the
 	// subscriber receives.
@@ -221,7 +227,11 @@ func followersThroughMasterLoss(t *testing.T, fault string, readsWhenDown, subOn
 		reads.maxGap.Round(time.Millisecond), reads.gapEnd.Sub(killed).Round(time.Millisecond))
 	// Under -race, with the suite beside it, a sanity check (127 ms seen
 	// once in CI); .ci/run checks 50 ms without -race.
-	assert.LessOrEqual(t, lag, 50*time.Millisecond+16*raceSlack, "the subscriber's first message after the first publish acknowledged on the new master")
+	bound := 50*time.Millisecond + 16*raceSlack
+	if readers > 64 {
+		bound = crowdBound
+	}
+	assert.LessOrEqual(t, lag, bound, "the subscriber's first message after the first publish acknowledged on the new master")
 	assert.Zero(t, missedDelivered, "publishes acknowledged as delivered to a subscriber but not received")
 	if subOnMaster {
 		assert.Positive(t, resubscribed, "the subscriber followed the slot")
@@ -231,9 +241,9 @@ func followersThroughMasterLoss(t *testing.T, fault string, readsWhenDown, subOn
 	// Under -race a sanity check as above (a 126 ms read gap seen once in
 	// CI); .ci/run checks 50 ms without -race.
 	if readsWhenDown {
-		assert.LessOrEqual(t, reads.maxGap, 50*time.Millisecond+16*raceSlack, "longest gap between successful replica reads")
+		assert.LessOrEqual(t, reads.maxGap, bound, "longest gap between successful replica reads")
 	} else {
-		assert.LessOrEqual(t, reads.gapEnd.Sub(visible), 50*time.Millisecond+16*raceSlack, "replica reads resumed after the promotion was visible")
+		assert.LessOrEqual(t, reads.gapEnd.Sub(visible), bound, "replica reads resumed after the promotion was visible")
 	}
 	assert.Zero(t, other, "replica reads that failed other than in flight")
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/asyncredis/asyncredis/async/core"
@@ -40,6 +41,16 @@ type fakeNode struct {
 	addr string
 	data map[string]string
 	subs map[string][]*connState // sharded channel -> subscribed connections
+	held atomic.Pointer[chan struct{}] // while set, connections stop reading (after the command at hand)
+}
+
+// hold makes the node stop reading its connections, as a server that
+// stopped reading would: each answers the command it has, then reads
+// nothing more until the test ends.
+func (n *fakeNode) hold(t *testing.T) {
+	ch := make(chan struct{})
+	n.held.Store(&ch)
+	t.Cleanup(func() { close(ch) })
 }
 
 // fakeOptions shape a fake cluster.
@@ -110,6 +121,9 @@ func (f *fakeCluster) startNode(t *testing.T, i int, replica bool) *fakeNode {
 	node.srv = resptest.NewServer(t, func(c *resptest.Conn) {
 		st := &connState{conn: c}
 		for {
+			if h := node.held.Load(); h != nil {
+				<-*h
+			}
 			args, err := c.ReadCommand()
 			if err != nil {
 				f.mu.Lock()
