@@ -144,6 +144,32 @@ func masterGoneUnderLoad(t *testing.T, fault string, writers int) {
 	victimSlots := slotSet(t, ctx, rc, victim)
 	var err error
 
+	// When the client's own map first names the heir for the victim's
+	// slots, to tell a late map from a late write.
+	var followedAt atomic.Int64
+	var probeSlot uint16
+	for s := range victimSlots {
+		probeSlot = s
+		break
+	}
+	stopProbe := make(chan struct{})
+	probeDone := make(chan struct{})
+	go func() {
+		defer close(probeDone)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopProbe:
+				return
+			case <-tick.C:
+			}
+			if c.SlotOwner(probeSlot) == heir.Addr() {
+				followedAt.Store(time.Now().UnixNano())
+				return
+			}
+		}
+	}()
 	w := startClusterWrites(t, c.Client(), writers, "kill")
 	w.waitAcks(t, 5000)
 	var killed time.Time
@@ -168,6 +194,8 @@ func masterGoneUnderLoad(t *testing.T, fault string, writers int) {
 		w.waitAcks(t, 5000)
 	}
 	done := w.finish()
+	close(stopProbe)
+	<-probeDone
 
 	var first time.Time
 	inFlight, healthyErrs, other := 0, 0, 0
@@ -197,8 +225,12 @@ func masterGoneUnderLoad(t *testing.T, fault string, writers int) {
 	require.False(t, first.IsZero(), "no write on the killed master's slots succeeded")
 	require.NotZero(t, clientAck.Load(), "the heir acknowledged no write")
 	gap, clientGap := first.Sub(visible), time.Unix(0, clientAck.Load()).Sub(visible)
-	t.Logf("%s, %d writers: promotion visible %v after the fault; first write on its slots acknowledged to the client %v after that, to its writer %v after; %d writes, %d failed in flight, %d other failures (first: %v)",
-		fault, writers, visible.Sub(killed).Round(time.Millisecond), clientGap.Round(time.Millisecond), gap.Round(time.Millisecond), len(done), inFlight, healthyErrs+other, firstOther)
+	followed := "never"
+	if at := followedAt.Load(); at != 0 {
+		followed = time.Unix(0, at).Sub(visible).Round(time.Millisecond).String()
+	}
+	t.Logf("%s, %d writers: promotion visible %v after the fault; the client's map named the heir %s after that; first write on its slots acknowledged to the client %v after that, to its writer %v after; %d writes, %d failed in flight, %d other failures (first: %v)",
+		fault, writers, visible.Sub(killed).Round(time.Millisecond), followed, clientGap.Round(time.Millisecond), gap.Round(time.Millisecond), len(done), inFlight, healthyErrs+other, firstOther)
 	// Under -race, with the whole suite beside it on two cores, this
 	// measured 7–192 ms: there it is a sanity check (16 times the usual
 	// slack); .ci/run checks the bound as written without -race.

@@ -288,7 +288,11 @@ func (c *Cluster) setOwnerLocked(slot int, n *node) {
 	c.pending[slot] = n
 	if g.Load() == gated {
 		c.kickLocked(slot)
+		return
 	}
+	// Commands are out: the slot goes once they are back, without the
+	// retry pause meant for the old owner.
+	c.unscheduleLocked(slot)
 }
 
 // returned counts a command of slot back; the last one back through a
@@ -354,7 +358,26 @@ func (c *Cluster) unreachable(r *request, err error) {
 		c.finish(r, err)
 		return
 	}
-	c.park(r, c.retryDelay(r))
+	delay := c.retryDelay(r)
+	if n := r.sent; n != nil && !n.replica && r.ask == "" && c.targetOf(r.slot) != n {
+		// The map gave the slot to another master meanwhile (the old
+		// one's pool closed under r): the pause is for trying the same
+		// node again, not for one never tried. (Not for replica reads
+		// or ASK targets: those would try the same kind of node again.)
+		delay = 0
+	}
+	c.park(r, delay)
+}
+
+// targetOf returns the node slot's commands go to next: its owner, or
+// the owner it gets once its commands out are back.
+func (c *Cluster) targetOf(slot int) *node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n, ok := c.pending[slot]; ok {
+		return n
+	}
+	return c.ownerLocked(slot)
 }
 
 // nodeDown notes that n could not be reached (or lost a connection with
@@ -481,9 +504,14 @@ func (c *Cluster) scheduleLocked(slot int, wait time.Duration) {
 // kickLocked lets the waiting commands of a gated slot with nothing out
 // go at once (its owner changed: the retry pause no longer applies).
 func (c *Cluster) kickLocked(slot int) {
+	c.unscheduleLocked(slot)
+	c.kicked = append(c.kicked, slot) // the caller calls flushKicked once it has let c.mu go
+}
+
+// unscheduleLocked drops slot's retry pause and its scheduled flush.
+func (c *Cluster) unscheduleLocked(slot int) {
 	delete(c.readyAt, slot)
 	if t, ok := c.timers[slot]; ok && t.Stop() {
 		delete(c.timers, slot)
 	}
-	c.kicked = append(c.kicked, slot) // the caller calls flushKicked once it has let c.mu go
 }
