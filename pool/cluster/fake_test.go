@@ -40,7 +40,7 @@ type fakeNode struct {
 	srv  *resptest.Server
 	addr string
 	data map[string]string
-	subs map[string][]*connState // sharded channel -> subscribed connections
+	subs map[string][]*connState       // sharded channel -> subscribed connections
 	held atomic.Pointer[chan struct{}] // while set, connections stop reading (after the command at hand)
 }
 
