@@ -193,23 +193,7 @@ func TestShardedSubscriberFollowsAMovedSlot(t *testing.T) {
 
 	f.move(int(Slot(ch)), 1) // node 0 pushes sunsubscribe
 	waitKindIn(t, ps, async.KindResubscribed)
-	// The new SSUBSCRIBE was written, not necessarily run before a
-	// publish on another connection: publish until one arrives.
-	deadline := time.After(5 * time.Second)
-publish:
-	for i := 0; ; i++ {
-		payload := fmt.Sprint("two-", i)
-		require.NoError(t, async.Cmd(ctx, cl, async.ToInt64, "SPUBLISH", ch, payload).Err())
-		select {
-		case m := <-ps.Messages():
-			if m.Kind == "smessage" && m.Channel == ch {
-				break publish
-			}
-		case <-time.After(20 * time.Millisecond):
-		case <-deadline:
-			t.Fatal("nothing published after the move reached the subscriber")
-		}
-	}
+	receiveAfterPublishing(t, ctx, cl, ps, ch)
 	require.NoError(t, ps.SUnsubscribe(ctx, ch))
 	_, isTW := any(c).(core.TargetWatcher)
 	assert.True(t, isTW)
