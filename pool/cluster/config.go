@@ -43,7 +43,7 @@ type Config struct {
 	// RetryBackoff is the first pause before retrying a command that the
 	// cluster refused for now (TRYAGAIN, CLUSTERDOWN) or whose node could
 	// not be reached, doubled per retry up to MaxRetryBackoff, with jitter;
-	// default 5ms and 200ms.
+	// default 5ms and 200ms. A slot whose owner changes skips the pause.
 	RetryBackoff    time.Duration
 	MaxRetryBackoff time.Duration
 	// RetryTimeout bounds how long such a command is retried after its

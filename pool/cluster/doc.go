@@ -71,7 +71,9 @@
 //     [Config.RetryTimeout] passes or [Config.MaxRetries] is reached.
 //   - A node that cannot be reached (the pool gives the command back
 //     unwritten): the map is refreshed and the command sent again after a
-//     pause, under the same bounds.
+//     pause, under the same bounds. The pause is for trying the same node
+//     again: once the map names another owner for the slot, its waiting
+//     commands go there at once.
 //
 // Issue order holds per slot across all of these. Each slot has a gate
 // (route.go): when one of its commands comes back for another try, the
