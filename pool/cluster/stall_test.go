@@ -22,7 +22,7 @@ import (
 // deadline, with 10 000 at once; the other node's slots see no error
 // meanwhile; and once the map gives its slots to the other node, the
 // commands still waiting for it (unawaited, long deadlines) run there,
-// but those it may have read, which fail as in flight.
+// and those written to it fail as in flight.
 func TestStalledNodeAtEachStage(t *testing.T) {
 	for _, stage := range []string{"handshake", "read", "write"} {
 		t.Run(stage, func(t *testing.T) { stalledNode(t, stage) })
@@ -110,11 +110,11 @@ func stalledNode(t *testing.T, stage string) {
 		}
 		ran++
 	}
-	switch stage {
-	case "handshake":
+	// For a node that stopped reading, how many went into its socket
+	// buffers before the move (in flight) depends on how many of the
+	// expired SETs its writer had let go: none at all under -race in CI.
+	if stage == "handshake" {
 		assert.Equal(t, len(incrs), ran, "nothing could have been written to a node that never finished a handshake")
-	case "write":
-		assert.Positive(t, ran, "commands queued behind the stalled writes ran on the new owner")
 	}
 	// A command failed in flight may have run (the node answers again
 	// once the test stops stalling it, as its connection closes): each
