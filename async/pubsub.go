@@ -185,17 +185,30 @@ func (ps *PubSub) onPush(v protocol.Value) {
 	ps.deliver(m)
 }
 
-// own keeps a connection with every subscription, until Close.
+// own keeps a connection with every subscription, until Close. A set
+// that can pass on what still works (core.SubSuccessor: a cluster's, one
+// connection per node) is not closed when it dies or fails to subscribe:
+// its successor is opened from it, keeping the connections whose
+// subscriptions are intact.
 func (ps *PubSub) own() {
 	defer ps.wg.Done()
 	defer close(ps.msgs)
 	backoff, lost := core.Backoff{Min: 25 * time.Millisecond, Max: time.Second}, false
 	var fired <-chan struct{} // the target change that last cut a wait short
+	var prev core.SubConn     // a lost set to open the successor of
+	defer func() {
+		if prev != nil {
+			prev.Close()
+		}
+	}()
 	for ps.ctx.Err() == nil {
 		moved := ps.targetChanged()
-		conn, err := ps.src.Subscriber(ps.ctx, ps.onPush)
+		conn, err := ps.open(prev)
+		prev = nil
 		if err == nil {
-			err = ps.attach(conn, lost)
+			if err = ps.attach(conn, lost); err != nil {
+				prev = ps.release(conn)
+			}
 		}
 		if err != nil {
 			if ps.ctx.Err() != nil {
@@ -222,7 +235,7 @@ func (ps *PubSub) own() {
 		backoff.Reset()
 		select {
 		case <-conn.Dead():
-			conn.Close() // waits for its reader: no onPush after this
+			prev = ps.release(conn)
 			lost = true
 			ps.mu.Lock()
 			ps.conn, ps.up = nil, make(chan struct{})
@@ -233,6 +246,26 @@ func (ps *PubSub) own() {
 			return
 		}
 	}
+}
+
+// open opens a new connection set, or prev's successor.
+func (ps *PubSub) open(prev core.SubConn) (core.SubConn, error) {
+	if prev == nil {
+		return ps.src.Subscriber(ps.ctx, ps.onPush)
+	}
+	defer prev.Close() // after the successor took what it keeps
+	return prev.(core.SubSuccessor).Successor(ps.ctx)
+}
+
+// release lets go of a lost set: it returns the set, still open, when its
+// successor can be opened from it, else closes it (which waits for its
+// reader: no onPush after this) and returns nil.
+func (ps *PubSub) release(conn core.SubConn) core.SubConn {
+	if _, ok := conn.(core.SubSuccessor); ok {
+		return conn
+	}
+	conn.Close()
+	return nil
 }
 
 // targetChanged returns the channel on which the source says its target
@@ -261,7 +294,8 @@ func (ps *PubSub) waitRetry(b *core.Backoff, moved <-chan struct{}) bool {
 	return false
 }
 
-// attach subscribes conn to everything wanted and makes it current.
+// attach subscribes conn to everything wanted and makes it current; when
+// that fails, conn is no longer current and the caller releases it.
 func (ps *PubSub) attach(conn core.SubConn, again bool) error {
 	ps.mu.Lock()
 	var futs []*Future[string]
@@ -280,7 +314,6 @@ func (ps *PubSub) attach(conn core.SubConn, again bool) error {
 	ps.mu.Unlock()
 	for _, f := range futs {
 		if err := f.Err(); err != nil {
-			conn.Close()
 			ps.mu.Lock()
 			ps.conn, ps.up = nil, make(chan struct{})
 			ps.mu.Unlock()

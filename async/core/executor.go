@@ -148,6 +148,20 @@ type SubConn interface {
 	Close() error
 }
 
+// SubSuccessor is implemented by pub/sub connection sets that lose part
+// of their subscriptions at a time (a cluster's set, one connection per
+// node): instead of opening a new set when this one is dead, or failed to
+// subscribe, the subscriber asks it for its successor, which keeps the
+// connections that still serve their channels (their subscriptions, and
+// the messages on them, go on uninterrupted) and pushes their messages to
+// the same onPush. The successor is then subscribed to everything again,
+// as a new set would be (a subscription it already holds is confirmed
+// again, not doubled); the old set is closed after, which closes only
+// what the successor did not take.
+type SubSuccessor interface {
+	Successor(ctx context.Context) (SubConn, error)
+}
+
 // TargetWatcher is implemented by executors whose target a controller
 // moves (the managed pools of a sentinel client): TargetChanged returns a
 // channel that is closed at the next change of target, so that a

@@ -3,8 +3,10 @@ package cluster
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asyncredis/asyncredis/async/core"
@@ -15,20 +17,26 @@ import (
 // (core.SubscriberSource): SUBSCRIBE and PSUBSCRIBE go to one master (the
 // cluster broadcasts PUBLISH to every node), SSUBSCRIBE to the master of
 // each channel's slot. When a node's connection is lost, or a node
-// unsubscribes a sharded channel by itself (its slot moved), the whole
-// set reports itself dead once the slot map has been read again, so that
+// unsubscribes a sharded channel by itself (its slot moved), the set
+// reports itself dead once the slot map has been read again, so that
 // async.PubSub subscribes everything again where the map now says, with
-// its KindDisconnected and KindResubscribed events.
+// its KindDisconnected and KindResubscribed events — on the set's
+// successor (core.SubSuccessor), which keeps the connections to the nodes
+// that still serve their channels: those channels miss nothing.
 func (c *Cluster) Subscriber(ctx context.Context, onPush func(protocol.Value)) (core.SubConn, error) {
 	if c.closed.Load() {
 		return nil, core.NotSent(core.ErrClosed)
 	}
-	s := &subConn{c: c, onPush: onPush, conns: map[*node]core.SubConn{}, dead: make(chan struct{}),
-		leaving: map[string]int{}, where: map[string]*node{}}
+	s := c.newSubConn(onPush)
 	if !c.lc.Go(s.watch) {
 		return nil, core.NotSent(core.ErrClosed)
 	}
 	return s, nil
+}
+
+func (c *Cluster) newSubConn(onPush func(protocol.Value)) *subConn {
+	return &subConn{c: c, onPush: onPush, conns: map[*node]core.SubConn{}, dead: make(chan struct{}),
+		leaving: map[string]int{}, where: map[string]*node{}, held: map[string]bool{}}
 }
 
 // watch reports the set dead when a refresh of the map shows that a
@@ -101,6 +109,78 @@ func (c *Cluster) servesLocked(slot int, n *node) bool {
 	return n.replica && n.addr == m.addr
 }
 
+// serves is servesLocked, taking c.mu.
+func (c *Cluster) serves(slot int, n *node) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.servesLocked(slot, n)
+}
+
+// Successor implements core.SubSuccessor: the new set takes the
+// connections that are alive and still serve what is subscribed on them,
+// with their channels (held: not subscribed again), and from then on
+// their push frames.
+func (s *subConn) Successor(ctx context.Context) (core.SubConn, error) {
+	if s.c.closed.Load() {
+		return nil, core.NotSent(core.ErrClosed)
+	}
+	h := s.c.newSubConn(s.onPush)
+	s.mu.Lock()
+	if s.closed || s.heir.Load() != nil {
+		s.mu.Unlock()
+		return nil, core.NewNotSent("cluster: the subscriber set was closed or replaced")
+	}
+	s.c.mu.Lock()
+	for n, sc := range s.conns {
+		if s.keepsLocked(n, sc) {
+			h.conns[n] = sc
+			delete(s.conns, n)
+		}
+	}
+	s.c.mu.Unlock()
+	for ch, n := range s.where {
+		if h.conns[n] != nil {
+			h.where[ch], h.held[ch] = n, true
+		}
+	}
+	maps.Copy(h.leaving, s.leaving)
+	if h.conns[s.plain] != nil {
+		h.plain = s.plain
+	}
+	s.heir.Store(h)
+	s.mu.Unlock()
+	for _, sc := range h.conns {
+		h.watchConn(sc)
+	}
+	if !s.c.lc.Go(h.watch) {
+		h.Close()
+		return nil, core.NotSent(core.ErrClosed)
+	}
+	return h, nil
+}
+
+// keepsLocked reports whether a successor may take sc, the connection to
+// n: it is alive, n still serves the slot of each sharded channel
+// subscribed on it, and plain subscriptions there would still go to n
+// (they would be doubled elsewhere otherwise: the cluster passes PUBLISH
+// to every node). s.mu and c.mu are held.
+func (s *subConn) keepsLocked(n *node, sc core.SubConn) bool {
+	select {
+	case <-sc.Dead():
+		return false
+	default:
+	}
+	if n == s.plain && n != s.c.anyMaster() {
+		return false
+	}
+	for ch, at := range s.where {
+		if at == n && !s.c.servesLocked(int(core.Slot([]byte(ch))), n) {
+			return false
+		}
+	}
+	return true
+}
+
 // TargetChanged returns a channel closed at the next change of the slot
 // map — a refresh, or a MOVED that moved a slot (core.TargetWatcher): a
 // subscriber waiting to reconnect tries again at once then.
@@ -119,10 +199,14 @@ type subConn struct {
 	conns    map[*node]core.SubConn
 	leaving  map[string]int   // sharded channels this side unsubscribes, awaiting the server's confirmation
 	where    map[string]*node // sharded channels and the node each is subscribed on
+	plain    *node            // where SUBSCRIBE and PSUBSCRIBE went, if anywhere
+	held     map[string]bool  // sharded channels subscribed on a connection taken from the set before
 	closed   bool
 	dying    bool
 	dead     chan struct{} // closed by die
 	deadOnce sync.Once
+
+	heir atomic.Pointer[subConn] // the successor, which took some of conns; pushes go there
 }
 
 // Dead implements core.SubConn.
@@ -189,7 +273,7 @@ func (s *subConn) conn(ctx context.Context, n *node) (core.SubConn, error) {
 		case <-ctx.Done():
 		}
 	}()
-	sc, err := n.pool.Subscriber(ctx, s.push)
+	sc, err := n.pool.Subscriber(ctx, func(v protocol.Value) { s.push(n, v) })
 	if err != nil {
 		return nil, err
 	}
@@ -207,6 +291,12 @@ func (s *subConn) conn(ctx context.Context, n *node) (core.SubConn, error) {
 	s.conns[n] = sc
 	n.subs.Add(1)
 	s.mu.Unlock()
+	s.watchConn(sc)
+	return sc, nil
+}
+
+// watchConn reports the set dead when sc dies.
+func (s *subConn) watchConn(sc core.SubConn) {
 	s.c.lc.Go(func() {
 		select {
 		case <-sc.Dead():
@@ -214,28 +304,49 @@ func (s *subConn) conn(ctx context.Context, n *node) (core.SubConn, error) {
 		case <-s.dead:
 		}
 	})
-	return sc, nil
 }
 
-// push passes a node's push frames on, noticing a sunsubscribe this side
-// did not ask for: the node gave up the channel's slot.
-func (s *subConn) push(v protocol.Value) {
-	if len(v.Elems) >= 2 && strings.EqualFold(v.Elems[0].Str, "sunsubscribe") {
-		ch := v.Elems[1].Str
+// push passes node n's push frames on, noticing a sunsubscribe this
+// side did not ask for: the node gave up the channel's slot. Frames of a
+// connection the set's successor took are the successor's.
+func (s *subConn) push(n *node, v protocol.Value) {
+	if len(v.Elems) < 2 || !strings.EqualFold(v.Elems[0].Str, "sunsubscribe") {
+		s.current().onPush(v)
+		return
+	}
+	ch := v.Elems[1].Str
+	for {
+		s = s.current()
 		s.mu.Lock()
-		asked := s.leaving[ch] > 0
-		if asked {
-			if s.leaving[ch]--; s.leaving[ch] == 0 {
-				delete(s.leaving, ch)
-			}
+		if s.heir.Load() == nil {
+			break
 		}
-		s.mu.Unlock()
-		if !asked {
-			s.die()
-			return
+		s.mu.Unlock() // replaced meanwhile
+	}
+	asked := s.leaving[ch] > 0
+	if asked {
+		if s.leaving[ch]--; s.leaving[ch] == 0 {
+			delete(s.leaving, ch)
 		}
+	} else if s.where[ch] == n {
+		delete(s.where, ch) // n's other subscriptions stand: its connection may be kept
+		delete(s.held, ch)
+	}
+	s.mu.Unlock()
+	if !asked {
+		s.die()
+		return
 	}
 	s.onPush(v)
+}
+
+// current returns the set that owns s's connections now: s, or its
+// latest successor.
+func (s *subConn) current() *subConn {
+	for h := s.heir.Load(); h != nil; h = h.heir.Load() {
+		s = h
+	}
+	return s
 }
 
 // Exec implements core.Executor: SSUBSCRIBE goes, split by slot, to the
@@ -245,34 +356,43 @@ func (s *subConn) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 	name := strings.ToUpper(string(cmd.Name()))
 	if name != "SSUBSCRIBE" && name != "SUNSUBSCRIBE" {
 		n := s.c.anyMaster()
+		s.mu.Lock()
+		if n != nil {
+			s.plain = n
+		}
+		s.mu.Unlock()
 		s.forward(ctx, n, cmd, sink)
 		return
 	}
 	args := parseAll(cmd.Buf)
 	byNode := map[*node][][]byte{}
 	var order []*node
+	var confirm []string
 	for _, ch := range args[1:] {
-		var n *node
-		if name == "SUNSUBSCRIBE" {
-			s.mu.Lock()
-			n = s.where[string(ch)] // where it was subscribed
-			s.mu.Unlock()
-		}
-		if n == nil {
-			n = s.c.subscribeTarget(int(core.Slot(ch)))
+		n, held := s.route(name, ch)
+		if held {
+			confirm = append(confirm, string(ch))
+			continue
 		}
 		if _, ok := byNode[n]; !ok {
 			order = append(order, n)
 		}
 		byNode[n] = append(byNode[n], ch)
-		s.mu.Lock()
-		if name == "SUNSUBSCRIBE" {
-			s.leaving[string(ch)]++
-			delete(s.where, string(ch))
-		} else if n != nil {
-			s.where[string(ch)] = n
-		}
-		s.mu.Unlock()
+	}
+	if len(confirm) > 0 {
+		// Not on this goroutine: the caller may hold the lock the
+		// subscriber takes for a confirmation.
+		s.c.lc.Go(func() {
+			for _, ch := range confirm {
+				s.onPush(protocol.Value{Kind: protocol.KindPush, Elems: []protocol.Value{
+					{Kind: protocol.KindBulkString, Str: "ssubscribe"}, {Kind: protocol.KindBulkString, Str: ch}, {Kind: protocol.KindInteger}}})
+			}
+		})
+	}
+	if len(order) == 0 {
+		cmd.Release()
+		sink.Complete(protocol.Value{Kind: protocol.KindSimpleString, Str: "OK"}, nil)
+		return
 	}
 	all := &allSink{Wrapper: core.Wrapper{Inner: sink}, left: len(order)}
 	for _, n := range order {
@@ -286,6 +406,39 @@ func (s *subConn) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 		s.forward(ctx, n, part, all)
 	}
 	cmd.Release()
+}
+
+// route picks the node an SSUBSCRIBE or SUNSUBSCRIBE of ch goes to and
+// records it. A channel subscribed on a connection taken from the set
+// before, whose node still serves it, is held: it is not subscribed
+// again, and its confirmation is made here (a refused re-subscription,
+// CLUSTERDOWN while another master is down, would be a reply the
+// connection cannot match, and close it with everything on it).
+func (s *subConn) route(name string, ch []byte) (n *node, held bool) {
+	slot := int(core.Slot(ch))
+	s.mu.Lock()
+	n = s.where[string(ch)] // where it was subscribed (or is, on a connection kept from the set before)
+	held = s.held[string(ch)] && name == "SSUBSCRIBE"
+	s.mu.Unlock()
+	if n != nil && name == "SSUBSCRIBE" && !s.c.serves(slot, n) {
+		n, held = nil, false
+	}
+	if held {
+		return n, true
+	}
+	if n == nil {
+		n = s.c.subscribeTarget(slot)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.held, string(ch))
+	if name == "SUNSUBSCRIBE" {
+		s.leaving[string(ch)]++
+		delete(s.where, string(ch))
+	} else if n != nil {
+		s.where[string(ch)] = n
+	}
+	return n, false
 }
 
 // forward sends cmd on n's subscriber connection.

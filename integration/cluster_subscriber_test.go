@@ -1,0 +1,127 @@
+package integration_test
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asyncredis/asyncredis/async"
+	"github.com/asyncredis/asyncredis/integration"
+	"github.com/asyncredis/asyncredis/pool/cluster"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A sharded subscriber with channels on two masters loses one of them.
+// The channel on the healthy master misses nothing: its subscription
+// there is never dropped, while the whole cluster refuses commands
+// (CLUSTERDOWN, until the promotion) and while the lost master's channel
+// is subscribed again on its heir — and it receives each message once.
+// The lost master's channel follows the slot to the heir. The master's
+// process dies (crash), or its host is cut off (disconnect).
+func TestClusterSubscriberKeepsTheHealthyMastersChannels(t *testing.T) {
+	for _, fault := range []string{"crash", "disconnect"} {
+		t.Run(fault, func(t *testing.T) { subscriberKeepsHealthyChannels(t, fault) })
+	}
+}
+
+func subscriberKeepsHealthyChannels(t *testing.T, fault string) {
+	integration.CheckGoroutines(t)
+	rc := integration.StartClusterT(t, integration.ClusterConfig{})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	victim, heir := rc.Masters[0], rc.Replicas[0]
+	lostCh := keysIn(slotSet(t, ctx, rc, victim), "lost:", 1)[0]
+	keptCh := keysIn(slotSet(t, ctx, rc, rc.Masters[1]), "kept:", 1)[0]
+	cl := connectCluster(t, rc, cluster.Config{}).Client()
+
+	ps, err := cl.PubSub(async.PubSubConfig{Buffer: 1 << 16})
+	require.NoError(t, err)
+	defer ps.Close()
+	require.NoError(t, ps.SSubscribe(ctx, lostCh, keptCh))
+	var mu sync.Mutex
+	got := map[string]map[int]int{lostCh: {}, keptCh: {}} // channel -> message -> times received
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		for m := range ps.Messages() {
+			if m.Kind != "smessage" {
+				continue
+			}
+			n, _ := strconv.Atoi(m.Payload)
+			mu.Lock()
+			got[m.Channel][n]++
+			mu.Unlock()
+		}
+	}()
+	count := func(ch string) int { mu.Lock(); defer mu.Unlock(); return len(got[ch]) }
+	kept := startPublisher(func(ctx context.Context, msg string) (int64, error) {
+		return cl.SPublish(ctx, keptCh, msg).Result()
+	})
+	require.Eventually(t, func() bool { return count(keptCh) > 100 }, 30*time.Second, time.Millisecond)
+
+	if fault == "crash" {
+		_, err = victim.Crash(ctx)
+	} else {
+		err = victim.Disconnect(ctx)
+	}
+	require.NoError(t, err)
+	_, err = rc.WaitPromoted(ctx, heir)
+	require.NoError(t, err)
+	// The lost master's channel is served again by its heir.
+	require.Eventually(t, func() bool {
+		n, err := cl.SPublish(ctx, lostCh, "0").Result()
+		return err == nil && n > 0
+	}, 30*time.Second, 5*time.Millisecond)
+	before := count(keptCh)
+	require.Eventually(t, func() bool { return count(keptCh) > before+200 }, 30*time.Second, time.Millisecond)
+	acks := kept.finish()
+	// What is still on its way arrives within a few seconds.
+	allIn := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, a := range acks {
+			if got[keptCh][a.n] == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	tick := time.NewTicker(time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); !allIn() && time.Now().Before(deadline); {
+		<-tick.C
+	}
+	tick.Stop()
+	require.NoError(t, ps.Close())
+	<-readDone
+
+	mu.Lock()
+	defer mu.Unlock()
+	first := -1 // the first message received: the subscription was in place from then on
+	for n := range got[keptCh] {
+		if first < 0 || n < first {
+			first = n
+		}
+	}
+	var missed, twice []int
+	for _, a := range acks {
+		if a.n < first {
+			continue
+		}
+		switch got[keptCh][a.n] {
+		case 0:
+			missed = append(missed, a.n)
+		case 1:
+		default:
+			twice = append(twice, a.n)
+		}
+	}
+	t.Logf("%d publishes acknowledged on the healthy master's channel, %d missed, %d received more than once", len(acks), len(missed), len(twice))
+	if len(missed) > 0 {
+		t.Errorf("%d publishes acknowledged on the healthy master's channel never received, from %d to %d", len(missed), missed[0], missed[len(missed)-1])
+	}
+	assert.Empty(t, twice, "messages received more than once")
+	assert.NotEmpty(t, got[lostCh], "the lost master's channel, subscribed again on its heir, receives")
+}
