@@ -16,7 +16,10 @@ import (
 // "subscribe", "psubscribe", "ssubscribe", "unsubscribe", ...).
 const (
 	// KindDisconnected reports that the subscription connection was lost;
-	// messages published until KindResubscribed are missed. Err says why.
+	// messages published until KindResubscribed may be missed. Err says
+	// why. On a cluster, only the channels of the node that was lost (or
+	// gave up their slot) miss them: the others' connections are kept
+	// (core.SubSuccessor).
 	KindDisconnected = "disconnected"
 	// KindResubscribed reports that every subscription was restored on a
 	// new connection (after a reconnect or a failover).

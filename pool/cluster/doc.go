@@ -122,7 +122,11 @@
 // node drops a sharded channel because its slot moved, or the map (a
 // refresh, or a MOVED) shows the slot served elsewhere, the subscriber
 // reconnects where the map says, with the KindDisconnected and
-// KindResubscribed events of async.PubSub.
+// KindResubscribed events of async.PubSub. The connections to the other
+// nodes are kept through that (the set's successor takes them: the
+// core.SubSuccessor contract): their channels miss nothing, even while
+// the cluster refuses every command with CLUSTERDOWN until a lost
+// master's replica is promoted.
 //
 // # Observability
 //

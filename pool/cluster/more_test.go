@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -551,4 +552,49 @@ func receiveAfterPublishing(t *testing.T, ctx context.Context, cl *async.Client,
 			t.Fatal("nothing published after the move reached the subscriber")
 		}
 	}
+}
+
+// When one node's subscriber connection is lost, the set's successor
+// keeps the other node's: its subscription is not made again (which the
+// node, were it refusing commands with CLUSTERDOWN as a real cluster
+// does while a master is down, would answer with an error the connection
+// cannot match), a Subscribe of its channel is confirmed at once, and its
+// messages keep coming on the same connection.
+func TestSubscriberSuccessorKeepsTheOtherNodesConnection(t *testing.T) {
+	f := newFake(t, 2, fakeOptions{resp3: true})
+	c := start(t, f, Config{})
+	cl := c.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	lost, kept := keyIn(f, 0, 9), keyIn(f, 1, 9)
+	ps, err := cl.PubSub(async.PubSubConfig{})
+	require.NoError(t, err)
+	defer ps.Close()
+	require.NoError(t, ps.SSubscribe(ctx, lost, kept))
+	subscribedAt := func(node int, ch string) []*connState {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return slices.Clone(f.nodes[node].subs[ch])
+	}
+	keptConn := subscribedAt(1, kept)
+	require.Len(t, keptConn, 1)
+	f.setInject(func(node int, args []string) string {
+		if node == 1 && strings.EqualFold(args[0], "SSUBSCRIBE") {
+			return "-CLUSTERDOWN The cluster is down\r\n"
+		}
+		return ""
+	})
+	before := f.countAt(1, "SSUBSCRIBE")
+
+	subscribedAt(0, lost)[0].conn.Reset()
+	for m := range ps.Messages() {
+		if m.Kind == async.KindResubscribed {
+			break
+		}
+	}
+	assert.Equal(t, keptConn, subscribedAt(1, kept), "the healthy node's connection and subscription are the same")
+	assert.Equal(t, before, f.countAt(1, "SSUBSCRIBE"), "nothing subscribed again on the healthy node")
+	require.NoError(t, ps.SSubscribe(ctx, kept), "a held channel is confirmed")
+	receiveAfterPublishing(t, ctx, cl, ps, kept)
+	receiveAfterPublishing(t, ctx, cl, ps, lost)
 }
