@@ -77,7 +77,8 @@ func numkeyed(args [][]byte, i int) [][]byte {
 // MultiKey reports whether the command table lists the command named
 // name as taking more than one key, so that Keys is needed to learn all
 // of them; for the others KeySlot says everything.
-func MultiKey(name []byte) bool {
-	s := lookup(name)
+func MultiKey(name []byte) bool { return lookup(name).multiKey() }
+
+func (s cmdSpec) multiKey() bool {
 	return s.count != countOne || s.key == keyScript || s.key == keyStreams || s.key == keyThird
 }

@@ -45,3 +45,29 @@ func TestKeysOfEveryForm(t *testing.T) {
 		cmd.Release()
 	}
 }
+
+// RouteKey reads a command's first key and whether it may have more.
+func TestRouteKey(t *testing.T) {
+	for _, tt := range []struct {
+		args  []any
+		key   string // "" for none
+		multi bool
+	}{
+		{[]any{"GET", "k"}, "k", false}, {[]any{"set", "k", "v"}, "k", false}, {[]any{"MGET", "a", "b"}, "a", true},
+		{[]any{"PING"}, "", false}, {[]any{"DEL", "a"}, "a", true}, {[]any{"EVAL", "return 1", "1", "k"}, "k", true},
+		{[]any{"EVAL", "return 1", "0"}, "", true}, {[]any{"XREAD", "COUNT", "1", "STREAMS", "s", "0"}, "s", true},
+		{[]any{"BLMPOP", "0", "1", "l", "LEFT"}, "l", true}, {[]any{"OBJECT", "ENCODING", "k"}, "k", false},
+		{[]any{"GET"}, "", false},
+	} {
+		cmd := NewCommand()
+		buf, err := protocol.AppendCommand(cmd.Buf, tt.args...)
+		require.NoError(t, err)
+		cmd.Buf = buf
+		key, multi, ok := cmd.RouteKey()
+		assert.Equal(t, tt.key != "", ok, "%v", tt.args)
+		assert.Equal(t, tt.key, string(key), "%v", tt.args)
+		assert.Equal(t, tt.multi, multi, "%v", tt.args)
+		assert.Equal(t, MultiKey(cmd.Name()), multi, "%v", tt.args)
+		cmd.Release()
+	}
+}

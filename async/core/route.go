@@ -48,17 +48,38 @@ func indexByte(b []byte, c byte) int {
 // firstKey finds the first key argument of an encoded command: an array
 // of bulk strings as AppendCommand writes it.
 func firstKey(buf []byte) ([]byte, bool) {
+	key, _, ok := routeKey(buf)
+	return key, ok
+}
+
+// RouteKey reads cmd once for what routing by key needs: its first key
+// (ok false when it has none, as FirstKey) and whether it may have keys
+// beyond the first (MultiKey of its name).
+func (c *Command) RouteKey() (key []byte, multi, ok bool) { return routeKey(c.Buf) }
+
+func routeKey(buf []byte) (key []byte, multi, ok bool) {
 	p := argParser{buf: buf}
 	n, ok := p.header('*')
-	if !ok || n < 2 {
-		return nil, false
+	if !ok || n < 1 {
+		return nil, false, false
 	}
 	name, ok := p.next()
 	if !ok {
-		return nil, false
+		return nil, false, false
 	}
+	s := lookup(name)
+	multi = s.multiKey()
+	if n < 2 {
+		return nil, multi, false
+	}
+	key, ok = s.firstKey(&p)
+	return key, multi, ok
+}
+
+// firstKey reads the first key off p, which has read the command's name.
+func (s cmdSpec) firstKey(p *argParser) ([]byte, bool) {
 	pos := 1 // the argument index of the first key
-	switch lookup(name).key {
+	switch s.key {
 	case keyNone:
 		return nil, false
 	case keyScript:

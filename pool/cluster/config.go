@@ -47,7 +47,7 @@ type Config struct {
 	RetryBackoff    time.Duration
 	MaxRetryBackoff time.Duration
 	// RetryTimeout bounds how long such a command is retried after its
-	// first attempt, when its context has no earlier deadline; default
+	// first refusal, when its context has no earlier deadline; default
 	// 10s. MaxRetries bounds the retries by count; default 0, no bound
 	// but time.
 	RetryTimeout time.Duration

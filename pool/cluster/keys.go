@@ -13,9 +13,8 @@ import (
 // a *CrossSlotError when they span slots, or a *splitNeeded for the
 // commands this client splits by slot.
 func (c *Cluster) slotOf(cmd *core.Command) (int, error) {
-	name := cmd.Name()
-	if !core.MultiKey(name) {
-		key, ok := cmd.FirstKey()
+	key, multi, ok := cmd.RouteKey()
+	if !multi {
 		if !ok {
 			return anySlot, nil
 		}
@@ -36,7 +35,7 @@ func (c *Cluster) slotOf(cmd *core.Command) (int, error) {
 	if same {
 		return int(first), nil
 	}
-	upper := strings.ToUpper(string(name))
+	upper := strings.ToUpper(string(cmd.Name()))
 	if _, ok := splitters[upper]; ok {
 		return 0, &splitNeeded{name: upper}
 	}

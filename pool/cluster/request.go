@@ -29,23 +29,39 @@ type request struct {
 
 	// Written by whoever holds the request: the sender, then the pool's
 	// completion, then the waiting line; never two at once.
+	sent *node       // where it went last
+	rs   *retryState // once redirected or refused
+}
+
+// retryState is what a request needs once it has been redirected or
+// refused, or could not reach its node: allocated then, so that the
+// commands that go through at once (nearly all) carry less.
+type retryState struct {
 	ask       string // ASK target for the next send
 	redirects int
 	retries   int
-	first     time.Time // first send, for Config.RetryTimeout
+	first     time.Time // the first refusal, for Config.RetryTimeout
 	backoff   core.Backoff
-	sent      *node // where it went last
 }
 
 // newRequest makes the request of cmd for slot. Requests are not
 // recycled: a pool may still ask a completed sink for its capabilities
 // (Consumes) after Complete returns.
 func (c *Cluster) newRequest(ctx context.Context, cmd *core.Command, sink core.Sink, slot int) *request {
-	r := &request{Wrapper: core.Wrapper{Inner: sink}, c: c, ctx: ctx, cmd: cmd, slot: slot,
+	return &request{Wrapper: core.Wrapper{Inner: sink}, c: c, ctx: ctx, cmd: cmd, slot: slot,
 		read: c.cfg.Reads != core.ReadMaster && core.ReadOnly(cmd.Name())}
-	r.backoff = core.Backoff{Min: c.cfg.RetryBackoff, Max: c.cfg.MaxRetryBackoff}
-	return r
 }
+
+// retry returns r's retry state, making it at the first need.
+func (r *request) retry() *retryState {
+	if r.rs == nil {
+		r.rs = &retryState{first: time.Now(), backoff: core.Backoff{Min: r.c.cfg.RetryBackoff, Max: r.c.cfg.MaxRetryBackoff}}
+	}
+	return r.rs
+}
+
+// asking reports whether r's next send goes to an ASK target.
+func (r *request) asking() bool { return r.rs != nil && r.rs.ask != "" }
 
 // Complete implements core.Sink.
 func (r *request) Complete(v protocol.Value, err error) { r.Offer(v, err) }
@@ -125,9 +141,10 @@ func kindOf(msg string) redirectKind {
 // retryAllowed reports whether r may be retried once more after a
 // refusal that says it did not run, by the retry bounds.
 func (r *request) retryAllowed() bool {
-	r.retries++
-	if r.c.cfg.MaxRetries > 0 && r.retries > r.c.cfg.MaxRetries {
+	rs := r.retry()
+	rs.retries++
+	if r.c.cfg.MaxRetries > 0 && rs.retries > r.c.cfg.MaxRetries {
 		return false
 	}
-	return time.Since(r.first) < r.c.cfg.RetryTimeout && r.ctx.Err() == nil
+	return time.Since(rs.first) < r.c.cfg.RetryTimeout && r.ctx.Err() == nil
 }

@@ -62,7 +62,6 @@ func (c *Cluster) submit(r *request) {
 // false.
 func (c *Cluster) enter(r *request) bool {
 	r.seq = c.seq.Add(1)
-	r.first = time.Now()
 	g := &c.gates[r.slot].w
 	for {
 		w := g.Load()
@@ -222,9 +221,9 @@ func (discard) Complete(protocol.Value, error) {}
 // target picks r's node: an ASK target once, a replica for a read when
 // the policy says so, else the slot's master.
 func (c *Cluster) target(r *request) (n *node, asking bool) {
-	if r.ask != "" {
-		addr := r.ask
-		r.ask = ""
+	if r.asking() {
+		addr := r.rs.ask
+		r.rs.ask = ""
 		c.mu.Lock()
 		n = c.nodeLocked(addr, false)
 		c.mu.Unlock()
@@ -307,9 +306,10 @@ func (c *Cluster) redirected(r *request, k redirectKind, msg string) {
 	var delay time.Duration
 	switch k {
 	case moved, ask:
-		r.redirects++
+		rs := r.retry()
+		rs.redirects++
 		slot, addr, ok := protocol.ParseError(msg).Redirect()
-		if !ok || r.redirects > c.cfg.MaxRedirects {
+		if !ok || rs.redirects > c.cfg.MaxRedirects {
 			c.finish(r, &RedirectError{Err: protocol.ParseError(msg)})
 			return
 		}
@@ -317,9 +317,9 @@ func (c *Cluster) redirected(r *request, k redirectKind, msg string) {
 			if r.cmd.Blocking {
 				// A blocking command cannot be sent with ASKING on a
 				// dedicated connection; it waits for the migration to end.
-				delay = r.backoff.Next()
+				delay = rs.backoff.Next()
 			} else {
-				r.ask = addr
+				rs.ask = addr
 			}
 		} else {
 			c.moveSlot(slot, addr) // r is still out: the slot is gated before its owner changes
@@ -329,7 +329,7 @@ func (c *Cluster) redirected(r *request, k redirectKind, msg string) {
 			c.finish(r, protocol.ParseError(msg))
 			return
 		}
-		delay = r.backoff.Next()
+		delay = r.retry().backoff.Next()
 		if k == clusterDown {
 			// A master is failing and its replica may be promoted any
 			// moment: watch the map closely (refresher) until it changes.
@@ -357,7 +357,7 @@ func (c *Cluster) unreachable(r *request, err error) {
 		return
 	}
 	delay := c.retryDelay(r)
-	if n := r.sent; n != nil && !n.replica && r.ask == "" && c.targetOf(r.slot) != n {
+	if n := r.sent; n != nil && !n.replica && !r.asking() && c.targetOf(r.slot) != n {
 		// The map gave the slot to another master meanwhile (the old
 		// one's pool closed under r): the pause is for trying the same
 		// node again, not for one never tried. (Not for replica reads
@@ -396,7 +396,7 @@ const downPause = time.Second
 
 // retryDelay is the pause before r is sent again after its node could
 // not be reached.
-func (c *Cluster) retryDelay(r *request) time.Duration { return r.backoff.Next() }
+func (c *Cluster) retryDelay(r *request) time.Duration { return r.retry().backoff.Next() }
 
 // finish ends r with err: the outcome of a command that came back.
 func (c *Cluster) finish(r *request, err error) {
