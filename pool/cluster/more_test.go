@@ -598,3 +598,34 @@ func TestSubscriberSuccessorKeepsTheOtherNodesConnection(t *testing.T) {
 	receiveAfterPublishing(t, ctx, cl, ps, kept)
 	receiveAfterPublishing(t, ctx, cl, ps, lost)
 }
+
+// A channel its node never confirmed (the SSUBSCRIBE was lost) is not
+// taken as held by the set's successor: it is subscribed again there.
+func TestSubscriberSuccessorSubscribesWhatWasNotConfirmed(t *testing.T) {
+	f := newFake(t, 2, fakeOptions{resp3: true})
+	c := start(t, f, Config{})
+	cl := c.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	lost, kept, unconfirmed := keyIn(f, 0, 9), keyIn(f, 1, 9), keyIn(f, 1, 10)
+	ps, err := cl.PubSub(async.PubSubConfig{})
+	require.NoError(t, err)
+	defer ps.Close()
+	require.NoError(t, ps.SSubscribe(ctx, lost, kept))
+	f.setInject(func(node int, args []string) string {
+		if node == 1 && strings.EqualFold(args[0], "SSUBSCRIBE") {
+			return noReply // neither subscribed nor confirmed
+		}
+		return ""
+	})
+	short, cancelShort := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancelShort()
+	require.ErrorIs(t, ps.SSubscribe(short, unconfirmed), context.DeadlineExceeded)
+	f.setInject(nil)
+
+	f.mu.Lock()
+	f.nodes[0].subs[lost][0].conn.Reset()
+	f.mu.Unlock()
+	receiveAfterPublishing(t, ctx, cl, ps, unconfirmed)
+	receiveAfterPublishing(t, ctx, cl, ps, kept)
+}

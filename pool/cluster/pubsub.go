@@ -127,7 +127,7 @@ type subConn struct {
 	leaving  map[string]int   // sharded channels this side unsubscribes, awaiting the server's confirmation
 	where    map[string]*node // sharded channels and the node each is subscribed on
 	plain    *node            // where SUBSCRIBE and PSUBSCRIBE went, if anywhere
-	held     map[string]bool  // sharded channels subscribed on a connection taken from the set before
+	held     map[string]bool  // sharded channels the node at where confirmed: not subscribed again there
 	closed   bool
 	dying    bool
 	dead     chan struct{} // closed by die
@@ -237,18 +237,20 @@ func (s *subConn) watchConn(sc core.SubConn) {
 // side did not ask for: the node gave up the channel's slot. Frames of a
 // connection the set's successor took are the successor's.
 func (s *subConn) push(n *node, v protocol.Value) {
-	if len(v.Elems) < 2 || !strings.EqualFold(v.Elems[0].Str, "sunsubscribe") {
+	confirmed := len(v.Elems) >= 2 && strings.EqualFold(v.Elems[0].Str, "ssubscribe")
+	if len(v.Elems) < 2 || !confirmed && !strings.EqualFold(v.Elems[0].Str, "sunsubscribe") {
 		s.current().onPush(v)
 		return
 	}
 	ch := v.Elems[1].Str
-	for {
-		s = s.current()
-		s.mu.Lock()
-		if s.heir.Load() == nil {
-			break
+	s = s.locked()
+	if confirmed {
+		if s.where[ch] == n {
+			s.held[ch] = true // the node has it: a successor keeping n's connection holds it
 		}
-		s.mu.Unlock() // replaced meanwhile
+		s.mu.Unlock()
+		s.onPush(v)
+		return
 	}
 	asked := s.leaving[ch] > 0
 	if asked {
@@ -265,6 +267,18 @@ func (s *subConn) push(n *node, v protocol.Value) {
 		return
 	}
 	s.onPush(v)
+}
+
+// locked returns s's current set (current) with its mu held.
+func (s *subConn) locked() *subConn {
+	for {
+		s = s.current()
+		s.mu.Lock()
+		if s.heir.Load() == nil {
+			return s
+		}
+		s.mu.Unlock() // replaced meanwhile
+	}
 }
 
 // Exec implements core.Executor: SSUBSCRIBE goes, split by slot, to the
@@ -327,11 +341,12 @@ func (s *subConn) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 }
 
 // route picks the node an SSUBSCRIBE or SUNSUBSCRIBE of ch goes to and
-// records it. A channel subscribed on a connection taken from the set
-// before, whose node still serves it, is held: it is not subscribed
-// again, and its confirmation is made here (a refused re-subscription,
-// CLUSTERDOWN while another master is down, would be a reply the
-// connection cannot match, and close it with everything on it).
+// records it. A channel its node confirmed (on a connection of this set
+// or one taken from the set before), whose node still serves it, is held:
+// it is not subscribed again, and its confirmation is made here (a
+// refused re-subscription, CLUSTERDOWN while another master is down,
+// would be a reply the connection cannot match, and close it with
+// everything on it).
 func (s *subConn) route(name string, ch []byte) (n *node, held bool) {
 	slot := int(core.Slot(ch))
 	s.mu.Lock()

@@ -21,8 +21,8 @@ func (c *Cluster) serves(slot int, n *node) bool {
 
 // Successor implements core.SubSuccessor: the new set takes the
 // connections that are alive and still serve what is subscribed on them,
-// with their channels (held: not subscribed again), and from then on
-// their push frames.
+// with their channels (those the node confirmed are held: not subscribed
+// again), and from then on their push frames.
 func (s *subConn) Successor(ctx context.Context) (core.SubConn, error) {
 	if s.c.closed.Load() {
 		return nil, core.NotSent(core.ErrClosed)
@@ -43,7 +43,10 @@ func (s *subConn) Successor(ctx context.Context) (core.SubConn, error) {
 	s.c.mu.Unlock()
 	for ch, n := range s.where {
 		if h.conns[n] != nil {
-			h.where[ch], h.held[ch] = n, true
+			h.where[ch] = n
+			if s.held[ch] {
+				h.held[ch] = true
+			}
 		}
 	}
 	maps.Copy(h.leaving, s.leaving)
