@@ -64,6 +64,11 @@ type PubSub struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the owner goroutine
 
+	// orderMu orders what is sent on the connection (attach's
+	// subscriptions, change's (un)subscribes) with the changes of subs it
+	// sends, without holding mu while an executor may dial: the
+	// connection's reader takes mu for every message.
+	orderMu  sync.Mutex
 	mu       sync.Mutex                 // guards the fields below
 	subs     map[string]map[string]bool // command -> names: SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE
 	handlers map[string]func(Message)
@@ -300,8 +305,9 @@ func (ps *PubSub) waitRetry(b *core.Backoff, moved <-chan struct{}) bool {
 // attach subscribes conn to everything wanted and makes it current; when
 // that fails, conn is no longer current and the caller releases it.
 func (ps *PubSub) attach(conn core.SubConn, again bool) error {
+	ps.orderMu.Lock()
 	ps.mu.Lock()
-	var futs []*Future[string]
+	var all [][]any
 	for cmd, names := range ps.subs {
 		if len(names) == 0 {
 			continue
@@ -310,11 +316,16 @@ func (ps *PubSub) attach(conn core.SubConn, again bool) error {
 		for n := range names {
 			args = append(args, n)
 		}
-		futs = append(futs, sendNoReply(ps.ctx, conn, args))
+		all = append(all, args)
 	}
 	ps.conn = conn
 	close(ps.up)
 	ps.mu.Unlock()
+	var futs []*Future[string]
+	for _, args := range all {
+		futs = append(futs, sendNoReply(ps.ctx, conn, args))
+	}
+	ps.orderMu.Unlock()
 	for _, f := range futs {
 		if err := f.Err(); err != nil {
 			ps.mu.Lock()
@@ -371,6 +382,7 @@ func (ps *PubSub) change(ctx context.Context, cmd string, add bool, names []stri
 	}
 	confirm := strings.ToLower(cmd)
 	var waits []chan struct{}
+	ps.orderMu.Lock()
 	ps.mu.Lock()
 	if !add && len(names) == 0 {
 		clear(ps.subs[set]) // no names: every one, as Redis does, so none comes back after a reconnect
@@ -387,14 +399,19 @@ func (ps *PubSub) change(ctx context.Context, cmd string, add bool, names []stri
 	}
 	conn := ps.conn
 	ps.mu.Unlock()
+	var sent *Future[string]
 	if conn != nil {
 		args := []any{cmd}
 		for _, n := range names {
 			args = append(args, n)
 		}
+		sent = sendNoReply(ctx, conn, args)
+	}
+	ps.orderMu.Unlock()
+	if sent != nil {
 		// An error means the connection is going; the owner subscribes
 		// again on the next one, and the confirmation wait covers that.
-		_ = sendNoReply(ctx, conn, args).Err()
+		_ = sent.Err()
 	}
 	for _, w := range waits {
 		select {
