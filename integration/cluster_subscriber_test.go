@@ -44,7 +44,7 @@ func subscriberKeepsHealthyChannels(t *testing.T, fault string) {
 	require.NoError(t, ps.SSubscribe(ctx, lostCh, keptCh))
 	var mu sync.Mutex
 	got := map[string]map[int]int{lostCh: {}, keptCh: {}} // channel -> message -> times received
-	keptAt := map[int]time.Time{}                          // when each message of keptCh first came
+	keptAt := map[int]time.Time{}                         // when each message of keptCh first came
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
