@@ -2,7 +2,11 @@
 
 package integration_test
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/asyncredis/asyncredis/async"
+)
 
 // TestClusterMasterLostUnder10000Writers is TestClusterMasterKilledUnderLoad
 // with 10 000 writers, for a crash and for a host cut off: the users this
@@ -24,4 +28,16 @@ func TestClusterFollowersUnder10000Readers(t *testing.T) {
 	for _, fault := range []string{"crash", "disconnect"} {
 		t.Run(fault, func(t *testing.T) { followersThroughMasterLoss(t, fault, false, true, 10000) })
 	}
+}
+
+// TestClusterSubscriberKeepsHealthyChannelsUnder10000Writers is
+// TestClusterSubscriberKeepsTheHealthyMastersChannels with the crowd of
+// TestFailoverAt10000Goroutines on the subscriber's client: 10 000
+// goroutines issuing eight SETs each without awaiting them, then an
+// INCR, over keys of every master. A crash only, for the suite's time
+// (~35 s a case; a cut-off host passed twice in two runs each as well).
+func TestClusterSubscriberKeepsHealthyChannelsUnder10000Writers(t *testing.T) {
+	subscriberKeepsHealthyChannels(t, "crash", func(cl *async.Client) func() {
+		return startCrowd(cl, "subcrowd", 10000, 8).finish
+	})
 }
