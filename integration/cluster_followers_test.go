@@ -168,11 +168,7 @@ func followersThroughMasterLoss(t *testing.T, fault string, readsWhenDown, subOn
 		}
 		return true
 	}
-	tick := time.NewTicker(time.Millisecond)
-	for deadline := time.Now().Add(5 * time.Second); !allDelivered() && time.Now().Before(deadline); {
-		<-tick.C
-	}
-	tick.Stop()
+	waitAtMost(5*time.Second, allDelivered)
 	require.NoError(t, ps.Close())
 	<-readDone
 

@@ -109,11 +109,7 @@ func subscriberKeepsHealthyChannels(t *testing.T, fault string, load func(*async
 		}
 		return true
 	}
-	tick := time.NewTicker(time.Millisecond)
-	for deadline := time.Now().Add(5 * time.Second); !allIn() && time.Now().Before(deadline); {
-		<-tick.C
-	}
-	tick.Stop()
+	waitAtMost(5*time.Second, allIn)
 	require.NoError(t, ps.Close())
 	<-readDone
 

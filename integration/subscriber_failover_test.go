@@ -164,6 +164,17 @@ func startPublisher(send func(ctx context.Context, msg string) (int64, error)) *
 	return p
 }
 
+// waitAtMost waits until cond holds or limit has passed, looking every
+// millisecond: for messages still on their way, which the assertions
+// after it report if they never come.
+func waitAtMost(limit time.Duration, cond func() bool) {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(limit); !cond() && time.Now().Before(deadline); {
+		<-tick.C
+	}
+}
+
 // finish stops the publisher and returns its acknowledged publishes.
 func (p *publisher) finish() []publish {
 	close(p.stop)
