@@ -229,14 +229,19 @@ func (c *Cluster) fetch(ctx context.Context, addr string) (t Topology, err error
 		}
 	}()
 	res := addrResolver{askedHost: hostOf(addr), mapAddr: c.cfg.AddrMapper, tls: c.cfg.Pool.TLS != nil}
-	v, err := ask1(ctx, conn, "CLUSTER", "SHARDS")
+	// Both questions go at once: one round trip, one wait for the
+	// connection's reader to be scheduled (behind thousands of callers,
+	// under load), when the map matters most. CLUSTER NODES gives the
+	// masters' config epochs, for telling a stale view from a newer one
+	// (apply); without them the view is taken as it is.
+	shards, nodes := send1(ctx, conn, "CLUSTER", "SHARDS"), send1(ctx, conn, "CLUSTER", "NODES")
+	v, err := shards.Wait(ctx)
+	nv, nerr := nodes.Wait(ctx)
 	if err == nil {
 		if t, err = parseShards(v, res); err != nil {
 			return t, err
 		}
-		// The masters' config epochs, for telling a stale view from a
-		// newer one (apply); without them the view is taken as it is.
-		if nv, err := ask1(ctx, conn, "CLUSTER", "NODES"); err == nil {
+		if nerr == nil {
 			t = t.withEpochs(nv.Str)
 		}
 		return t, nil
@@ -254,16 +259,35 @@ func (c *Cluster) fetch(ctx context.Context, addr string) (t Topology, err error
 // ask1 sends one command and waits for its reply; an error reply is
 // returned as the error.
 func ask1(ctx context.Context, ex core.Executor, args ...any) (protocol.Value, error) {
+	return send1(ctx, ex, args...).Wait(ctx)
+}
+
+// reply1 is the reply to a command send1 sent.
+type reply1 struct {
+	w   core.ReplyWaiter
+	err error // the command could not be encoded
+}
+
+// send1 sends one command without waiting for its reply.
+func send1(ctx context.Context, ex core.Executor, args ...any) reply1 {
 	cmd := core.NewCommand()
 	buf, err := protocol.AppendCommand(cmd.Buf, args...)
 	if err != nil {
 		cmd.Release()
-		return protocol.Value{}, err
+		return reply1{err: err}
 	}
 	cmd.Buf = buf
 	w := core.NewReplyWaiter()
 	ex.Exec(ctx, cmd, w)
-	v, err := w.Wait(ctx)
+	return reply1{w: w}
+}
+
+// Wait returns the reply; an error reply is returned as the error.
+func (a reply1) Wait(ctx context.Context) (protocol.Value, error) {
+	if a.err != nil {
+		return protocol.Value{}, a.err
+	}
+	v, err := a.w.Wait(ctx)
 	if err == nil {
 		err = v.Err()
 	}
