@@ -53,7 +53,9 @@ type PubSubConfig struct {
 // Messages and on per-channel handlers. When the connection is lost it
 // reconnects with backoff (to the new master, through a sentinel client)
 // and subscribes to everything again, reporting the gap as
-// KindDisconnected and KindResubscribed messages. Close releases
+// KindDisconnected and KindResubscribed messages; on a cluster client the
+// connections to the nodes that are still fine are kept through that,
+// and their channels miss nothing (core.SubSuccessor). Close releases
 // everything and closes Messages.
 type PubSub struct {
 	src  core.SubscriberSource
