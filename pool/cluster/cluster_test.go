@@ -264,6 +264,26 @@ func TestSplitsMultiKeyCommandsBySlotAndMergesInKeyOrder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), n)
 	assert.Zero(t, f.count("CROSSSLOT"))
+
+	// Many slots (past the split's linear grouping), keys repeated and
+	// in no order of slot.
+	var many []string
+	pairs = nil
+	for i := range 60 {
+		k := fmt.Sprint("many:", i%45)
+		many = append(many, k)
+		pairs = append(pairs, k, "w-"+k)
+	}
+	require.NoError(t, cl.MSet(ctx, pairs...).Err())
+	vals, err = cl.MGet(ctx, many...).Result()
+	require.NoError(t, err)
+	require.Len(t, vals, len(many))
+	for i, k := range many {
+		assert.Equal(t, "w-"+k, vals[i].String, k)
+	}
+	n, err = cl.Exists(ctx, many...).Result()
+	require.NoError(t, err)
+	assert.Equal(t, int64(60), n, "EXISTS counts a key once per mention")
 }
 
 func TestCrossSlotCommandsAreRefusedBeforeSending(t *testing.T) {

@@ -74,51 +74,96 @@ const (
 )
 
 // split sends one command per slot of cmd's keys and merges their
-// replies into one for sink.
+// replies into one for sink. Every splitter is NAME key... or NAME key
+// value...; the parts' requests, sinks and key positions each share one
+// allocation.
 func (c *Cluster) split(ctx context.Context, cmd *core.Command, sink core.Sink, sp *splitNeeded) {
 	kind := splitters[sp.name]
-	args := cmd.Keys() // MSET: keys only; its values are found beside them below
 	all := parseAll(cmd.Buf)
 	step := 1
 	if kind == mergeOK {
 		step = 2
 	}
-	type group struct {
-		slot int
-		idx  []int // positions of the keys in the caller's order
+	nkeys := (len(all) - 1) / step
+	groups, of := groupBySlot(all, step, nkeys)
+	pos := make([]int, nkeys) // the keys' positions in the caller's order, group after group
+	for gi, off := 0, 0; gi < len(groups); gi++ {
+		groups[gi].off, off = off, off+groups[gi].n
+		groups[gi].n = 0
 	}
-	var groups []*group
-	bySlot := map[uint16]*group{}
-	for i := range args {
-		s := core.Slot(args[i])
-		g := bySlot[s]
-		if g == nil {
-			g = &group{slot: int(s)}
-			bySlot[s] = g
-			groups = append(groups, g)
-		}
-		g.idx = append(g.idx, i)
+	for i, gi := range of {
+		g := &groups[gi]
+		pos[g.off+g.n] = i
+		g.n++
 	}
-	m := &merge{sink: sink, kind: kind, left: len(groups), values: make([]protocol.Value, len(args))}
+	m := &merge{sink: sink, kind: kind, left: len(groups), values: make([]protocol.Value, nkeys)}
+	parts := make([]part, len(groups))
+	reqs := make([]request, len(groups))
 	subs := make([]*request, len(groups))
 	for gi, g := range groups {
+		idx := pos[g.off : g.off+g.n : g.off+g.n]
 		sub := core.NewCommand()
-		sub.Buf = protocol.AppendArrayHeader(sub.Buf, 1+len(g.idx)*step)
+		sub.Buf = protocol.AppendArrayHeader(sub.Buf, 1+len(idx)*step)
 		sub.Buf = protocol.AppendBytes(sub.Buf, all[0])
-		for _, i := range g.idx {
+		for _, i := range idx {
 			for j := range step {
 				sub.Buf = protocol.AppendBytes(sub.Buf, all[1+i*step+j])
 			}
 		}
-		subs[gi] = c.newRequest(ctx, sub, &part{m: m, idx: g.idx}, g.slot)
+		parts[gi] = part{m: m, idx: idx}
+		c.initRequest(&reqs[gi], ctx, sub, &parts[gi], g.slot)
+		subs[gi] = &reqs[gi]
 	}
 	cmd.Release()
 	c.submitAll(ctx, subs)
 }
 
+// slotGroup is the keys of one slot in a split: how many, and where
+// their positions start.
+type slotGroup struct{ slot, n, off int }
+
+// groupBySlot groups the nkeys keys of all (NAME key... with step
+// arguments per key) by slot, in order of first appearance, and returns
+// the groups with their key counts and each key's group.
+func groupBySlot(all [][]byte, step, nkeys int) ([]slotGroup, []int) {
+	var groups []slotGroup
+	var bySlot map[int]int // made once there are many groups
+	of := make([]int, nkeys)
+	for i := range nkeys {
+		slot := int(core.Slot(all[1+i*step]))
+		gi := -1
+		if bySlot != nil {
+			if j, ok := bySlot[slot]; ok {
+				gi = j
+			}
+		} else {
+			for j := range groups {
+				if groups[j].slot == slot {
+					gi = j
+					break
+				}
+			}
+		}
+		if gi < 0 {
+			gi = len(groups)
+			groups = append(groups, slotGroup{slot: slot})
+			if bySlot == nil && len(groups) > 16 {
+				bySlot = make(map[int]int, nkeys)
+				for j, g := range groups {
+					bySlot[g.slot] = j
+				}
+			} else if bySlot != nil {
+				bySlot[slot] = gi
+			}
+		}
+		groups[gi].n++
+		of[i] = gi
+	}
+	return groups, of
+}
+
 // parseAll splits an encoded command into its arguments (aliasing buf).
 func parseAll(buf []byte) [][]byte {
-	var out [][]byte
 	i := 0
 	readInt := func() int {
 		n := 0
@@ -134,6 +179,7 @@ func parseAll(buf []byte) [][]byte {
 	}
 	i++
 	n := readInt()
+	out := make([][]byte, 0, min(n, len(buf)/4)) // each argument takes at least 4 bytes ($0\r\n)
 	for range n {
 		if i >= len(buf) || buf[i] != '$' {
 			return out

@@ -48,7 +48,15 @@ type retryState struct {
 // recycled: a pool may still ask a completed sink for its capabilities
 // (Consumes) after Complete returns.
 func (c *Cluster) newRequest(ctx context.Context, cmd *core.Command, sink core.Sink, slot int) *request {
-	return &request{Wrapper: core.Wrapper{Inner: sink}, c: c, ctx: ctx, cmd: cmd, slot: slot,
+	r := new(request)
+	c.initRequest(r, ctx, cmd, sink, slot)
+	return r
+}
+
+// initRequest makes r the request of cmd for slot (r may be one of an
+// array: a split's parts are allocated together).
+func (c *Cluster) initRequest(r *request, ctx context.Context, cmd *core.Command, sink core.Sink, slot int) {
+	*r = request{Wrapper: core.Wrapper{Inner: sink}, c: c, ctx: ctx, cmd: cmd, slot: slot,
 		read: c.cfg.Reads != core.ReadMaster && core.ReadOnly(cmd.Name())}
 }
 
