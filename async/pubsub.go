@@ -373,15 +373,7 @@ func (ps *PubSub) change(ctx context.Context, cmd string, add bool, names []stri
 	if err := ps.failure(); err != nil {
 		return err
 	}
-	var set string
-	switch cmd {
-	case "SUBSCRIBE", "UNSUBSCRIBE":
-		set = "SUBSCRIBE"
-	case "PSUBSCRIBE", "PUNSUBSCRIBE":
-		set = "PSUBSCRIBE"
-	case "SSUBSCRIBE", "SUNSUBSCRIBE":
-		set = "SSUBSCRIBE"
-	}
+	set := subscriptionSet(cmd)
 	confirm := strings.ToLower(cmd)
 	var waits []chan struct{}
 	ps.orderMu.Lock()
@@ -425,6 +417,17 @@ func (ps *PubSub) change(ctx context.Context, cmd string, add bool, names []stri
 		}
 	}
 	return nil
+}
+
+// subscriptionSet names the set of subs that cmd changes.
+func subscriptionSet(cmd string) string {
+	switch cmd {
+	case "PSUBSCRIBE", "PUNSUBSCRIBE":
+		return "PSUBSCRIBE"
+	case "SSUBSCRIBE", "SUNSUBSCRIBE":
+		return "SSUBSCRIBE"
+	}
+	return "SUBSCRIBE"
 }
 
 // failure returns the permanent error the subscriber gave up on, if any.
