@@ -24,6 +24,11 @@ const (
 	// KindResubscribed reports that every subscription was restored on a
 	// new connection (after a reconnect or a failover).
 	KindResubscribed = "resubscribed"
+	// KindRefused reports a subscription the server refused when it was
+	// made again after a reconnect (an ACL changed meanwhile, say): Channel
+	// names it, Err is the server's reply, and it is no longer asked for.
+	// A refusal of a Subscribe call is that call's error instead.
+	KindRefused = "refused"
 )
 
 // Message is one pub/sub delivery or event.
@@ -32,7 +37,7 @@ type Message struct {
 	Channel string // the channel (for confirmations: the channel or pattern)
 	Pattern string // for "pmessage"
 	Payload string
-	Err     error // for KindDisconnected
+	Err     error // for KindDisconnected and KindRefused
 }
 
 // PubSubConfig configures Client.PubSub.
@@ -74,7 +79,7 @@ type PubSub struct {
 	mu       sync.Mutex                 // guards the fields below
 	subs     map[string]map[string]bool // command -> names: SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE
 	handlers map[string]func(Message)
-	waiters  map[string][]chan struct{} // "kind name" -> confirmations awaited
+	waiters  map[string][]chan error // "kind name" -> confirmations awaited: nil, or the server's refusal
 	conn     core.SubConn
 	up       chan struct{} // closed when conn is set; replaced when lost
 	fatal    error         // why the owner gave up; set once, before failed is closed
@@ -104,7 +109,7 @@ func (c *Client) PubSub(cfg PubSubConfig) (*PubSub, error) {
 		src: src, cfg: cfg, msgs: make(chan Message, cfg.Buffer), ctx: ctx, cancel: cancel,
 		subs:     map[string]map[string]bool{"SUBSCRIBE": {}, "PSUBSCRIBE": {}, "SSUBSCRIBE": {}},
 		handlers: map[string]func(Message){},
-		waiters:  map[string][]chan struct{}{},
+		waiters:  map[string][]chan error{},
 		up:       make(chan struct{}),
 		failed:   make(chan struct{}),
 	}
@@ -168,18 +173,8 @@ func (ps *PubSub) onPush(v protocol.Value) {
 		if len(v.Elems) >= 4 {
 			m.Pattern, m.Channel, m.Payload = v.Elems[1].Str, v.Elems[2].Str, v.Elems[3].Str
 		}
-	default: // confirmations
-		key := kind + " " + m.Channel
-		ps.mu.Lock()
-		ws := ps.waiters[key]
-		delete(ps.waiters, key)
-		ps.mu.Unlock()
-		for _, w := range ws {
-			close(w)
-		}
-		if ps.cfg.ShowConfirmations {
-			ps.deliver(m)
-		}
+	default: // confirmations and refusals (core.Ask)
+		ps.confirmed(m, core.RefusalOf(v))
 		return
 	}
 	ps.mu.Lock()
@@ -193,6 +188,30 @@ func (ps *PubSub) onPush(v protocol.Value) {
 		return
 	}
 	ps.deliver(m)
+}
+
+// confirmed answers the Subscribe calls waiting for m's confirmation,
+// or, when the server refused it, fails them with refused and forgets
+// the subscription (a refusal no call waits for, one made again after a
+// reconnect, is delivered as KindRefused).
+func (ps *PubSub) confirmed(m Message, refused error) {
+	key := m.Kind + " " + m.Channel
+	ps.mu.Lock()
+	ws := ps.waiters[key]
+	delete(ps.waiters, key)
+	if refused != nil {
+		delete(ps.subs[subscriptionSet(strings.ToUpper(m.Kind))], m.Channel)
+	}
+	ps.mu.Unlock()
+	for _, w := range ws {
+		w <- refused
+	}
+	switch {
+	case refused != nil && len(ws) == 0 && !strings.Contains(m.Kind, "unsubscribe"):
+		ps.deliver(Message{Kind: KindRefused, Channel: m.Channel, Err: refused})
+	case refused == nil && ps.cfg.ShowConfirmations:
+		ps.deliver(m)
+	}
 }
 
 // own keeps a connection with every subscription, until Close. A set
@@ -375,7 +394,10 @@ func (ps *PubSub) change(ctx context.Context, cmd string, add bool, names []stri
 	}
 	set := subscriptionSet(cmd)
 	confirm := strings.ToLower(cmd)
-	var waits []chan struct{}
+	if add && len(names) == 0 {
+		return nil // nothing to subscribe (the server would refuse a command without names)
+	}
+	var waits []chan error
 	ps.orderMu.Lock()
 	ps.mu.Lock()
 	if !add && len(names) == 0 {
@@ -384,7 +406,7 @@ func (ps *PubSub) change(ctx context.Context, cmd string, add bool, names []stri
 	for _, n := range names {
 		if add {
 			ps.subs[set][n] = true
-			w := make(chan struct{})
+			w := make(chan error, 1)
 			ps.waiters[confirm+" "+n] = append(ps.waiters[confirm+" "+n], w)
 			waits = append(waits, w)
 		} else {
@@ -409,7 +431,10 @@ func (ps *PubSub) change(ctx context.Context, cmd string, add bool, names []stri
 	}
 	for _, w := range waits {
 		select {
-		case <-w:
+		case err := <-w:
+			if err != nil {
+				return err
+			}
 		case <-ps.failed:
 			return ps.failure()
 		case <-ctx.Done():

@@ -9,6 +9,7 @@ import (
 	"github.com/asyncredis/asyncredis/async"
 	"github.com/asyncredis/asyncredis/integration"
 	"github.com/asyncredis/asyncredis/pool"
+	"github.com/asyncredis/asyncredis/protocol"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -131,4 +132,59 @@ func TestPubSubFullBufferKeepsConnectionEvents(t *testing.T) {
 	next(t, ps, async.KindResubscribed)
 	must(t, c.Publish(ctx, "flood", "after"))
 	assert.Equal(t, "after", next(t, ps, "message").Payload)
+}
+
+// A subscription the server refuses (here an ACL that allows one channel
+// only) fails its Subscribe call with the server's error and costs the
+// connection nothing: the channels already subscribed keep receiving on
+// it, without a reconnect, and a later subscription on it succeeds. A
+// refused resubscription is reported as KindRefused.
+func TestPubSubRefusedSubscriptionKeepsTheConnection(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r := integration.StartRedisT(t, integration.RedisConfig{})
+	admin, _ := newClient(t, pool.Config{Addr: r.Addr()})
+	must(t, admin.Do(ctx, "ACL", "SETUSER", "listener", "on", ">pw", "~*", "+@all", "resetchannels", "&ok*"))
+	c, _ := newClient(t, pool.Config{Addr: r.Addr(), Username: "listener", Password: "pw"})
+	ps, err := c.PubSub(async.PubSubConfig{ShowConfirmations: true})
+	require.NoError(t, err)
+	defer ps.Close()
+	require.NoError(t, ps.Subscribe(ctx, "ok"))
+
+	err = ps.Subscribe(ctx, "ok2", "denied")
+	require.ErrorIs(t, err, protocol.ErrNoPerm, "the whole command is refused")
+	require.NoError(t, ps.SSubscribe(ctx, "ok3"), "the connection still subscribes")
+	must(t, admin.Publish(ctx, "ok", "still here"))
+	must(t, admin.Do(ctx, "SPUBLISH", "ok3", "new"))
+	for _, want := range []string{"message", "smessage"} {
+		m := next(t, ps, want)
+		assert.Contains(t, []string{"ok", "ok3"}, m.Channel)
+	}
+	assert.EqualValues(t, 0, must(t, admin.Publish(ctx, "ok2", "x")), "ok2 was refused with denied")
+	assert.EqualValues(t, 1, must(t, admin.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub")).Int)
+	next(t, ps, async.KindResubscribed)
+	assert.EqualValues(t, 1, must(t, admin.Publish(ctx, "ok", "back")), "the refused channels were not asked again")
+
+	// The ACL changes under the subscriber: the server drops its
+	// connection, and of what it subscribes again, "ok" is refused.
+	must(t, admin.Do(ctx, "ACL", "SETUSER", "listener", "resetchannels", "&ok3"))
+	var refused *async.Message
+	for resubscribed := false; refused == nil || !resubscribed; {
+		select {
+		case m := <-ps.Messages():
+			switch m.Kind {
+			case async.KindRefused:
+				refused = &m
+			case async.KindResubscribed:
+				resubscribed = true
+			}
+		case <-ctx.Done():
+			t.Fatalf("no refusal and resubscription: %v", ctx.Err())
+		}
+	}
+	assert.Equal(t, "ok", refused.Channel)
+	require.ErrorIs(t, refused.Err, protocol.ErrNoPerm)
+	must(t, admin.Do(ctx, "SPUBLISH", "ok3", "kept"))
+	assert.Equal(t, "kept", next(t, ps, "smessage").Payload)
 }

@@ -62,6 +62,7 @@ type Conn struct {
 
 	mu      sync.Mutex    // guards the fields below
 	pending ring          // written, awaiting replies, in order
+	asks    []pendingAsk  // a subscriber's subscription commands written, not yet answered in full (asks.go)
 	err     error         // why the connection died; nil while alive
 	since   time.Time     // when pending last became non-empty or a reply last came
 	room    waitline.Room // callers waiting for room

@@ -181,11 +181,16 @@ func (c *Conn) readOwned(vals []protocol.Value, sinks []core.Sink) bool {
 				rerr = err
 				break
 			}
-			if v.Kind == protocol.KindPush {
+			switch {
+			case c.kind == subscriber:
+				if c.subscriberRead(v) {
+					vals = append(vals, v)
+				}
+			case v.Kind == protocol.KindPush:
 				if c.cfg.OnPush != nil {
 					c.cfg.OnPush(v)
 				}
-			} else {
+			default:
 				vals = append(vals, v)
 			}
 			if c.rd.Buffered() == 0 {

@@ -132,6 +132,7 @@ type outgoing struct {
 	sinks   []core.Sink
 	cmds    []*core.Command // released once written
 	noReply []core.Sink     // completed once written
+	asks    []pendingAsk    // of the subscription commands among them (asks.go)
 	waited  time.Time       // the earliest a command in it began waiting
 	taken   int             // commands of the writer's batch handled so far, sent or not
 }
@@ -141,6 +142,8 @@ func (o *outgoing) reset() {
 		o.buf = make([]byte, 0, 16<<10) // one huge command: do not pin its size
 	}
 	o.buf, o.sinks, o.cmds, o.noReply, o.waited, o.taken = o.buf[:0], o.sinks[:0], o.cmds[:0], o.noReply[:0], time.Time{}, 0
+	clear(o.asks)
+	o.asks = o.asks[:0]
 }
 
 // failUnwritten fails what o holds, none of it written, with err.
@@ -247,6 +250,7 @@ func (c *Conn) writeBatch(o *outgoing, batch []request) bool {
 		}
 		o.buf = append(o.buf, r.cmd.Buf...)
 		if r.cmd.NoReply {
+			c.noteAsk(o, r.cmd)
 			o.noReply = append(o.noReply, r.sink)
 			r.cmd.Release()
 			c.load.Add(-1)
@@ -309,6 +313,7 @@ func (c *Conn) flush(o *outgoing) error {
 			c.since = o.waited // ReadTimeout bounds the whole wait
 		}
 	}
+	c.keepAsksLocked(o)
 	c.pending.push(o.sinks...)
 	c.w.inHand -= o.taken
 	if c.read.idle() && len(o.sinks) > 0 {

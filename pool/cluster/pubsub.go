@@ -128,6 +128,7 @@ type subConn struct {
 	where    map[string]*node // sharded channels and the node each is subscribed on
 	plain    *node            // where SUBSCRIBE and PSUBSCRIBE went, if anywhere
 	held     map[string]bool  // sharded channels the node at where confirmed: not subscribed again there
+	refusals int              // transient refusals in a row, this set's and its predecessors' (subrefusal.go)
 	closed   bool
 	dying    bool
 	dead     chan struct{} // closed by die
@@ -237,6 +238,10 @@ func (s *subConn) watchConn(sc core.SubConn) {
 // side did not ask for: the node gave up the channel's slot. Frames of a
 // connection the set's successor took are the successor's.
 func (s *subConn) push(n *node, v protocol.Value) {
+	if err := core.RefusalOf(v); err != nil {
+		s.refused(n, v, err)
+		return
+	}
 	confirmed := len(v.Elems) >= 2 && strings.EqualFold(v.Elems[0].Str, "ssubscribe")
 	if len(v.Elems) < 2 || !confirmed && !strings.EqualFold(v.Elems[0].Str, "sunsubscribe") {
 		s.current().onPush(v)
@@ -248,6 +253,7 @@ func (s *subConn) push(n *node, v protocol.Value) {
 		if s.where[ch] == n {
 			s.held[ch] = true // the node has it: a successor keeping n's connection holds it
 		}
+		s.refusals = 0
 		s.mu.Unlock()
 		s.onPush(v)
 		return
@@ -297,8 +303,7 @@ func (s *subConn) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 		return
 	}
 	args := parseAll(cmd.Buf)
-	byNode := map[*node][][]byte{}
-	var order []*node
+	var parts []subPart // one per node and slot: a node refuses channels of two slots in one command (CROSSSLOT)
 	var confirm []string
 	for _, ch := range args[1:] {
 		n, held := s.route(name, ch)
@@ -306,10 +311,7 @@ func (s *subConn) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 			confirm = append(confirm, string(ch))
 			continue
 		}
-		if _, ok := byNode[n]; !ok {
-			order = append(order, n)
-		}
-		byNode[n] = append(byNode[n], ch)
+		parts = addToPart(parts, n, core.Slot(ch), ch)
 	}
 	if len(confirm) > 0 {
 		// Not on this goroutine: the caller may hold the lock the
@@ -321,23 +323,42 @@ func (s *subConn) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 			}
 		})
 	}
-	if len(order) == 0 {
+	if len(parts) == 0 {
 		cmd.Release()
 		sink.Complete(protocol.Value{Kind: protocol.KindSimpleString, Str: "OK"}, nil)
 		return
 	}
-	all := &allSink{Wrapper: core.Wrapper{Inner: sink}, left: len(order)}
-	for _, n := range order {
+	all := &allSink{Wrapper: core.Wrapper{Inner: sink}, left: len(parts)}
+	for _, p := range parts {
 		part := core.NewCommand()
 		part.NoReply = cmd.NoReply
-		part.Buf = protocol.AppendArrayHeader(part.Buf, 1+len(byNode[n]))
+		part.Buf = protocol.AppendArrayHeader(part.Buf, 1+len(p.chans))
 		part.Buf = protocol.AppendBytes(part.Buf, args[0])
-		for _, ch := range byNode[n] {
+		for _, ch := range p.chans {
 			part.Buf = protocol.AppendBytes(part.Buf, ch)
 		}
-		s.forward(ctx, n, part, all)
+		s.forward(ctx, p.n, part, all)
 	}
 	cmd.Release()
+}
+
+// subPart is the channels of one (un)subscribe sent to node n, all in
+// one slot.
+type subPart struct {
+	n     *node
+	slot  uint16
+	chans [][]byte
+}
+
+// addToPart adds ch, of slot, to the part for n and slot, or a new one.
+func addToPart(parts []subPart, n *node, slot uint16, ch []byte) []subPart {
+	for i := range parts {
+		if parts[i].n == n && parts[i].slot == slot {
+			parts[i].chans = append(parts[i].chans, ch)
+			return parts
+		}
+	}
+	return append(parts, subPart{n: n, slot: slot, chans: [][]byte{ch}})
 }
 
 // route picks the node an SSUBSCRIBE or SUNSUBSCRIBE of ch goes to and

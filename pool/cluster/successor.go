@@ -50,6 +50,7 @@ func (s *subConn) Successor(ctx context.Context) (core.SubConn, error) {
 		}
 	}
 	maps.Copy(h.leaving, s.leaving)
+	h.refusals = s.refusals
 	if h.conns[s.plain] != nil {
 		h.plain = s.plain
 	}
