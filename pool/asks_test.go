@@ -110,4 +110,3 @@ func TestSubscriberMatchesRefusalsToTheirCommands(t *testing.T) {
 		t.Fatal("an unmatched error reply left the connection open")
 	}
 }
-
