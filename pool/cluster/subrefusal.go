@@ -32,6 +32,13 @@ func (s *subConn) refused(n *node, v protocol.Value, err error) {
 		s.mu.Unlock()
 		return
 	case "ssubscribe":
+		// The channel is not subscribed on n: it must not count against
+		// keeping n's connection when the slot turns out to be elsewhere.
+		s = s.locked()
+		if s.where[ch] == n {
+			delete(s.where, ch)
+		}
+		s.mu.Unlock()
 		if transientRefusal(err) {
 			var re *protocol.RedisError
 			if errors.As(err, &re) {
@@ -42,11 +49,6 @@ func (s *subConn) refused(n *node, v protocol.Value, err error) {
 			s.current().dieLater()
 			return
 		}
-		s = s.locked()
-		if s.where[ch] == n {
-			delete(s.where, ch)
-		}
-		s.mu.Unlock()
 	}
 	s.current().onPush(v)
 }
