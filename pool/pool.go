@@ -349,6 +349,9 @@ func (p *Pool) Release(c *Conn) { p.lend.release(c) }
 // Subscriber dials a connection for pub/sub whose push frames go to
 // onPush (on the connection's reader goroutine; it must not block). It is
 // the caller's to Close; the pool closes it too when it closes.
+// Subscription commands sent on it with NoReply that the server refuses
+// reach onPush as refusals, one per name (core.Ask, core.RefusalOf): the
+// connection stays, and so do its subscriptions.
 func (p *Pool) Subscriber(ctx context.Context, onPush func(protocol.Value)) (core.SubConn, error) {
 	c, err := p.lend.subscriber(ctx, onPush)
 	if err != nil {

@@ -126,7 +126,12 @@
 // nodes are kept through that (the set's successor takes them: the
 // core.SubSuccessor contract): their channels miss nothing, even while
 // the cluster refuses every command with CLUSTERDOWN until a lost
-// master's replica is promoted.
+// master's replica is promoted. An SSUBSCRIBE goes as one command per
+// slot (a node refuses channels of two slots together, CROSSSLOT); one
+// that a node refuses for the moment (MOVED, ASK, CLUSTERDOWN, TRYAGAIN,
+// MASTERDOWN, LOADING) is made again after a pause that grows with the
+// refusals in a row (25 ms to 1 s), on the set's successor, where the map
+// then says; other refusals (NOPERM) fail the Subscribe call.
 //
 // # Observability
 //
