@@ -41,3 +41,13 @@ func TestClusterSubscriberKeepsHealthyChannelsUnder10000Writers(t *testing.T) {
 		return startCrowd(cl, "subcrowd", 10000, 8).finish
 	})
 }
+
+// TestClusterSubscriberKeepsItsConnectionThroughAMovedUnder10000Writers is
+// TestClusterSubscriberKeepsItsConnectionThroughAMoved with the crowd of
+// TestFailoverAt10000Goroutines on the subscriber's client, its keys in
+// one slot of the master that takes no part in the move.
+func TestClusterSubscriberKeepsItsConnectionThroughAMovedUnder10000Writers(t *testing.T) {
+	subscriberKeepsConnThroughMoved(t, func(cl *async.Client, prefix string) func() {
+		return startCrowd(cl, prefix+"crowd", 10000, 8).finish
+	})
+}

@@ -22,6 +22,14 @@ import (
 // its connection is the same — and the new channel is subscribed where
 // the MOVED points.
 func TestClusterSubscriberKeepsItsConnectionThroughAMoved(t *testing.T) {
+	subscriberKeepsConnThroughMoved(t, nil)
+}
+
+// subscriberKeepsConnThroughMoved runs the test; load, if set, starts
+// more work on the subscriber's client, on keys of the master that takes
+// no part (their MOVED would tell the client of the move first), and
+// returns what stops it.
+func subscriberKeepsConnThroughMoved(t *testing.T, load func(cl *async.Client, prefix string) (stop func())) {
 	integration.CheckGoroutines(t)
 	rc := integration.StartClusterT(t, integration.ClusterConfig{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -41,6 +49,10 @@ func TestClusterSubscriberKeepsItsConnectionThroughAMoved(t *testing.T) {
 	require.NoError(t, err)
 	defer ps.Close()
 	require.NoError(t, ps.SSubscribe(ctx, keptCh))
+	if load != nil {
+		tag := keysIn(slotSet(t, ctx, rc, rc.Masters[0]), "elsewhere", 1)[0]
+		defer sync.OnceFunc(load(cl, "{"+tag+"}"))()
+	}
 	pubsubConns := func() string {
 		v, err := from.Do(ctx, "CLIENT", "LIST", "TYPE", "pubsub")
 		require.NoError(t, err)
