@@ -3,6 +3,7 @@ package integration_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -186,12 +187,18 @@ func TestReplicaFallbackToMaster(t *testing.T) {
 	for _, n := range d.Replicas {
 		require.NoError(t, n.Kill(ctx))
 	}
-	require.Eventually(t, func() bool {
+	var last string // what the replica client said last, for a failure's message
+	ok := assert.Eventually(t, func() bool {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		role, err := r.Role(cctx).Result()
+		last = fmt.Sprintf("role %q, error %v", role.Role, err)
 		return err == nil && role.Role == "master"
 	}, 30*time.Second, 10*time.Millisecond, "reads fall back to the master")
+	if !ok {
+		reps, err := fb.Replicas(ctx, name).Result()
+		t.Fatalf("the replica client's last answer: %s; the sentinels list the replicas as %+v (%v)", last, reps, err)
+	}
 	require.Eventually(t, func() bool {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
