@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -214,7 +215,7 @@ func oneSlot(keys []string) bool {
 
 // clusterMain measures the three clients against a local cluster, as
 // mainErr does against one server.
-func clusterMain(warm, d time.Duration, rounds int, concList, out string) error {
+func clusterMain(warm, d time.Duration, rounds int, concList, out, only string) error {
 	ctx := context.Background()
 	seeds, pids, stop, err := startLoopbackCluster(ctx)
 	if err != nil {
@@ -235,6 +236,10 @@ func clusterMain(warm, d time.Duration, rounds int, concList, out string) error 
 		{name: "GET/SET 1 KiB", prefix: "bench:l:", valSize: 1024},
 		{name: "MGET 10 keys, one slot", prefix: "bench:t:", valSize: 16, mget: true, oneSlot: true},
 		{name: "MGET 10 keys, 10 slots", prefix: "bench:m:", valSize: 16, mget: true},
+	}
+	if only != "" {
+		workloads = slices.DeleteFunc(workloads, func(w workload) bool { return !strings.Contains(w.name, only) })
+		makers, clientNames = makers[:1], clientNames[:1]
 	}
 	filler, err := newAsyncredisCluster(seeds)
 	if err != nil {
@@ -278,6 +283,9 @@ func clusterMain(warm, d time.Duration, rounds int, concList, out string) error 
 	reproduce := fmt.Sprintf("cd bench && go run . -cluster -duration %v -warmup %v -rounds %d -concurrency %s", d, warm, rounds, concList)
 	if out != "results/cluster.md" {
 		reproduce += " -cluster-out " + out
+	}
+	if only != "" {
+		reproduce += fmt.Sprintf(" -cluster-only %q", only)
 	}
 	where := "a Redis Cluster of six redis-server processes on 127.0.0.1 (3 masters + 3 replicas, no persistence), started by the benchmark; the servers' CPU is not counted as other processes' load"
 	return report(results, clientNames, workloads, concs, d, rounds, where, reproduce, out)

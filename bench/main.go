@@ -193,6 +193,7 @@ type result struct {
 	allocsPerOp float64
 	bytesPerOp  float64
 	cpuPerOp    time.Duration // the benchmark process's CPU time (user+system) per operation
+	serverPerOp time.Duration // the redis-server processes' CPU time per operation (0: not known)
 	writesPerOp float64       // write system calls per operation (/proc/self/io syscw)
 	others      float64       // CPU share of other processes (not this one, not redis-server), 0..1 of the machine
 	errors      int64         // failed commands
@@ -335,6 +336,7 @@ func run(c *client, w workload, names []string, conc int, warm, d time.Duration,
 		allocsPerOp: float64(after.Mallocs-before.Mallocs) / ops,
 		bytesPerOp:  float64(after.TotalAlloc-before.TotalAlloc) / ops,
 		cpuPerOp:    time.Duration(float64(self) / ops),
+		serverPerOp: time.Duration(float64(redis) / ops),
 		writesPerOp: float64(io1-io0) / ops,
 		others:      max(others, 0),
 	}
@@ -356,6 +358,7 @@ func main() {
 	opLoopClient := flag.String("oploop-client", "asyncredis", "the clients -oploop drives, one after another in this process: asyncredis, rueidis or go-redis, comma-separated")
 	clusterMode := flag.Bool("cluster", false, "instead: throughput against a local Redis Cluster (3 masters + 3 replicas on loopback) started by the benchmark")
 	clusterOut := flag.String("cluster-out", "results/cluster.md", "where the -cluster report goes")
+	clusterOnly := flag.String("cluster-only", "", "with -cluster, for profiles: only the workloads whose name contains this (e.g. \"10 slots\") and only asyncredis")
 	clusterFaultsMode := flag.Bool("cluster-failover", false, "instead: the cluster fault benchmark (kill, disconnect, CLUSTER FAILOVER, resharding) on clusters in containers")
 	clusterFaultRuns := flag.Int("cluster-failover-runs", 1, "runs of each cluster fault per client")
 	clusterFaultWhich := flag.String("cluster-failover-scenarios", strings.Join(clusterFaults, ","), "cluster faults to run")
@@ -421,7 +424,7 @@ func main() {
 		return
 	}
 	if *clusterMode {
-		if err := clusterMain(*warm, *duration, *rounds, *conc, *clusterOut); err != nil {
+		if err := clusterMain(*warm, *duration, *rounds, *conc, *clusterOut, *clusterOnly); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}

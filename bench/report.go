@@ -15,7 +15,7 @@ import (
 // clean) of one client, workload and concurrency.
 type summary struct {
 	opsPerSec, allocs, bytes, writes float64
-	cpu, p50, p99                    time.Duration
+	cpu, server, p50, p99            time.Duration
 	errors, bad                      int64
 	clean, rounds                    int
 }
@@ -50,7 +50,7 @@ func summarize(all []result) summary {
 		return 0
 	}
 	var ops, allocs, bytes, writes []float64
-	var cpu, p50, p99 []time.Duration
+	var cpu, srv, p50, p99 []time.Duration
 	var errs, bad int64
 	for _, r := range rs {
 		ops = append(ops, r.opsPerSec())
@@ -58,6 +58,7 @@ func summarize(all []result) summary {
 		bytes = append(bytes, r.bytesPerOp)
 		writes = append(writes, r.writesPerOp)
 		cpu = append(cpu, r.cpuPerOp)
+		srv = append(srv, r.serverPerOp)
 		p50 = append(p50, r.p50)
 		p99 = append(p99, r.p99)
 	}
@@ -67,7 +68,7 @@ func summarize(all []result) summary {
 	cmpD := func(a, b time.Duration) int { return cmpF(float64(a), float64(b)) }
 	return summary{
 		opsPerSec: median(ops, cmpF), allocs: median(allocs, cmpF), bytes: median(bytes, cmpF), writes: median(writes, cmpF),
-		cpu: median(cpu, cmpD), p50: median(p50, cmpD), p99: median(p99, cmpD), errors: errs, bad: bad,
+		cpu: median(cpu, cmpD), server: median(srv, cmpD), p50: median(p50, cmpD), p99: median(p99, cmpD), errors: errs, bad: bad,
 		clean: clean, rounds: len(all),
 	}
 }
@@ -101,7 +102,7 @@ func report(results []result, clients []string, workloads []workload, concs []in
 		"Per point and round, each client is created afresh, warmed up, then measured for %v; the order of the clients rotates per round (A B C, B C A, C A B, ...). "+
 		"Figures are medians over the clean rounds of %d: a round in which other processes (not this one, not redis-server) used more than %.0f%% of the machine is flagged and left out (the `clean` column). "+
 		"Each workload has its own keyspace of %d keys holding values of its stated size; every GET and MGET reply is checked (`bad`). "+
-		"CPU is the benchmark process's user+system time per operation (steadier than ops/s on a shared machine); writes are write system calls per operation; allocations are the whole process's mallocs per operation (the benchmark loop allocates nothing), so they are the client's.\n\n",
+		"CPU is the benchmark process's user+system time per operation (steadier than ops/s on a shared machine); the servers' CPU is that of the redis-server processes per operation, where they run on this machine (— otherwise): on a machine the servers share with the client, ops/s is bounded by the two together; writes are write system calls per operation; allocations are the whole process's mallocs per operation (the benchmark loop allocates nothing), so they are the client's.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, server, d, rounds, 100*loadedShare, keys)
 	fmt.Fprintf(&b, "Clients:\n\n")
 	versions := map[string]string{"rueidis": moduleVersion("github.com/redis/rueidis"), "go-redis": moduleVersion("github.com/redis/go-redis/v9")}
@@ -115,14 +116,18 @@ func report(results []result, clients []string, workloads []workload, concs []in
 	b.WriteString("\n")
 	for _, w := range workloads {
 		fmt.Fprintf(&b, "## %s\n\n", w.name)
-		fmt.Fprintf(&b, "| goroutines | client | ops/s | vs rueidis | vs go-redis | CPU µs/op | writes/op | p50 | p99 | allocs/op | B/op | errors | bad | clean |\n")
-		fmt.Fprintf(&b, "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		fmt.Fprintf(&b, "| goroutines | client | ops/s | vs rueidis | vs go-redis | CPU µs/op | servers' CPU µs/op | writes/op | p50 | p99 | allocs/op | B/op | errors | bad | clean |\n")
+		fmt.Fprintf(&b, "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, n := range concs {
 			ru, gr := get(w.name, "rueidis", n), get(w.name, "go-redis", n)
 			for _, c := range clients {
 				s := get(w.name, c, n)
-				fmt.Fprintf(&b, "| %d | %s | %.0f | %.2f× | %.2f× | %.2f | %.2f | %v | %v | %.1f | %.0f | %d | %d | %d/%d |\n",
-					n, c, s.opsPerSec, s.opsPerSec/ru.opsPerSec, s.opsPerSec/gr.opsPerSec, float64(s.cpu)/1e3, s.writes,
+				srv := "—"
+				if s.server > 0 {
+					srv = fmt.Sprintf("%.2f", float64(s.server)/1e3)
+				}
+				fmt.Fprintf(&b, "| %d | %s | %.0f | %.2f× | %.2f× | %.2f | %s | %.2f | %v | %v | %.1f | %.0f | %d | %d | %d/%d |\n",
+					n, c, s.opsPerSec, s.opsPerSec/ru.opsPerSec, s.opsPerSec/gr.opsPerSec, float64(s.cpu)/1e3, srv, s.writes,
 					s.p50.Round(time.Microsecond), s.p99.Round(time.Microsecond), s.allocs, s.bytes, s.errors, s.bad, s.clean, s.rounds)
 			}
 		}
