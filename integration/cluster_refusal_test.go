@@ -2,7 +2,6 @@ package integration_test
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -64,21 +63,8 @@ func subscriberKeepsConnThroughMoved(t *testing.T, load func(cl *async.Client, p
 	}
 	connBefore := pubsubConns()
 
-	var mu sync.Mutex
-	got := map[string]map[int]int{keptCh: {}, laterCh: {}}
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		for m := range ps.Messages() {
-			if m.Kind == "smessage" {
-				n, _ := strconv.Atoi(m.Payload)
-				mu.Lock()
-				got[m.Channel][n]++
-				mu.Unlock()
-			}
-		}
-	}()
-	count := func(ch string) int { mu.Lock(); defer mu.Unlock(); return len(got[ch]) }
+	tl := startTally(ps)
+	count := tl.count
 	kept := startPublisher(func(ctx context.Context, msg string) (int64, error) {
 		return cl.SPublish(ctx, keptCh, msg).Result()
 	})
@@ -92,13 +78,12 @@ func subscriberKeepsConnThroughMoved(t *testing.T, load func(cl *async.Client, p
 	before := count(keptCh)
 	require.Eventually(t, func() bool { return count(keptCh) > before+100 }, 30*time.Second, time.Millisecond)
 	acks := kept.finish()
-	waitAtMost(5*time.Second, func() bool { return count(keptCh) >= len(acks) })
+	waitAtMost(5*time.Second, func() bool { return tl.allIn(keptCh, acks) })
 	assert.Equal(t, connBefore, pubsubConns(), "the subscriber's connection to the refusing master is the same")
 	require.NoError(t, ps.Close())
-	<-readDone
+	<-tl.done
 
-	mu.Lock()
-	defer mu.Unlock()
+	got := tl.got
 	var missed []int
 	for _, a := range acks {
 		if got[keptCh][a.n] == 0 {

@@ -2,7 +2,6 @@ package integration_test
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -44,26 +43,8 @@ func subscriberKeepsHealthyChannels(t *testing.T, fault string, load func(*async
 	require.NoError(t, err)
 	defer ps.Close()
 	require.NoError(t, ps.SSubscribe(ctx, lostCh, keptCh))
-	var mu sync.Mutex
-	got := map[string]map[int]int{lostCh: {}, keptCh: {}} // channel -> message -> times received
-	keptAt := map[int]time.Time{}                         // when each message of keptCh first came
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		for m := range ps.Messages() {
-			if m.Kind != "smessage" {
-				continue
-			}
-			n, _ := strconv.Atoi(m.Payload)
-			mu.Lock()
-			got[m.Channel][n]++
-			if _, ok := keptAt[n]; !ok && m.Channel == keptCh {
-				keptAt[n] = time.Now()
-			}
-			mu.Unlock()
-		}
-	}()
-	count := func(ch string) int { mu.Lock(); defer mu.Unlock(); return len(got[ch]) }
+	tl := startTally(ps)
+	count := tl.count
 	stopLoad := func() {}
 	if load != nil {
 		stopLoad = sync.OnceFunc(load(cl))
@@ -99,22 +80,11 @@ func subscriberKeepsHealthyChannels(t *testing.T, fault string, load func(*async
 	acks := kept.finish()
 	stopLoad()
 	// What is still on its way arrives within a few seconds.
-	allIn := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, a := range acks {
-			if got[keptCh][a.n] == 0 {
-				return false
-			}
-		}
-		return true
-	}
-	waitAtMost(5*time.Second, allIn)
+	waitAtMost(5*time.Second, func() bool { return tl.allIn(keptCh, acks) })
 	require.NoError(t, ps.Close())
-	<-readDone
+	<-tl.done
 
-	mu.Lock()
-	defer mu.Unlock()
+	got, keptAt := tl.got, tl.first[keptCh]
 	first := -1 // the first message received: the subscription was in place from then on
 	for n := range got[keptCh] {
 		if first < 0 || n < first {
