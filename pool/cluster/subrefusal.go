@@ -15,8 +15,8 @@ import (
 // the set is reported dead after a pause that grows with the refusals in
 // a row (dieLater), and its successor, which keeps n's connection and
 // the channels n confirmed, subscribes the channel again where the slot
-// map then says. Any other refusal
-// (an ACL's NOPERM, say) is the subscriber's to report.
+// map then says. Any other refusal (an ACL's NOPERM, say) is the
+// subscriber's to report.
 func (s *subConn) refused(n *node, v protocol.Value, err error) {
 	kind, ch := strings.ToLower(v.Elems[0].Str), v.Elems[1].Str
 	switch kind {
