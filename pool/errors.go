@@ -36,7 +36,8 @@ var (
 	// takes such commands back and sends them once it knows where.
 	ErrHeld = errors.New("pool: not written: held while a failover is under way")
 	// ErrUnexpectedReply is the cause when a reply arrives with no command
-	// waiting for it.
+	// waiting for it (on a subscriber connection, an error reply that
+	// answers no subscription command it wrote: see Pool.Subscriber).
 	ErrUnexpectedReply = errors.New("pool: reply with no pending command")
 )
 
