@@ -173,30 +173,8 @@ func (c *Conn) readLoop() {
 // back).
 func (c *Conn) readOwned(vals []protocol.Value, sinks []core.Sink) bool {
 	for {
-		vals = vals[:0]
 		var rerr error
-		for len(vals) < readBatch {
-			v, err := c.rd.Read()
-			if err != nil {
-				rerr = err
-				break
-			}
-			switch {
-			case c.kind == subscriber:
-				if c.subscriberRead(v) {
-					vals = append(vals, v)
-				}
-			case v.Kind == protocol.KindPush:
-				if c.cfg.OnPush != nil {
-					c.cfg.OnPush(v)
-				}
-			default:
-				vals = append(vals, v)
-			}
-			if c.rd.Buffered() == 0 {
-				break
-			}
-		}
+		vals, rerr = c.readReplies(vals[:0])
 		sinks = sinks[:0]
 		released := false
 		if len(vals) > 0 {
@@ -233,6 +211,34 @@ func (c *Conn) readOwned(vals []protocol.Value, sinks []core.Sink) bool {
 			return true
 		}
 	}
+}
+
+// readReplies reads the replies already buffered, at least one and at
+// most readBatch, into vals, passing push frames on (OnPush; on a
+// subscriber connection through subscriberRead), until a read fails.
+func (c *Conn) readReplies(vals []protocol.Value) ([]protocol.Value, error) {
+	for len(vals) < readBatch {
+		v, err := c.rd.Read()
+		if err != nil {
+			return vals, err
+		}
+		switch {
+		case c.kind == subscriber:
+			if c.subscriberRead(v) {
+				vals = append(vals, v)
+			}
+		case v.Kind == protocol.KindPush:
+			if c.cfg.OnPush != nil {
+				c.cfg.OnPush(v)
+			}
+		default:
+			vals = append(vals, v)
+		}
+		if c.rd.Buffered() == 0 {
+			break
+		}
+	}
+	return vals, nil
 }
 
 // complete hands a reply read from the server to its sink, and its
