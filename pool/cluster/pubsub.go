@@ -258,12 +258,8 @@ func (s *subConn) push(n *node, v protocol.Value) {
 		s.onPush(v)
 		return
 	}
-	asked := s.leaving[ch] > 0
-	if asked {
-		if s.leaving[ch]--; s.leaving[ch] == 0 {
-			delete(s.leaving, ch)
-		}
-	} else if s.where[ch] == n {
+	asked := s.leftLocked(ch)
+	if !asked && s.where[ch] == n {
 		delete(s.where, ch) // n's other subscriptions stand: its connection may be kept
 		delete(s.held, ch)
 	}

@@ -24,11 +24,7 @@ func (s *subConn) refused(n *node, v protocol.Value, err error) {
 		// n no longer has the channel's slot, or will not say: either way
 		// no confirmation comes, so it is no longer awaited.
 		s = s.locked()
-		if s.leaving[ch] > 0 {
-			if s.leaving[ch]--; s.leaving[ch] == 0 {
-				delete(s.leaving, ch)
-			}
-		}
+		s.leftLocked(ch)
 		s.mu.Unlock()
 		return
 	case "ssubscribe":
@@ -95,4 +91,16 @@ func (s *subConn) dieLater() {
 	}) {
 		s.die()
 	}
+}
+
+// leftLocked takes one of this side's unsubscribes of ch off the ones
+// awaiting an answer, and reports whether there was one; s.mu is held.
+func (s *subConn) leftLocked(ch string) bool {
+	if s.leaving[ch] == 0 {
+		return false
+	}
+	if s.leaving[ch]--; s.leaving[ch] == 0 {
+		delete(s.leaving, ch)
+	}
+	return true
 }
