@@ -48,10 +48,12 @@ type Cluster struct {
 	topo      Topology                 // as last read
 	stamp     [NumSlots + 1]uint64     // per slot: the refresh generation that last set its owner (a MOVED sets gen+1)
 	epoch     [NumSlots]int64          // per slot: the config epoch of the claim followed (0 unknown); an older one is a stale view
+	doubt     [NumSlots]int64          // per slot: unix ns of the first map naming an older claim since one confirmed epoch (0 none); see epochTrust
 	gen       uint64                   // refreshes started
 	waiting   *waitline.Line[*request] // commands waiting for their slot, keyed by slot
 	pending   map[int]*node            // a gated slot's next owner, set when its commands out have come back
 	readyAt   map[int]time.Time        // a waiting slot's earliest retry
+	settling  map[int]time.Time        // a slot redirected back and forth: no send before then, even if its owner changes
 	timers    map[int]*time.Timer      // retries scheduled by readyAt
 	kicked    []int                    // slots whose owner changed with commands waiting: flushKicked lets them go
 	refreshMu sync.Mutex               // held by the one refresh in progress
@@ -89,6 +91,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		nodes:     map[string]*node{},
 		pending:   map[int]*node{},
 		readyAt:   map[int]time.Time{},
+		settling:  map[int]time.Time{},
 		timers:    map[int]*time.Timer{},
 		refreshCh: make(chan struct{}),
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
@@ -84,3 +85,43 @@ func (e *NoNodesError) Unwrap() []error {
 	}
 	return errs
 }
+
+// ErrSlotNotServed is matched when a command's slot has no master in the
+// slot map (a slot removed with CLUSTER DELSLOTS, a map with a gap) or,
+// with core.ReadReplica, no replica to read from: the command waited for
+// one until its retry bounds ended it.
+var ErrSlotNotServed = errors.New("cluster: no node serves the slot")
+
+// ErrRetryTimeout and ErrMaxRetries are matched when Config.RetryTimeout
+// or Config.MaxRetries ended a command the client kept retrying.
+var (
+	ErrRetryTimeout = errors.New("cluster: Config.RetryTimeout passed")
+	ErrMaxRetries   = errors.New("cluster: Config.MaxRetries reached")
+)
+
+// GaveUpError ends a command that the client retried — refused for now
+// (TRYAGAIN, CLUSTERDOWN), its node unreachable, or its slot served by
+// no node — until its context, Config.RetryTimeout or Config.MaxRetries
+// ended it. It matches both what ended it (context.DeadlineExceeded,
+// context.Canceled, ErrRetryTimeout, ErrMaxRetries) and the last cause
+// met (protocol.ErrTryAgain, protocol.ErrClusterDown, a dial error,
+// ErrSlotNotServed...). No send of the command ran, so it matches
+// core.ErrNotSent and core.SafeToRetry reports true.
+type GaveUpError struct {
+	Reason  error // what ended the retries
+	Last    error // the last refusal or failure met
+	Retries int   // retries made
+}
+
+func (e *GaveUpError) Error() string {
+	return fmt.Sprintf("cluster: gave up after %d retries: %v; last: %v", e.Retries, e.Reason, e.Last)
+}
+
+// Unwrap returns what ended the retries and the last cause.
+func (e *GaveUpError) Unwrap() []error { return []error{e.Reason, e.Last} }
+
+// Is matches core.ErrNotSent.
+func (e *GaveUpError) Is(target error) bool { return target == core.ErrNotSent }
+
+// SafeToRetry reports true: no send of the command ran.
+func (e *GaveUpError) SafeToRetry() bool { return true }

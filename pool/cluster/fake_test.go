@@ -361,6 +361,9 @@ func (f *fakeCluster) routeLocked(me int, name string, args []string, wasAsking 
 		}
 	}
 	data := f.nodes[me].data
+	if f.owner[slot] < 0 {
+		return "-CLUSTERDOWN Hash slot not served\r\n"
+	}
 	if f.owner[slot] != me {
 		if to, ok := f.migrating[slot]; ok && to == me && wasAsking {
 			return ""
@@ -509,8 +512,9 @@ func (f *fakeCluster) rangesLocked() [][][2]int {
 	start := 0
 	for s := 1; s <= NumSlots; s++ {
 		if s == NumSlots || f.owner[s] != f.owner[start] {
-			o := f.owner[start]
-			out[o] = append(out[o], [2]int{start, s - 1})
+			if o := f.owner[start]; o >= 0 { // -1: a slot no master serves
+				out[o] = append(out[o], [2]int{start, s - 1})
+			}
 			start = s
 		}
 	}
@@ -579,6 +583,9 @@ func (f *fakeCluster) replicaReply(i int, st *connState, args []string) string {
 		return "-ERR fake replica: unknown command " + name + "\r\n"
 	}
 	slot := int(core.Slot([]byte(keys[0])))
+	if f.owner[slot] < 0 {
+		return "-CLUSTERDOWN Hash slot not served\r\n"
+	}
 	if f.owner[slot] != i || !st.readonly || (name != "GET" && name != "MGET") {
 		return fmt.Sprintf("-MOVED %d %s\r\n", slot, f.nodes[f.owner[slot]].addr)
 	}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"time"
 
@@ -16,6 +17,15 @@ import (
 // slot's line, gating the slot, and lets the line go if nothing else of
 // the slot is out: r was counted out, and is counted back here.
 func (c *Cluster) park(r *request, delay time.Duration) {
+	if delay > 0 && r.rs != nil && r.rs.last != nil {
+		if dl, ok := r.ctx.Deadline(); ok && !time.Now().Add(delay).Before(dl) {
+			// Its retry would come after its caller's deadline: end it
+			// now, with what it was retried for (a caller's context that
+			// ends first resolves the future with its bare error).
+			c.finish(r, r.endedWhileRetrying(context.DeadlineExceeded))
+			return
+		}
+	}
 	slot := r.slot
 	g := &c.gates[slot].w
 	c.mu.Lock()
@@ -57,10 +67,11 @@ func (c *Cluster) flushLocked(slot int, rs []*request) []*request {
 	if g.Load() != gated || c.closed.Load() {
 		return rs
 	}
-	if wait := time.Until(c.readyAt[slot]); wait > 0 {
+	if wait := max(time.Until(c.readyAt[slot]), time.Until(c.settling[slot])); wait > 0 {
 		c.scheduleLocked(slot, wait)
 		return rs
 	}
+	delete(c.settling, slot)
 	if n, ok := c.pending[slot]; ok {
 		c.owner[slot].Store(n)
 		delete(c.pending, slot)
@@ -118,5 +129,16 @@ func (c *Cluster) unscheduleLocked(slot int) {
 	delete(c.readyAt, slot)
 	if t, ok := c.timers[slot]; ok && t.Stop() {
 		delete(c.timers, slot)
+	}
+}
+
+// settle holds slot's commands back for d, whatever changes its owner
+// meanwhile: its nodes are redirecting them to each other, and every
+// redirect changes the owner (and a refresh changes it back).
+func (c *Cluster) settle(slot int, d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if at := time.Now().Add(d); at.After(c.settling[slot]) {
+		c.settling[slot] = at
 	}
 }

@@ -37,6 +37,14 @@ const (
 	slowWatch  = 500 * time.Millisecond
 )
 
+// epochTrust bounds how long a slot's owner is kept against maps that
+// name another owner at an older config epoch than the one followed. A
+// node that has not heard of a failover or move yet gives such a map for
+// a moment (a failover's new master tells every node at once); past
+// epochTrust the claim followed is taken for a lie or a mistake (a node
+// announcing an absurd epoch) and the maps win.
+const epochTrust = 2 * time.Second
+
 // requestRefresh asks the refresher for a refresh of the slot map; asks
 // made while one is pending or running are coalesced into the next.
 func (c *Cluster) requestRefresh() {
@@ -325,15 +333,25 @@ func (c *Cluster) apply(t Topology, gen uint64) {
 	}
 	var moved []int
 	epochs := t.epochs()
+	now := time.Now().UnixNano()
 	for slot := range NumSlots {
 		if c.stamp[slot] > gen {
 			continue
 		}
 		if e := epochs[slot]; e > 0 {
 			if e < c.epoch[slot] {
-				continue // an older claim than the one followed: the node asked has not heard of a failover or move yet
+				// An older claim than the one followed: the node asked has
+				// not heard of a failover or move yet. Trusted for
+				// epochTrust at most, counted from the first such view
+				// since a view last confirmed the claim followed.
+				if c.doubt[slot] == 0 {
+					c.doubt[slot] = now
+				}
+				if time.Duration(now-c.doubt[slot]) < epochTrust {
+					continue
+				}
 			}
-			c.epoch[slot] = e
+			c.epoch[slot], c.doubt[slot] = e, 0
 		}
 		var n *node
 		if a := owners[slot]; a != "" {
@@ -368,10 +386,10 @@ func (c *Cluster) moveSlot(slot int, addr string) {
 	if n := c.nodeLocked(addr, false); n != nil && c.ownerLocked(slot) != n {
 		c.setOwnerLocked(slot, n)
 		c.stamp[slot] = c.gen + 1
-		// The new owner's claim is newer than the one followed (Redis
-		// gives every failover and move a greater epoch): a view that
-		// still names the old owner at its old epoch is stale.
-		c.epoch[slot]++
+		// A MOVED carries no epoch: the next map sets the slot's, and
+		// wins over the MOVED (a node may redirect to a node that is
+		// gone, or not yet know it lost the slot).
+		c.epoch[slot], c.doubt[slot] = 0, 0
 		c.emit(Event{Kind: EventSlotsMoved, Addr: addr, Slots: []SlotRange{{uint16(slot), uint16(slot)}}})
 		// Subscribers to the slot's channels look again now, not at the
 		// next refresh: a publisher that followed this MOVED is already

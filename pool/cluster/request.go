@@ -41,6 +41,7 @@ type retryState struct {
 	redirects int
 	retries   int
 	first     time.Time // the first refusal, for Config.RetryTimeout
+	last      error     // the last refusal or failure, for the error if r gives up
 	backoff   core.Backoff
 }
 
@@ -119,7 +120,7 @@ func (r *request) end() {
 }
 
 // expireRequest fails a request whose context ended while it waited.
-func expireRequest(r *request, err error) { r.fail(core.NotSent(err)) }
+func expireRequest(r *request, err error) { r.fail(r.endedWhileRetrying(err)) }
 
 // redirectKind is what an error reply asks of the client.
 type redirectKind uint8
@@ -146,13 +147,33 @@ func kindOf(msg string) redirectKind {
 	return notRedirect
 }
 
-// retryAllowed reports whether r may be retried once more after a
-// refusal that says it did not run, by the retry bounds.
-func (r *request) retryAllowed() bool {
+// retryOrGiveUp counts one more retry of r after cause (a refusal that
+// says it did not run, a node that could not be reached, a slot no node
+// serves) and returns nil while the retry bounds allow it, else the
+// error to end r with.
+func (r *request) retryOrGiveUp(cause error) error {
 	rs := r.retry()
 	rs.retries++
-	if r.c.cfg.MaxRetries > 0 && rs.retries > r.c.cfg.MaxRetries {
-		return false
+	rs.last = cause
+	var reason error
+	switch {
+	case r.ctx.Err() != nil:
+		reason = r.ctx.Err()
+	case r.c.cfg.MaxRetries > 0 && rs.retries > r.c.cfg.MaxRetries:
+		reason = ErrMaxRetries
+	case time.Since(rs.first) >= r.c.cfg.RetryTimeout:
+		reason = ErrRetryTimeout
+	default:
+		return nil
 	}
-	return time.Since(rs.first) < r.c.cfg.RetryTimeout && r.ctx.Err() == nil
+	return &GaveUpError{Reason: reason, Last: cause, Retries: rs.retries - 1}
+}
+
+// endedWhileRetrying is the error of r whose context ended (reason) while
+// it waited: it names the cause it was waiting on, if any.
+func (r *request) endedWhileRetrying(reason error) error {
+	if r.rs == nil || r.rs.last == nil {
+		return core.NotSent(reason)
+	}
+	return &GaveUpError{Reason: reason, Last: r.rs.last, Retries: r.rs.retries}
 }

@@ -195,9 +195,14 @@ func (r *request) copyCmd() *core.Command {
 	return cp
 }
 
-// sendTo writes a copy of r's command to n (nil: none known, r waits).
+// sendTo writes a copy of r's command to n (nil: no node serves r's
+// slot now: r waits for one, within its retry bounds).
 func (c *Cluster) sendTo(r *request, n *node, asking bool) {
 	if n == nil {
+		if err := r.retryOrGiveUp(ErrSlotNotServed); err != nil {
+			c.finish(r, err)
+			return
+		}
 		c.park(r, c.retryDelay(r))
 		return
 	}
@@ -323,10 +328,16 @@ func (c *Cluster) redirected(r *request, k redirectKind, msg string) {
 			}
 		} else {
 			c.moveSlot(slot, addr) // r is still out: the slot is gated before its owner changes
+			if rs.redirects > 2 {
+				// Nodes sending it back and forth: one has heard of a
+				// move's end before the other. Pause instead of spinning
+				// through MaxRedirects in a millisecond.
+				c.settle(r.slot, rs.backoff.Next())
+			}
 		}
 	case tryAgain, clusterDown:
-		if !r.retryAllowed() {
-			c.finish(r, protocol.ParseError(msg))
+		if err := r.retryOrGiveUp(protocol.ParseError(msg)); err != nil {
+			c.finish(r, err)
 			return
 		}
 		delay = r.retry().backoff.Next()
@@ -342,9 +353,12 @@ func (c *Cluster) redirected(r *request, k redirectKind, msg string) {
 
 // unreachable handles r given back unwritten by its node's pool.
 func (c *Cluster) unreachable(r *request, err error) {
-	if core.Ended(r.ctx) != nil {
+	if ended := core.Ended(r.ctx); ended != nil {
 		// Its caller's deadline cut the dial or handshake it waited for:
 		// that says nothing about the node.
+		if r.rs != nil && r.rs.last != nil {
+			err = r.endedWhileRetrying(ended)
+		}
 		c.finish(r, err)
 		return
 	}
@@ -352,8 +366,12 @@ func (c *Cluster) unreachable(r *request, err error) {
 	if n := r.sent; n != nil {
 		c.nodeDown(n)
 	}
-	if c.closed.Load() || !r.retryAllowed() {
+	if c.closed.Load() {
 		c.finish(r, err)
+		return
+	}
+	if gu := r.retryOrGiveUp(err); gu != nil {
+		c.finish(r, gu)
 		return
 	}
 	delay := c.retryDelay(r)
