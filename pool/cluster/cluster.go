@@ -46,6 +46,9 @@ type Cluster struct {
 	mu        sync.Mutex               // guards the fields below
 	nodes     map[string]*node         // by address: masters and the replicas read from
 	topo      Topology                 // as last read
+	members   map[string]bool          // the addresses of the map's nodes and the seeds: where redirects may go
+	announced map[string]string        // a map node's address -> the host it announces (a redirect's ":port")
+	awaitMap  map[int]uint64           // slots whose commands wait for a map read after a refresh of gen > this (a redirect outside the map)
 	stamp     [NumSlots + 1]uint64     // per slot: the refresh generation that last set its owner (a MOVED sets gen+1)
 	epoch     [NumSlots]int64          // per slot: the config epoch of the claim followed (0 unknown); an older one is a stale view
 	doubt     [NumSlots]int64          // per slot: unix ns of the first map naming an older claim since one confirmed epoch (0 none); see epochTrust
@@ -92,6 +95,9 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		pending:   map[int]*node{},
 		readyAt:   map[int]time.Time{},
 		settling:  map[int]time.Time{},
+		members:   map[string]bool{},
+		announced: map[string]string{},
+		awaitMap:  map[int]uint64{},
 		timers:    map[int]*time.Timer{},
 		refreshCh: make(chan struct{}),
 	}

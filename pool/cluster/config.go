@@ -62,6 +62,19 @@ type Config struct {
 	// EventBuffer is the capacity of the Events channel; default 64. When
 	// it is full the oldest event is dropped.
 	EventBuffer int
+	// FollowRedirectsAnywhere makes the client follow a MOVED or ASK to
+	// any address, as go-redis and rueidis do. By default a redirect is
+	// followed only to a node the slot map names: to any other address
+	// the map is read first and the command sent where it says, and a
+	// second such redirect fails the command (ErrUnknownNode). Either
+	// way, no connection — and so no credential — goes to a node outside
+	// the map unless this is set.
+	FollowRedirectsAnywhere bool
+	// MaxNodes and MaxReplicasPerShard bound the slot map a node may give:
+	// a larger one is refused as malformed (the next node is asked);
+	// default 1000 and 64, well above any real cluster.
+	MaxNodes            int
+	MaxReplicasPerShard int
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -81,7 +94,8 @@ func (c Config) withDefaults() (Config, error) {
 		name string
 		v    int
 	}{{"MaxRedirects", c.MaxRedirects}, {"MaxRetries", c.MaxRetries}, {"MaxWaiting", c.MaxWaiting},
-		{"MaxWaitingBytes", c.MaxWaitingBytes}, {"EventBuffer", c.EventBuffer}} {
+		{"MaxWaitingBytes", c.MaxWaitingBytes}, {"EventBuffer", c.EventBuffer},
+		{"MaxNodes", c.MaxNodes}, {"MaxReplicasPerShard", c.MaxReplicasPerShard}} {
 		if n.v < 0 {
 			return c, fmt.Errorf("cluster: Config.%s %d is negative", n.name, n.v)
 		}
@@ -108,6 +122,8 @@ func (c Config) withDefaults() (Config, error) {
 	setInt(&c.MaxWaiting, 65536)
 	setInt(&c.MaxWaitingBytes, 64<<20)
 	setInt(&c.EventBuffer, 64)
+	setInt(&c.MaxNodes, defaultMaxNodes)
+	setInt(&c.MaxReplicasPerShard, defaultMaxReplicas)
 	if c.MaxRetryBackoff < c.RetryBackoff {
 		return c, fmt.Errorf("cluster: Config.MaxRetryBackoff %v is below RetryBackoff %v", c.MaxRetryBackoff, c.RetryBackoff)
 	}
@@ -128,4 +144,22 @@ func (c Config) poolConfig(addr string, replica bool) pool.Config {
 	pc.Network = ""
 	pc.ReadOnly = replica
 	return pc
+}
+
+// controlConfig is the configuration of the connection that asks the
+// node at addr for the slot map: a map's replies are bounded (no array
+// longer than every slot's range bounds), so that an absurd reply fails
+// at its header instead of being decoded.
+func (c Config) controlConfig(addr string) pool.Config {
+	pc := c.poolConfig(addr, false)
+	if l := &pc.Limits; l.MaxAggregateLen <= 0 || l.MaxAggregateLen > 2*NumSlots {
+		l.MaxAggregateLen = 2 * NumSlots
+	}
+	return pc
+}
+
+// mapReader returns the reader of a map given by the node at addr.
+func (c Config) mapReader(addr string) mapReader {
+	return mapReader{askedHost: hostOf(addr), mapAddr: c.AddrMapper, tls: c.Pool.TLS != nil,
+		maxNodes: c.MaxNodes, maxReplicas: c.MaxReplicasPerShard}
 }

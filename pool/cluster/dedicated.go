@@ -202,7 +202,7 @@ func (s *redirectSink) Offer(v protocol.Value, err error) bool {
 		case errors.Is(re, protocol.ErrMoved) || errors.Is(re, protocol.ErrAsk):
 			if errors.Is(re, protocol.ErrMoved) {
 				if slot, addr, ok := re.Redirect(); ok {
-					s.c.moveSlot(slot, addr)
+					s.c.movedTo(slot, addr, nil)
 				}
 			}
 			rerr := &RedirectError{Err: re}

@@ -48,13 +48,27 @@ func (e *CrossSlotError) Permanent() bool { return true }
 // already updated its slot map from it.
 type RedirectError struct {
 	Err *protocol.RedisError
+	// Cause says why the client did not follow it, if that is why it
+	// reached the caller: ErrBadAddress, ErrUnknownNode (nil after
+	// MaxRedirects or on a dedicated connection).
+	Cause error
 }
 
-func (e *RedirectError) Error() string { return "cluster: redirected: " + e.Err.Error() }
+func (e *RedirectError) Error() string {
+	if e.Cause != nil {
+		return "cluster: redirected: " + e.Err.Error() + ": not followed: " + e.Cause.Error()
+	}
+	return "cluster: redirected: " + e.Err.Error()
+}
 
 // Unwrap returns the server's reply, which matches protocol.ErrMoved or
-// protocol.ErrAsk.
-func (e *RedirectError) Unwrap() error { return e.Err }
+// protocol.ErrAsk, and Cause.
+func (e *RedirectError) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{e.Err, e.Cause}
+	}
+	return []error{e.Err}
+}
 
 // SafeToRetry reports true: a redirected command did not run.
 func (e *RedirectError) SafeToRetry() bool { return true }

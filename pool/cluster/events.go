@@ -16,6 +16,7 @@ const (
 	EventNodeRemoved   EventKind = "node-removed"   // Addr left the map; its pool closes once its commands are back
 	EventMasterChanged EventKind = "master-changed" // the shard of master Old is now led by Addr (a failover)
 	EventRefreshFailed EventKind = "refresh-failed" // no node answered for the map; Err says why
+	EventBadAddress    EventKind = "bad-address"    // Addr, from the map or a redirect, cannot be dialled and was not; Err says why
 )
 
 // Event is one change, delivered on Events.
@@ -24,7 +25,7 @@ type Event struct {
 	Addr  string
 	Old   string      // for EventMasterChanged: the master before
 	Slots []SlotRange // for EventSlotsMoved
-	Err   error       // for EventRefreshFailed
+	Err   error       // for EventRefreshFailed and EventBadAddress
 }
 
 // Events delivers changes of the slot map as the client learns them. The

@@ -329,7 +329,7 @@ func (f *fakeCluster) reply(me int, st *connState, args []string) string {
 		return "+OK\r\n"
 	case "EXEC":
 		return f.execLocked(me, st)
-	case "WATCH", "UNWATCH", "CLIENT", "READONLY":
+	case "WATCH", "UNWATCH", "CLIENT", "READONLY", "AUTH":
 		return "+OK\r\n"
 	}
 	if st.multi {

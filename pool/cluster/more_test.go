@@ -230,7 +230,7 @@ func TestParseShardsResp3AndSlots(t *testing.T) {
 		}},
 	}}
 	mapped := func(a string) string { return "m:" + a }
-	topo, err := parseShards(shards, addrResolver{askedHost: "10.0.0.9", mapAddr: mapped})
+	topo, err := parseShards(shards, mapReader{askedHost: "10.0.0.9", mapAddr: mapped})
 	require.NoError(t, err)
 	require.Len(t, topo.Shards, 1)
 	s := topo.Shards[0]
@@ -239,7 +239,7 @@ func TestParseShardsResp3AndSlots(t *testing.T) {
 	assert.True(t, s.Master.Healthy)
 	assert.Equal(t, "m:10.0.0.9:6380", s.Replicas[0].Addr, "an unknown endpoint is the node asked")
 	assert.False(t, s.Replicas[0].Healthy)
-	topo, err = parseShards(shards, addrResolver{askedHost: "h", tls: true})
+	topo, err = parseShards(shards, mapReader{askedHost: "h", tls: true})
 	require.NoError(t, err)
 	assert.Equal(t, "10.0.0.1:7379", topo.Shards[0].Master.Addr, "TLS uses the tls-port")
 	o := topo.owners()
@@ -248,9 +248,9 @@ func TestParseShardsResp3AndSlots(t *testing.T) {
 
 	bad := protocol.Value{Kind: protocol.KindArray, Elems: []protocol.Value{{Kind: protocol.KindMap, Elems: []protocol.Value{
 		str("slots"), {Kind: protocol.KindArray, Elems: []protocol.Value{num(5), num(20000)}}}}}}
-	_, err = parseShards(bad, addrResolver{})
+	_, err = parseShards(bad, mapReader{})
 	require.Error(t, err)
-	_, err = parseShards(str("x"), addrResolver{})
+	_, err = parseShards(str("x"), mapReader{})
 	require.Error(t, err)
 
 	slots := protocol.Value{Kind: protocol.KindArray, Elems: []protocol.Value{
@@ -258,7 +258,7 @@ func TestParseShardsResp3AndSlots(t *testing.T) {
 			{Kind: protocol.KindArray, Elems: []protocol.Value{str("r1"), num(7001)}}}},
 		{Kind: protocol.KindArray, Elems: []protocol.Value{num(20), num(30), {Kind: protocol.KindArray, Elems: []protocol.Value{str(""), num(7000), str("id1")}}}},
 	}}
-	topo, err = parseSlots(slots, addrResolver{askedHost: "seed"})
+	topo, err = parseSlots(slots, mapReader{askedHost: "seed"})
 	require.NoError(t, err)
 	require.Len(t, topo.Shards, 1, "one master with two ranges")
 	assert.Equal(t, "seed:7000", topo.Shards[0].Master.Addr)
@@ -269,7 +269,7 @@ func TestParseShardsResp3AndSlots(t *testing.T) {
 		{Kind: protocol.KindArray, Elems: []protocol.Value{{Kind: protocol.KindArray, Elems: []protocol.Value{num(0), num(99999), {Kind: protocol.KindArray}}}}},
 		{Kind: protocol.KindArray, Elems: []protocol.Value{{Kind: protocol.KindArray, Elems: []protocol.Value{num(0), num(1), {Kind: protocol.KindArray}}}}},
 	} {
-		_, err := parseSlots(v, addrResolver{})
+		_, err := parseSlots(v, mapReader{})
 		assert.Error(t, err)
 	}
 }

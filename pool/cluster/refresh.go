@@ -226,7 +226,7 @@ func (c *Cluster) candidatesLocked() []string {
 func (c *Cluster) fetch(ctx context.Context, addr string) (t Topology, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RefreshTimeout)
 	defer cancel()
-	conn, err := c.ctl.get(ctx, addr, c.cfg.poolConfig(addr, false))
+	conn, err := c.ctl.get(ctx, addr, c.cfg.controlConfig(addr))
 	if err != nil {
 		return Topology{}, err
 	}
@@ -236,7 +236,7 @@ func (c *Cluster) fetch(ctx context.Context, addr string) (t Topology, err error
 			c.ctl.drop(addr, conn) // in doubt (a timeout): the next ask dials again
 		}
 	}()
-	res := addrResolver{askedHost: hostOf(addr), mapAddr: c.cfg.AddrMapper, tls: c.cfg.Pool.TLS != nil}
+	res := c.cfg.mapReader(addr)
 	// Both questions go at once: one round trip, one wait for the
 	// connection's reader to be scheduled (behind thousands of callers,
 	// under load), when the map matters most. CLUSTER NODES gives the
@@ -367,6 +367,7 @@ func (c *Cluster) apply(t Topology, gen uint64) {
 		c.setOwnerLocked(anySlot, first)
 	}
 	c.topo = t
+	c.learnLocked(t, gen)
 	if len(moved) > 0 {
 		c.watchUntil.Store(0) // the change awaited
 	}

@@ -38,6 +38,7 @@ type request struct {
 // commands that go through at once (nearly all) carry less.
 type retryState struct {
 	ask       string // ASK target for the next send
+	mapRead   bool   // a redirect outside the map made it wait for the map once
 	redirects int
 	retries   int
 	first     time.Time // the first refusal, for Config.RetryTimeout

@@ -313,9 +313,15 @@ func (c *Cluster) redirected(r *request, k redirectKind, msg string) {
 	case moved, ask:
 		rs := r.retry()
 		rs.redirects++
-		slot, addr, ok := protocol.ParseError(msg).Redirect()
+		re := protocol.ParseError(msg)
+		slot, ep, ok := re.Redirect()
 		if !ok || rs.redirects > c.cfg.MaxRedirects {
-			c.finish(r, &RedirectError{Err: protocol.ParseError(msg)})
+			c.finish(r, &RedirectError{Err: re})
+			return
+		}
+		addr, err := c.redirectTarget(ep, r.sent)
+		if err != nil {
+			c.notFollowed(r, re, err)
 			return
 		}
 		if k == ask {

@@ -39,7 +39,7 @@ func (s *subConn) refused(n *node, v protocol.Value, err error) {
 			var re *protocol.RedisError
 			if errors.As(err, &re) {
 				if slot, addr, ok := re.Redirect(); ok && errors.Is(err, protocol.ErrMoved) {
-					s.c.moveSlot(slot, addr)
+					s.c.movedTo(slot, addr, n)
 				}
 			}
 			s.current().dieLater()

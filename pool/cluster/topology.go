@@ -1,8 +1,8 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 
@@ -16,6 +16,8 @@ const NumSlots = 16384
 // serves which slots, and its replicas.
 type Topology struct {
 	Shards []Shard
+
+	rejected []error // nodes left out: their address cannot be dialled (ErrBadAddress)
 }
 
 // Shard is one master, its slot ranges and its replicas.
@@ -39,6 +41,8 @@ type NodeInfo struct {
 	// ConfigEpoch is the epoch of a master's claim on its slots as the
 	// node asked knows it (CLUSTER NODES); 0 when not known.
 	ConfigEpoch int64
+
+	host string // as the cluster announces it, before AddrMapper: what a redirect's ":port" means
 }
 
 // owners returns the master address of every slot ("" where none serves
@@ -100,61 +104,60 @@ func (t Topology) shardOf(addr string) (Shard, bool) {
 	return Shard{}, false
 }
 
-// addrResolver turns the host and port a node announces into the address
-// to dial: an empty or "?" host means the node that was asked (the
-// cluster's own convention), and mapAddr applies Config.AddrMapper.
-type addrResolver struct {
-	askedHost string
-	mapAddr   func(string) string
-	tls       bool
-}
-
-func (r addrResolver) addr(host string, port int64) string {
-	if host == "" || host == "?" {
-		host = r.askedHost
-	}
-	a := net.JoinHostPort(host, strconv.FormatInt(port, 10))
-	if r.mapAddr != nil {
-		a = r.mapAddr(a)
-	}
-	return a
-}
-
 // parseShards reads a CLUSTER SHARDS reply (Redis 7): an array of maps
 // (RESP3) or of flat key-value arrays (RESP2), each with "slots" (pairs of
 // range bounds) and "nodes" (maps with id, endpoint or ip, port,
-// tls-port, role, health).
-func parseShards(v protocol.Value, r addrResolver) (Topology, error) {
+// tls-port, role, health). A malformed or oversized map is an error (see
+// mapReader); a replica whose address is invalid is left out.
+func parseShards(v protocol.Value, r mapReader) (Topology, error) {
 	if v.Kind != protocol.KindArray && v.Kind != protocol.KindSet {
 		return Topology{}, fmt.Errorf("cluster: CLUSTER SHARDS reply is a %s, want an array", v.Kind)
 	}
+	if len(v.Elems) > r.nodeLimit() {
+		return Topology{}, fmt.Errorf("cluster: CLUSTER SHARDS has %d shards, over the limit of %d nodes (Config.MaxNodes)", len(v.Elems), r.nodeLimit())
+	}
 	var t Topology
+	var claimed slotSet
+	total := 0 // nodes named
 	for _, sv := range v.Elems {
 		fields := pairs(sv)
 		var s Shard
 		slots := fields["slots"]
+		if len(slots.Elems)%2 != 0 {
+			return Topology{}, errors.New("cluster: CLUSTER SHARDS slots are not pairs of bounds")
+		}
 		for i := 0; i+1 < len(slots.Elems); i += 2 {
-			from, to := slots.Elems[i].Int, slots.Elems[i+1].Int
-			if from < 0 || to >= NumSlots || from > to {
-				return Topology{}, fmt.Errorf("cluster: CLUSTER SHARDS slot range %d-%d out of bounds", from, to)
+			sr, err := claimed.claim(slots.Elems[i], slots.Elems[i+1])
+			if err != nil {
+				return Topology{}, fmt.Errorf("cluster: CLUSTER SHARDS %w", err)
 			}
-			s.Slots = append(s.Slots, SlotRange{uint16(from), uint16(to)})
+			s.Slots = append(s.Slots, sr)
+		}
+		members := fields["nodes"].Elems
+		if err := r.count(&total, len(members)); err != nil {
+			return Topology{}, err
 		}
 		haveMaster := false
-		for _, nv := range fields["nodes"].Elems {
+		for _, nv := range members {
 			nf := pairs(nv)
-			port := nf["port"].Int
+			port := nf["port"]
 			if r.tls && nf["tls-port"].Int > 0 {
-				port = nf["tls-port"].Int
+				port = nf["tls-port"]
 			}
 			host := nf["endpoint"].Str
 			if host == "" || host == "?" {
 				host = nf["ip"].Str
 			}
-			n := NodeInfo{ID: nf["id"].Str, Addr: r.addr(host, port), Healthy: nf["health"].Str == "online"}
-			if nf["role"].Str == "master" {
+			n, err := r.node(nf["id"].Str, host, port)
+			n.Healthy = nf["health"].Str == "online"
+			switch {
+			case nf["role"].Str == "master" && err != nil && len(s.Slots) > 0:
+				return Topology{}, fmt.Errorf("cluster: CLUSTER SHARDS names a master that cannot be dialled: %w", err)
+			case err != nil:
+				t.rejected = append(t.rejected, err)
+			case nf["role"].Str == "master":
 				s.Master, haveMaster = n, true
-			} else {
+			default:
 				s.Replicas = append(s.Replicas, n)
 			}
 		}
@@ -179,22 +182,27 @@ func pairs(v protocol.Value) map[string]protocol.Value {
 // parseSlots reads a CLUSTER SLOTS reply (every version): an array of
 // [from, to, master, replica...], each node [host, port, id, ...]. A
 // master serving several ranges appears once per range.
-func parseSlots(v protocol.Value, r addrResolver) (Topology, error) {
+func parseSlots(v protocol.Value, r mapReader) (Topology, error) {
 	if v.Kind != protocol.KindArray {
 		return Topology{}, fmt.Errorf("cluster: CLUSTER SLOTS reply is a %s, want an array", v.Kind)
 	}
+	if len(v.Elems) > NumSlots {
+		return Topology{}, fmt.Errorf("cluster: CLUSTER SLOTS has %d ranges, more than there are slots", len(v.Elems))
+	}
 	var t Topology
+	var claimed slotSet
+	total := 0 // nodes named
 	index := map[string]int{}
 	for _, e := range v.Elems {
 		if len(e.Elems) < 3 {
 			return Topology{}, fmt.Errorf("cluster: CLUSTER SLOTS entry has %d fields, want at least 3", len(e.Elems))
 		}
-		from, to := e.Elems[0].Int, e.Elems[1].Int
-		if from < 0 || to >= NumSlots || from > to {
-			return Topology{}, fmt.Errorf("cluster: CLUSTER SLOTS slot range %d-%d out of bounds", from, to)
+		sr, err := claimed.claim(e.Elems[0], e.Elems[1])
+		if err != nil {
+			return Topology{}, fmt.Errorf("cluster: CLUSTER SLOTS %w", err)
 		}
 		var nodes []NodeInfo
-		for _, nv := range e.Elems[2:] {
+		for i, nv := range e.Elems[2:] {
 			if len(nv.Elems) < 2 {
 				return Topology{}, fmt.Errorf("cluster: CLUSTER SLOTS node has %d fields, want at least 2", len(nv.Elems))
 			}
@@ -202,23 +210,27 @@ func parseSlots(v protocol.Value, r addrResolver) (Topology, error) {
 			if len(nv.Elems) > 2 {
 				id = nv.Elems[2].Str
 			}
-			nodes = append(nodes, NodeInfo{ID: id, Addr: r.addr(nv.Elems[0].Str, nv.Elems[1].Int), Healthy: true})
+			n, err := r.node(id, nv.Elems[0].Str, nv.Elems[1])
+			switch {
+			case err != nil && i == 0:
+				return Topology{}, fmt.Errorf("cluster: CLUSTER SLOTS names a master that cannot be dialled: %w", err)
+			case err != nil:
+				t.rejected = append(t.rejected, err)
+			default:
+				n.Healthy = true
+				nodes = append(nodes, n)
+			}
 		}
 		i, ok := index[nodes[0].Addr]
 		if !ok {
+			if err := r.count(&total, len(nodes)); err != nil {
+				return Topology{}, err
+			}
 			i = len(t.Shards)
 			index[nodes[0].Addr] = i
 			t.Shards = append(t.Shards, Shard{Master: nodes[0], Replicas: nodes[1:]})
 		}
-		t.Shards[i].Slots = append(t.Shards[i].Slots, SlotRange{uint16(from), uint16(to)})
+		t.Shards[i].Slots = append(t.Shards[i].Slots, sr)
 	}
 	return t, nil
-}
-
-// hostOf returns the host part of addr, or addr itself.
-func hostOf(addr string) string {
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		return h
-	}
-	return strings.TrimSpace(addr)
 }

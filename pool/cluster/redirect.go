@@ -1,0 +1,101 @@
+package cluster
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/asyncredis/asyncredis/protocol"
+)
+
+// Where a MOVED or ASK may send a command. Its address is the node's
+// announced one: it is parsed in every form Redis writes (endpoint) and
+// mapped with Config.AddrMapper like the map's. By default only a node
+// the map names (or a seed) is followed — a node outside it would get a
+// connection, the credentials with it, and the command — unless
+// Config.FollowRedirectsAnywhere says otherwise. To any other address,
+// or an invalid one, the command waits for the map to be read again and
+// goes where it says; redirected there again, it fails.
+
+// redirectTarget returns the address a redirect to ep from node from
+// sends a command to, or why it is not followed (ErrBadAddress,
+// ErrUnknownNode).
+func (c *Cluster) redirectTarget(ep string, from *node) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	answered := ""
+	if from != nil {
+		answered = c.announced[from.addr]
+		if answered == "" {
+			answered = hostOf(from.addr)
+		}
+	}
+	addr, err := endpoint(ep, answered, c.cfg.AddrMapper)
+	if err != nil {
+		c.emit(Event{Kind: EventBadAddress, Addr: ep, Err: err})
+		return "", err
+	}
+	if !c.cfg.FollowRedirectsAnywhere && !c.members[addr] {
+		return "", fmt.Errorf("%w: %s", ErrUnknownNode, addr)
+	}
+	return addr, nil
+}
+
+// notFollowed handles a redirect of r that redirectTarget refused (why):
+// the first time, r waits for the map to be read again and goes where it
+// says; the next time, it fails.
+func (c *Cluster) notFollowed(r *request, re *protocol.RedisError, why error) {
+	rs := r.retry()
+	if rs.mapRead {
+		c.finish(r, &RedirectError{Err: re, Cause: why})
+		return
+	}
+	rs.mapRead = true
+	c.mu.Lock()
+	c.awaitMap[r.slot] = c.gen
+	if at := time.Now().Add(c.cfg.RefreshTimeout); at.After(c.readyAt[r.slot]) {
+		c.readyAt[r.slot] = at // if no refresh comes through, retry anyway
+	}
+	c.mu.Unlock()
+	c.requestRefresh()
+	c.park(r, 0)
+}
+
+// learnLocked takes from a map just applied (read by refresh gen) the
+// nodes redirects may go to and the hosts they announce, reports the
+// nodes it left out, and lets go the slots that waited for it.
+func (c *Cluster) learnLocked(t Topology, gen uint64) {
+	members := make(map[string]bool, len(c.cfg.Seeds)+3*len(t.Shards))
+	announced := make(map[string]string, 2*len(t.Shards))
+	for _, a := range c.cfg.Seeds {
+		members[a] = true
+	}
+	for _, s := range t.Shards {
+		for _, n := range append([]NodeInfo{s.Master}, s.Replicas...) {
+			members[n.Addr] = true
+			announced[n.Addr] = n.host
+		}
+	}
+	c.members, c.announced = members, announced
+	for _, err := range t.rejected {
+		c.emit(Event{Kind: EventBadAddress, Err: err})
+	}
+	for slot, asked := range c.awaitMap {
+		if gen > asked {
+			delete(c.awaitMap, slot)
+			c.kickLocked(slot)
+		}
+	}
+}
+
+// movedTo applies a MOVED to ep, from node from (nil if not known), seen
+// outside the command path (a dedicated connection, a subscription): the
+// slot's owner changes at once if redirectTarget allows it, else the map
+// is read again.
+func (c *Cluster) movedTo(slot int, ep string, from *node) {
+	addr, err := c.redirectTarget(ep, from)
+	if err != nil {
+		c.requestRefresh()
+		return
+	}
+	c.moveSlot(slot, addr)
+}
