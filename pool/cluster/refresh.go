@@ -175,6 +175,11 @@ func (c *Cluster) askInTurn(ctx context.Context, addrs []string) (Topology, map[
 				ask()
 			}
 			hedge.Reset(hedgeAfter)
+		case <-ctx.Done():
+			// Whatever the nodes still owe (a map being read, parsed)
+			// ends by ctx too, and is not waited for.
+			tried["context"] = ctx.Err()
+			return Topology{}, tried
 		}
 	}
 	return Topology{}, tried
