@@ -131,7 +131,8 @@ func firstReceivedFrom(received map[int]time.Time, n int) time.Time {
 // the server said received it, and when the ack came.
 type publish struct {
 	n, receivers int
-	at           time.Time
+	at           time.Time // acknowledged
+	sent         time.Time // sent: the server ran it after this
 }
 
 // publisher publishes a numbered message every 500 µs until finish.
@@ -154,10 +155,11 @@ func startPublisher(send func(ctx context.Context, msg string) (int64, error)) *
 			case <-tick.C:
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			sent := time.Now()
 			got, err := send(ctx, strconv.Itoa(n))
 			cancel()
 			if err == nil {
-				p.acks = append(p.acks, publish{n, int(got), time.Now()})
+				p.acks = append(p.acks, publish{n, int(got), time.Now(), sent})
 			}
 		}
 	}()

@@ -48,6 +48,7 @@ type Cluster struct {
 	topo      Topology                 // as last read
 	members   map[string]bool          // the addresses of the map's nodes and the seeds: where redirects may go
 	announced map[string]string        // a map node's address -> the host it announces (a redirect's ":port")
+	nodeID    map[string]string        // a map node's address -> its ID
 	awaitMap  map[int]uint64           // slots whose commands wait for a map read after a refresh of gen > this (a redirect outside the map)
 	stamp     [NumSlots + 1]uint64     // per slot: the refresh generation that last set its owner (a MOVED sets gen+1)
 	epoch     [NumSlots]int64          // per slot: the config epoch of the claim followed (0 unknown); an older one is a stale view
@@ -74,6 +75,7 @@ type node struct {
 	downUntil atomic.Int64 // unix nanoseconds: a node that could not be reached counts as down until then
 
 	replicas atomic.Pointer[[]*node] // a master's replicas that reads may go to
+	view     atomic.Pointer[replicaView] // a master's replicas as its own CLUSTER NODES names them (nil: not known); see view.go
 	subs     atomic.Int32            // subscriber connections open on it: it is kept while any is (a promoted replica's)
 }
 
@@ -97,6 +99,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		settling:  map[int]time.Time{},
 		members:   map[string]bool{},
 		announced: map[string]string{},
+		nodeID:    map[string]string{},
 		awaitMap:  map[int]uint64{},
 		timers:    map[int]*time.Timer{},
 		refreshCh: make(chan struct{}),

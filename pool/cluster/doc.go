@@ -38,13 +38,34 @@
 // coalesced into it. The map is asked over connections of the client's
 // own (not behind the commands queued on the shared ones): masters first,
 // in random order, then replicas, then the seeds, the next one as soon as
-// the last has failed or has not answered for 10 ms. A MOVED sets its slot
-// at once; a refresh that began before that MOVED does not undo it, and a
-// view that names, for a slot, an owner of an older config epoch than the
-// one followed is stale (a node that has not heard of a failover yet):
-// that slot keeps its owner. Nodes that leave the map are closed once the
-// commands out on them have come back (at once when the map reports them
-// failed, or when they have been silent for a second).
+// the last has failed or has not answered for 10 ms. New and each refresh
+// end by their context.
+//
+// A slot's owner follows the cluster's own view. A MOVED sets its slot at
+// once, and a refresh that began before that MOVED does not undo it, but
+// a MOVED carries no config epoch and never outranks a map read after it
+// (a node may redirect to a node that is gone). Epochs are taken from the
+// nodes (CLUSTER NODES), never invented: a map that names, for a slot, an
+// owner of an older config epoch than the one followed is stale (a node
+// that has not heard of a failover yet) and that slot keeps its owner —
+// for at most 2 s of such maps with none confirming the claim followed,
+// after which the maps win (the trust in an epoch is bounded: a node that
+// announces an absurd one cannot freeze its slots). Nodes that leave the
+// map are closed once the commands out on them have come back (at once
+// when the map reports them failed, or when they have been silent for a
+// second).
+//
+// A map is checked before it is used: slot bounds are integers within
+// 0–16383 and no slot is claimed twice; the map names at most
+// [Config.MaxNodes] nodes and [Config.MaxReplicasPerShard] replicas per
+// shard (defaults 1000 and 64); its replies are read with no array longer
+// than 32768 elements, so that an absurd one fails at its header. A
+// malformed or oversized map is refused (the next node is asked). A node
+// whose address cannot be dialled (a port outside 1–65535, a host with
+// spaces or control characters) makes the map invalid if it is a master
+// with slots, and is otherwise left out; either way it is reported with
+// [EventBadAddress] and never dialled. Every address, from the map or a
+// redirect, goes through [Config.AddrMapper].
 //
 // A node that cannot be reached, or whose connection dies with commands
 // in flight, counts as down for a second; a master that has had commands
@@ -64,6 +85,9 @@
 // thousand commands sends one command again.
 //
 //   - MOVED: the slot gets its new owner and the command is sent there.
+//     Two nodes that send a command back and forth (one has heard of a
+//     move's end before the other) make it pause the retry backoff from
+//     its third redirect on.
 //   - ASK: the command is sent once to the target with ASKING before it;
 //     the map is unchanged.
 //   - TRYAGAIN, CLUSTERDOWN (the command did not run): sent again after a
@@ -74,6 +98,29 @@
 //     pause, under the same bounds. The pause is for trying the same node
 //     again: once the map names another owner for the slot, its waiting
 //     commands go there at once.
+//   - A slot no node serves (CLUSTER DELSLOTS, a map with a gap; under
+//     ReadReplica, no replica): the command waits for one, under the same
+//     bounds.
+//
+// Every command so retried ends by its context, RetryTimeout or
+// MaxRetries, whichever comes first, with a [*GaveUpError] that matches
+// both what ended it (context.DeadlineExceeded, [ErrRetryTimeout],
+// [ErrMaxRetries]) and the last cause it met (protocol.ErrTryAgain,
+// protocol.ErrClusterDown, the dial error, [ErrSlotNotServed]); it
+// matches core.ErrNotSent. A command whose next retry would come after
+// its context's deadline ends then, with that error, rather than at the
+// deadline with the context's bare error.
+//
+// Redirect addresses are read in every form Redis writes ("host:port";
+// ":port" and "?:port" for the node that answered; IPv6 with or without
+// brackets) and mapped by [Config.AddrMapper]. A redirect is followed only
+// to a node the map names, or a seed: to any other address the command
+// waits for the map to be read again and goes where it then says, and
+// redirected outside the map a second time it fails with a
+// [*RedirectError] matching [ErrUnknownNode] (or [ErrBadAddress]). So no
+// connection, and no credential, goes to a node that is not part of the
+// cluster. go-redis and rueidis follow a redirect to any address;
+// [Config.FollowRedirectsAnywhere] does the same here.
 //
 // Issue order holds per slot across all of these. Each slot has a gate
 // (route.go, line.go): when one of its commands comes back for another try, the
@@ -97,7 +144,11 @@
 // Keys in one slot go as they are. MGET, DEL, UNLINK, EXISTS, TOUCH and
 // MSET over several slots are split by slot and merged in the caller's
 // key order into one reply; MSET is then not atomic across slots (each
-// slot's part is). Any other command whose keys span slots is refused
+// slot's part is). When a part fails, the caller gets a [*SplitError]
+// listing each part's outcome (ran, surely not run, in doubt, with its
+// keys' positions): it is safe to retry, and matches core.ErrNotSent,
+// only if no part may have run, so async.Client.WithRetries never sends
+// a part that ran again. Any other command whose keys span slots is refused
 // before sending with a [*CrossSlotError] (errors.Is ErrCrossSlot),
 // naming the slots.
 //
@@ -118,7 +169,15 @@
 // and PSUBSCRIBE on one master (PUBLISH reaches every node), SSUBSCRIBE
 // on each channel's slot master, or, under a replica read policy, on one
 // of its replicas (it receives what the master publishes, and stays
-// subscribed when it is promoted). When a node's connection is lost, a
+// subscribed when it is promoted) — one that the master's own view
+// (its CLUSTER NODES, asked when not known) names as its replica: a
+// master passes sharded messages over the cluster bus only to the
+// replicas it knows of, and after a failover the demoted master is named
+// a replica by the other nodes before the new master hears of it (a
+// subscription placed there in that moment, tens of milliseconds, would
+// miss what is published with no event to say so). Failing that, the
+// channel is subscribed on the master, and a replica subscription whose
+// master's view stops naming its node moves. When a node's connection is lost, a
 // node drops a sharded channel because its slot moved, or the map (a
 // refresh, or a MOVED) shows the slot served elsewhere, the subscriber
 // reconnects where the map says, with the KindDisconnected and
@@ -139,7 +198,8 @@
 // that served it (an attempt answered by a redirect ends with that
 // error); [Cluster.Stats] counts redirects, retries and refreshes and
 // holds each node's pool statistics; [Cluster.Events] reports moved
-// slots, nodes added and removed, masters changed and failed refreshes.
+// slots, nodes added and removed, masters changed, failed refreshes and
+// addresses refused.
 //
 // # Concurrency
 //
@@ -153,5 +213,7 @@
 // (never written: waiting commands when their context ends or the client
 // closes), ErrInFlight (written to a connection that then died), or the
 // server's reply. The package's own errors are [ErrCrossSlot],
-// [ErrWholeCluster], [ErrNoNodes] and [*RedirectError].
+// [ErrWholeCluster], [ErrNoNodes], [*RedirectError], [*GaveUpError]
+// (with [ErrRetryTimeout], [ErrMaxRetries], [ErrSlotNotServed]),
+// [*SplitError], [ErrBadAddress] and [ErrUnknownNode].
 package cluster

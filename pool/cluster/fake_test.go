@@ -111,6 +111,9 @@ func (f *fakeCluster) nodesLocked(me int) string {
 			flags = "myself,master"
 		}
 		fmt.Fprintf(&b, "node%d-0 %s@1 %s - 0 0 %d connected\n", i, n.addr, flags, f.epoch[i])
+		if i < len(f.replicas) {
+			fmt.Fprintf(&b, "node%d-1 %s@1 slave node%d-0 0 0 %d connected\n", i, f.replicas[i].addr, i, f.epoch[i])
+		}
 	}
 	return bulk1(b.String())
 }

@@ -177,3 +177,39 @@ func TestRedirectPingPongPauses(t *testing.T) {
 	defer f.mu.Unlock()
 	assert.Less(t, moves, 16, "redirects while the nodes disagreed")
 }
+
+// A sharded channel is subscribed on a replica only when its master's
+// own view names that replica (the master passes its messages to those
+// only); otherwise on the master. The map alone, read from another node,
+// may name a demoted master as a replica before the new master knows.
+func TestReplicaSubscriptionsNeedTheMastersOwnView(t *testing.T) {
+	f := newFake(t, 2, fakeOptions{replicas: true, resp3: true})
+	c := start(t, f, Config{Reads: core.ReadReplicaPreferred})
+	slot := int(Slot(keyIn(f, 0, 1)))
+	master, replica := f.nodes[0].addr, f.replicas[0].addr
+	require.Equal(t, replica, c.subscribeTarget(ctx5(t), slot).addr, "the master's view names its replica")
+
+	// The master forgets its replica (it has not heard of it yet): its
+	// CLUSTER NODES names none.
+	f.setInject(func(node int, args []string) string {
+		if node == 0 && len(args) > 1 && strings.EqualFold(args[1], "NODES") {
+			return bulk1(fmt.Sprintf("node0-0 %s@1 myself,master - 0 0 1 connected\n", master))
+		}
+		return ""
+	})
+	require.NoError(t, c.refresh(ctx5(t)))
+	c.mu.Lock()
+	m := c.ownerLocked(slot)
+	c.mu.Unlock()
+	m.view.Store(nil) // not known: subscribeTarget asks the master
+	assert.Equal(t, master, c.subscribeTarget(ctx5(t), slot).addr, "not on a replica its master does not name")
+	c.mu.Lock()
+	r := pickReplica(m, slot, false)
+	serves := c.servesLocked(slot, r)
+	c.mu.Unlock()
+	assert.False(t, serves, "a subscription on that replica is moved")
+
+	f.setInject(nil)
+	m.view.Store(nil)
+	assert.Equal(t, replica, c.subscribeTarget(ctx5(t), slot).addr, "named again")
+}

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"strings"
-	"sync"
 
 	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/protocol"
@@ -96,8 +95,8 @@ func (c *Cluster) split(ctx context.Context, cmd *core.Command, sink core.Sink, 
 		pos[g.off+g.n] = i
 		g.n++
 	}
-	m := &merge{sink: sink, kind: kind, left: len(groups), values: make([]protocol.Value, nkeys)}
 	parts := make([]part, len(groups))
+	m := &merge{sink: sink, name: sp.name, kind: kind, left: len(groups), values: make([]protocol.Value, nkeys), parts: parts}
 	reqs := make([]request, len(groups))
 	subs := make([]*request, len(groups))
 	for gi, g := range groups {
@@ -110,7 +109,7 @@ func (c *Cluster) split(ctx context.Context, cmd *core.Command, sink core.Sink, 
 				sub.Buf = protocol.AppendBytes(sub.Buf, all[1+i*step+j])
 			}
 		}
-		parts[gi] = part{m: m, idx: idx}
+		parts[gi] = part{m: m, idx: idx, slot: uint16(g.slot)}
 		c.initRequest(&reqs[gi], ctx, sub, &parts[gi], g.slot)
 		subs[gi] = &reqs[gi]
 	}
@@ -193,59 +192,4 @@ func parseAll(buf []byte) [][]byte {
 		i += l + 2
 	}
 	return out
-}
-
-// merge gathers the replies of a split command's parts.
-type merge struct {
-	sink core.Sink
-	kind mergeKind
-
-	mu     sync.Mutex // guards the fields below
-	left   int
-	values []protocol.Value // MGET: per key
-	sum    int64
-	err    error // the first failure
-}
-
-// part is the sink of one part of a split command.
-type part struct {
-	m   *merge
-	idx []int
-}
-
-func (p *part) Complete(v protocol.Value, err error) {
-	m := p.m
-	m.mu.Lock()
-	if err == nil && v.Kind == protocol.KindError {
-		err = v.Err()
-	}
-	switch {
-	case m.err != nil:
-	case err != nil:
-		m.err = err
-	case m.kind == mergeValues && v.Kind == protocol.KindArray && len(v.Elems) == len(p.idx):
-		for j, i := range p.idx {
-			m.values[i] = v.Elems[j]
-		}
-	case m.kind == mergeValues:
-		m.err = &protocol.ProtocolError{Kind: protocol.ErrMalformed, Detail: "cluster: MGET part reply of the wrong shape"}
-	case m.kind == mergeSum:
-		m.sum += v.Int
-	}
-	m.left--
-	last := m.left == 0
-	m.mu.Unlock()
-	if !last {
-		return
-	}
-	switch {
-	case m.err != nil:
-		m.sink.Complete(protocol.Value{}, m.err)
-	case m.kind == mergeValues:
-		m.sink.Complete(protocol.Value{Kind: protocol.KindArray, Elems: m.values}, nil)
-	case m.kind == mergeSum:
-		m.sink.Complete(protocol.Value{Kind: protocol.KindInteger, Int: m.sum}, nil)
-	default:
-		m.sink.Complete(protocol.Value{Kind: protocol.KindSimpleString, Str: "OK"}, nil)
-	}
 }

@@ -80,14 +80,9 @@ func newWithin(t *testing.T, seed string, d time.Duration) (time.Duration, error
 // 200 000 ranges, a shard of 20 000 replicas, ranges that overlap.
 func TestOversizedMapsAreRefused(t *testing.T) {
 	checkLeaks(t)
-	slots500k := func() string {
-		var b strings.Builder
-		b.WriteString("*500000\r\n")
-		for i := range 500000 {
-			fmt.Fprintf(&b, "*3\r\n:%d\r\n:%d\r\n*2\r\n%s:7000\r\n", i%NumSlots, i%NumSlots, bulk1("127.0.0.1"))
-		}
-		return b.String()
-	}
+	// Built once, before New asks: rejected at its header, the reply's
+	// content does not matter.
+	slots500k := "*500000\r\n" + strings.Repeat("*3\r\n:0\r\n:0\r\n*2\r\n"+bulk1("127.0.0.1")+":7000\r\n", 500000)
 	ranges200k := func() string {
 		var b strings.Builder
 		for i := range 200000 {
@@ -106,12 +101,14 @@ func TestOversizedMapsAreRefused(t *testing.T) {
 		return shardReply(":0\r\n:100\r\n:50\r\n:16383\r\n", 2, shardNode("m", "127.0.0.1", ":7000", "master"))
 	}
 	unknown := func() string { return "-ERR unknown subcommand 'SHARDS'\r\n" }
+	built := func(f func() string) func() string { s := f(); return func() string { return s } }
+	ranges200k, replicas20k = built(ranges200k), built(replicas20k)
 	for _, tc := range []struct {
 		name          string
 		shards, slots func() string
 		want          string
 	}{
-		{"slots 500 000 ranges", unknown, slots500k, "exceeds limit"},
+		{"slots 500 000 ranges", unknown, func() string { return slots500k }, "exceeds limit"},
 		{"shards 200 000 ranges", ranges200k, nil, "exceeds limit"},
 		{"20 000 replicas", replicas20k, nil, "replicas"},
 		{"overlapping ranges", overlap, nil, "claimed twice"},

@@ -71,19 +71,32 @@ func (s *subConn) watch() {
 }
 
 // subscribeTarget is the node a sharded channel of slot is subscribed
-// on: under a replica read policy one of the shard's usable replicas (it
-// receives what the master publishes, and stays subscribed when it is
-// promoted, so a failover loses nothing there), else the owner the slot
-// has, or will have once its commands out have come back (a node being
-// replaced may be closed any moment).
-func (c *Cluster) subscribeTarget(slot int) *node {
+// on: under a replica read policy one of the shard's usable replicas
+// that its master's own view names (view.go; asked here, bounded by ctx,
+// when not known) — it receives what the master publishes, and stays
+// subscribed when it is promoted, so a failover loses nothing there —,
+// else the owner the slot has, or will have once its commands out have
+// come back (a node being replaced may be closed any moment).
+func (c *Cluster) subscribeTarget(ctx context.Context, slot int) *node {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	m := c.ownerLocked(slot)
 	if m == nil || c.cfg.Reads == core.ReadMaster {
+		c.mu.Unlock()
 		return m
 	}
-	if r := pickReplica(m, slot, false); r != nil {
+	r := pickReplica(m, slot, false)
+	id := ""
+	if r != nil {
+		id = c.replicaIDLocked(r)
+	}
+	c.mu.Unlock()
+	if r == nil {
+		return m
+	}
+	if !m.viewNames(id) {
+		c.askView(ctx, m)
+	}
+	if m.viewNames(id) {
 		return r
 	}
 	return m
@@ -99,7 +112,7 @@ func (c *Cluster) servesLocked(slot int, n *node) bool {
 	if reps := m.replicas.Load(); reps != nil {
 		for _, r := range *reps {
 			if r == n {
-				return true
+				return !m.viewDenies(c.replicaIDLocked(n))
 			}
 		}
 	}
@@ -302,7 +315,7 @@ func (s *subConn) Exec(ctx context.Context, cmd *core.Command, sink core.Sink) {
 	var parts []subPart // one per node and slot: a node refuses channels of two slots in one command (CROSSSLOT)
 	var confirm []string
 	for _, ch := range args[1:] {
-		n, held := s.route(name, ch)
+		n, held := s.route(ctx, name, ch)
 		if held {
 			confirm = append(confirm, string(ch))
 			continue
@@ -364,7 +377,7 @@ func addToPart(parts []subPart, n *node, slot uint16, ch []byte) []subPart {
 // refused re-subscription, CLUSTERDOWN while another master is down,
 // would be a reply the connection cannot match, and close it with
 // everything on it).
-func (s *subConn) route(name string, ch []byte) (n *node, held bool) {
+func (s *subConn) route(ctx context.Context, name string, ch []byte) (n *node, held bool) {
 	slot := int(core.Slot(ch))
 	s.mu.Lock()
 	n = s.where[string(ch)] // where it was subscribed (or is, on a connection kept from the set before)
@@ -377,7 +390,7 @@ func (s *subConn) route(name string, ch []byte) (n *node, held bool) {
 		return n, true
 	}
 	if n == nil {
-		n = s.c.subscribeTarget(slot)
+		n = s.c.subscribeTarget(ctx, slot)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

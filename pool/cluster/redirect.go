@@ -66,6 +66,7 @@ func (c *Cluster) notFollowed(r *request, re *protocol.RedisError, why error) {
 func (c *Cluster) learnLocked(t Topology, gen uint64) {
 	members := make(map[string]bool, len(c.cfg.Seeds)+3*len(t.Shards))
 	announced := make(map[string]string, 2*len(t.Shards))
+	ids := make(map[string]string, 2*len(t.Shards))
 	for _, a := range c.cfg.Seeds {
 		members[a] = true
 	}
@@ -73,9 +74,10 @@ func (c *Cluster) learnLocked(t Topology, gen uint64) {
 		for _, n := range append([]NodeInfo{s.Master}, s.Replicas...) {
 			members[n.Addr] = true
 			announced[n.Addr] = n.host
+			ids[n.Addr] = n.ID
 		}
 	}
-	c.members, c.announced = members, announced
+	c.members, c.announced, c.nodeID = members, announced, ids
 	for _, err := range t.rejected {
 		c.emit(Event{Kind: EventBadAddress, Err: err})
 	}

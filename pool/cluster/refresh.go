@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/asyncredis/asyncredis/async/core"
@@ -256,6 +257,7 @@ func (c *Cluster) fetch(ctx context.Context, addr string) (t Topology, err error
 		}
 		if nerr == nil {
 			t = t.withEpochs(nv.Str)
+			t.askedID, t.askedView = replicasInView(nv.Str)
 		}
 		return t, nil
 	}
@@ -334,7 +336,13 @@ func (c *Cluster) apply(t Topology, gen uint64) {
 				}
 			}
 		}
+		if old := m.replicas.Load(); old != nil && !sameNodes(*old, reps) {
+			m.view.Store(nil) // its own view, if known, was of other replicas
+		}
 		m.replicas.Store(&reps)
+		if s.Master.ID != "" && s.Master.ID == t.askedID {
+			m.view.Store(&t.askedView)
+		}
 	}
 	var moved []int
 	epochs := t.epochs()
@@ -453,3 +461,16 @@ func (c *Cluster) retireUnusedLocked() {
 // replica at addr: a node that is a master and a replica in turn has a
 // pool of each kind while commands are out on the old one.
 func replicaKey(addr string) string { return "replica " + addr }
+
+// sameNodes reports whether a and b hold the same nodes, in any order.
+func sameNodes(a, b []*node) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, n := range a {
+		if !slices.Contains(b, n) {
+			return false
+		}
+	}
+	return true
+}

@@ -18,6 +18,10 @@ type Topology struct {
 	Shards []Shard
 
 	rejected []error // nodes left out: their address cannot be dialled (ErrBadAddress)
+	// The node asked, when its CLUSTER NODES came: its ID and the
+	// replicas it names as its own (view.go).
+	askedID   string
+	askedView replicaView
 }
 
 // Shard is one master, its slot ranges and its replicas.
