@@ -74,9 +74,9 @@ type node struct {
 	healthy   atomic.Bool  // as the slot map last said
 	downUntil atomic.Int64 // unix nanoseconds: a node that could not be reached counts as down until then
 
-	replicas atomic.Pointer[[]*node] // a master's replicas that reads may go to
+	replicas atomic.Pointer[[]*node]     // a master's replicas that reads may go to
 	view     atomic.Pointer[replicaView] // a master's replicas as its own CLUSTER NODES names them (nil: not known); see view.go
-	subs     atomic.Int32            // subscriber connections open on it: it is kept while any is (a promoted replica's)
+	subs     atomic.Int32                // subscriber connections open on it: it is kept while any is (a promoted replica's)
 }
 
 // New connects to the cluster: it reads the slot map from the seeds,
