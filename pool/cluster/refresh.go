@@ -319,8 +319,27 @@ func (c *Cluster) apply(t Topology, gen uint64) {
 	if c.closed.Load() {
 		return
 	}
-	owners := t.owners()
 	old := c.topo
+	c.applyNodesLocked(t)
+	moved := c.applySlotsLocked(t, gen)
+	if first := c.firstOwnerLocked(); c.ownerLocked(anySlot) != first {
+		c.setOwnerLocked(anySlot, first)
+	}
+	c.topo = t
+	c.learnLocked(t, gen)
+	if len(moved) > 0 {
+		c.watchUntil.Store(0) // the change awaited
+	}
+	c.retireUnusedLocked()
+	close(c.refreshCh)
+	c.refreshCh = make(chan struct{})
+	c.reportLocked(old, t, moved)
+}
+
+// applyNodesLocked opens the pools of t's masters (and of their replicas
+// under a replica read policy) and takes their health, replicas and, for
+// the node asked, its own view of its replicas (view.go).
+func (c *Cluster) applyNodesLocked(t Topology) {
 	for _, s := range t.Shards {
 		m := c.nodeLocked(s.Master.Addr, false)
 		if m == nil {
@@ -344,8 +363,14 @@ func (c *Cluster) apply(t Topology, gen uint64) {
 			m.view.Store(&t.askedView)
 		}
 	}
+}
+
+// applySlotsLocked gives each slot the owner t names, but where a MOVED
+// since refresh gen began set it, or t's claim is older than the one
+// followed (within epochTrust); it returns the slots whose owner changed.
+func (c *Cluster) applySlotsLocked(t Topology, gen uint64) []int {
 	var moved []int
-	epochs := t.epochs()
+	owners, epochs := t.owners(), t.epochs()
 	now := time.Now().UnixNano()
 	for slot := range NumSlots {
 		if c.stamp[slot] > gen {
@@ -376,18 +401,7 @@ func (c *Cluster) apply(t Topology, gen uint64) {
 			moved = append(moved, slot)
 		}
 	}
-	if first := c.firstOwnerLocked(); c.ownerLocked(anySlot) != first {
-		c.setOwnerLocked(anySlot, first)
-	}
-	c.topo = t
-	c.learnLocked(t, gen)
-	if len(moved) > 0 {
-		c.watchUntil.Store(0) // the change awaited
-	}
-	c.retireUnusedLocked()
-	close(c.refreshCh)
-	c.refreshCh = make(chan struct{})
-	c.reportLocked(old, t, moved)
+	return moved
 }
 
 // moveSlot makes addr the owner of slot at once (a MOVED), and asks for
