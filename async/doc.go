@@ -58,7 +58,10 @@
 // The context given at call time governs the command. Ended before the
 // command is written, the command is never sent. Ended after, the future
 // fails with ctx.Err() at once; the reply is still read and discarded, so
-// the connection stays in step. "At once" has one bound: a caller that
+// the connection stays in step. When the executor was retrying the
+// command (a cluster that refused it for now, a node it could not reach)
+// and noted why (core.CauseNoter), the error is a *core.WaitingError:
+// errors.Is matches both ctx.Err() and that cause. "At once" has one bound: a caller that
 // reads its own reply in Result or Wait (a command that found its
 // connection idle, see the pool package) cannot watch a context while it
 // reads, so it reads for at most core.PullSlice (2 ms) while the context

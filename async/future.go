@@ -47,12 +47,15 @@ type Future[T any] struct {
 
 // futureExt is the part of a future few commands need.
 type futureExt struct {
-	err  error           // the error, when it is not ErrNil; written before resolved is stored
-	ctx  context.Context // the command's context, if it can end; set before the command is issued
-	mu   sync.Mutex      // guards the fields below
-	stop func() bool     // unregisters the context watcher, once armed
-	done chan struct{}
-	then []func()
+	err error           // the error, when it is not ErrNil; written before resolved is stored
+	ctx context.Context // the command's context, if it can end; set before the command is issued
+	// cause is why the executor was retrying the command, as it last
+	// noted (core.CauseNoter): the context's error wraps it.
+	cause atomic.Pointer[error]
+	mu    sync.Mutex  // guards the fields below
+	stop  func() bool // unregisters the context watcher, once armed
+	done  chan struct{}
+	then  []func()
 }
 
 const (
@@ -158,7 +161,7 @@ func (f *Future[T]) expired() bool {
 		return true
 	}
 	if x := f.ext.Load(); x != nil && x.ctx != nil {
-		if err := x.ctx.Err(); err != nil {
+		if err := x.ctxErr(); err != nil {
 			f.fail(err)
 			return true // whoever won, the future is resolved or about to be
 		}
@@ -171,7 +174,7 @@ func (f *Future[T]) expired() bool {
 func (f *Future[T]) armLocked(x *futureExt) {
 	if x.ctx != nil && x.stop == nil {
 		ctx := x.ctx
-		x.stop = context.AfterFunc(ctx, func() { f.fail(ctx.Err()) })
+		x.stop = context.AfterFunc(ctx, func() { f.fail(x.ctxErr()) })
 	}
 }
 
@@ -248,6 +251,19 @@ func (f *Future[T]) whenDone(fn func()) {
 	fn()
 }
 
+// ctxErr is the command context's error (nil while it has not ended),
+// with the cause the executor noted, if any (core.WaitingError).
+func (x *futureExt) ctxErr() error {
+	err := x.ctx.Err()
+	if err == nil {
+		return nil
+	}
+	if c := x.cause.Load(); c != nil {
+		return &core.WaitingError{Ctx: err, Cause: *c}
+	}
+	return err
+}
+
 // sink is a Future seen from the executor's side: the methods that
 // resolve it. A Future hands &sink out as its core.Sink, so resolving a
 // future is not part of its public API.
@@ -268,6 +284,13 @@ func (s *sink[T]) SetPull(m *core.PullMark) bool {
 
 // Resolved implements core.PullSink.
 func (s *sink[T]) Resolved() bool { return (*Future[T])(s).isResolved() }
+
+// NoteCause implements core.CauseNoter.
+func (s *sink[T]) NoteCause(err error) {
+	if f := (*Future[T])(s); !f.isResolved() {
+		f.extension().cause.Store(&err)
+	}
+}
 
 // pull reads f's reply on this goroutine when its connection left it to
 // the waiter (core.Puller); while waitCtx (if not nil) or the command's
@@ -397,7 +420,7 @@ func (f *Future[T]) wait() {
 			select {
 			case <-w.ch:
 			case <-x.ctx.Done():
-				f.fail(x.ctx.Err())
+				f.fail(x.ctxErr())
 				<-w.ch // whoever resolved f swapped w out and signals it once
 			}
 		} else {

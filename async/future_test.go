@@ -269,3 +269,42 @@ func TestFutureAllocations(t *testing.T) {
 		}
 	}))
 }
+
+// An executor retrying a command notes why (core.CauseNoter): when the
+// command's context ends first, the future's error is the context's
+// and says why it was still waiting — in Result, Done and Err alike.
+func TestContextErrorSaysWhyTheCommandWaited(t *testing.T) {
+	ex := newManualExec()
+	c := NewClient(ex)
+	cause := core.NotSent(errors.New("dial: connection refused"))
+	for _, wait := range []string{"Result", "Done"} {
+		t.Run(wait, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			defer cancel()
+			f := c.Get(ctx, "k")
+			<-ex.got
+			ex.mu.Lock()
+			core.NoteCause(ex.sinks[len(ex.sinks)-1], cause)
+			ex.mu.Unlock()
+			var err error
+			if wait == "Result" {
+				_, err = f.Result()
+			} else {
+				<-f.Done()
+				err = f.Err()
+			}
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.ErrorContains(t, err, "connection refused")
+			var we *core.WaitingError
+			require.ErrorAs(t, err, &we)
+			assert.NotErrorIs(t, err, core.ErrNotSent, "where the command was is not known")
+			assert.False(t, core.SafeToRetry(err))
+		})
+	}
+	// With no cause noted, the context's error is as it is.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	f := c.Get(ctx, "k")
+	<-ex.got
+	assert.Equal(t, context.DeadlineExceeded, f.Err())
+}

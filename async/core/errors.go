@@ -91,3 +91,55 @@ type permanentError struct{ msg string }
 
 func (e *permanentError) Error() string   { return e.msg }
 func (e *permanentError) Permanent() bool { return true }
+
+// CauseNoter is implemented by sinks that can tell their caller why a
+// command was still waiting when its context ended: an executor that
+// retries a command (a cluster refusing it for now, a node it cannot
+// reach) notes each cause, and the context's error, if the context ends
+// the wait first, is a *WaitingError with the last one noted. core.Wrapper
+// forwards it.
+type CauseNoter interface {
+	NoteCause(err error)
+}
+
+// NoteCause notes cause on sink if it is a CauseNoter.
+func NoteCause(sink Sink, cause error) {
+	if cn, ok := sink.(CauseNoter); ok {
+		cn.NoteCause(cause)
+	}
+}
+
+// WaitingError is the context's error of a command whose executor was
+// retrying it when the context ended: it matches the context's error
+// (context.DeadlineExceeded, context.Canceled) and what the cause matches
+// (protocol.ErrTryAgain, a dial error, ...), except the outcome marks:
+// where the command was when the context ended is not known, so
+// SafeToRetry reports false, as for any context error.
+type WaitingError struct {
+	Ctx   error // the context's error
+	Cause error // the last cause the executor noted
+}
+
+func (e *WaitingError) Error() string {
+	return e.Ctx.Error() + " (while retrying after: " + e.Cause.Error() + ")"
+}
+
+// Unwrap returns the context's error; the cause is matched by Is and As.
+func (e *WaitingError) Unwrap() error { return e.Ctx }
+
+// Is matches what the cause matches, but ErrNotSent and ErrInFlight.
+func (e *WaitingError) Is(target error) bool {
+	return target != ErrNotSent && target != ErrInFlight && errors.Is(e.Cause, target)
+}
+
+// As finds a target in the cause, but a *NotSentError.
+func (e *WaitingError) As(target any) bool {
+	if _, ok := target.(**NotSentError); ok {
+		return false
+	}
+	return errors.As(e.Cause, target)
+}
+
+// SafeToRetry reports false: the command may have been written before
+// the context ended.
+func (e *WaitingError) SafeToRetry() bool { return false }

@@ -59,3 +59,15 @@ func TestOneErrClosed(t *testing.T) {
 		assert.True(t, core.IsPermanent(err))
 	}
 }
+
+func TestWaitingErrorMatchesTheContextAndTheCause(t *testing.T) {
+	err := error(&core.WaitingError{Ctx: context.DeadlineExceeded, Cause: &pool.DialError{Addr: "a:1", Step: "dial", Err: cause()}})
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	var de *pool.DialError
+	assert.ErrorAs(t, err, &de, "the cause")
+	assert.NotErrorIs(t, err, core.ErrNotSent)
+	var ns *core.NotSentError
+	assert.False(t, errors.As(err, &ns))
+	assert.False(t, core.SafeToRetry(err), "a context's error")
+	assert.Contains(t, err.Error(), "context deadline exceeded")
+}

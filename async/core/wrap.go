@@ -42,3 +42,6 @@ func (w Wrapper) Requeue(cmd *Command, err error) bool {
 // Offer completes the wrapped sink (Offerer); for wrappers to call from
 // their own Offer.
 func (w Wrapper) Offer(v protocol.Value, err error) bool { return Offer(w.Inner, v, err) }
+
+// NoteCause forwards to the wrapped sink (CauseNoter).
+func (w Wrapper) NoteCause(err error) { NoteCause(w.Inner, err) }

@@ -108,8 +108,10 @@
 // [ErrMaxRetries]) and the last cause it met (protocol.ErrTryAgain,
 // protocol.ErrClusterDown, the dial error, [ErrSlotNotServed]); it
 // matches core.ErrNotSent. A command whose next retry would come after
-// its context's deadline ends then, with that error, rather than at the
-// deadline with the context's bare error.
+// its context's deadline ends then, with that error. One whose context
+// ends first (while a node's pool dials for it, say) fails with a
+// *core.WaitingError: it matches the context's error and the last cause
+// too, but not core.ErrNotSent (where the command was is not known).
 //
 // Redirect addresses are read in every form Redis writes ("host:port";
 // ":port" and "?:port" for the node that answered; IPv6 with or without

@@ -156,6 +156,7 @@ func (r *request) retryOrGiveUp(cause error) error {
 	rs := r.retry()
 	rs.retries++
 	rs.last = cause
+	core.NoteCause(r.Inner, cause) // the caller's context, if it ends first, says why too
 	var reason error
 	switch {
 	case r.ctx.Err() != nil:

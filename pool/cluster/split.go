@@ -32,6 +32,10 @@ type part struct {
 	err  error          // or its failure
 }
 
+// NoteCause implements core.CauseNoter: why a part is being retried is
+// why the caller waits.
+func (p *part) NoteCause(err error) { core.NoteCause(p.m.sink, err) }
+
 func (p *part) Complete(v protocol.Value, err error) {
 	m := p.m
 	m.mu.Lock()
