@@ -218,8 +218,16 @@ func TestReplicaSubscriptionsNeedTheMastersOwnView(t *testing.T) {
 	serves := c.servesLocked(slot, r)
 	c.mu.Unlock()
 	assert.False(t, serves, "a subscription on that replica is moved")
+	// A subscription kept on the replica while its master's view is not
+	// known: the set asks the master, and moves.
+	m.view.Store(nil)
+	s := c.newSubConn(func(protocol.Value) {})
+	s.where[keyIn(f, 0, 1)] = r
+	assert.True(t, s.stale(), "the master's view, once asked, does not name the replica")
 
 	f.setInject(nil)
+	m.view.Store(nil)
+	assert.False(t, s.stale(), "named again: the subscription stays")
 	m.view.Store(nil)
 	assert.Equal(t, replica, c.subscribeTarget(ctx5(t), slot).addr, "named again")
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,21 +54,42 @@ func (s *subConn) watch() {
 		case <-s.c.ctx.Done():
 			return
 		}
+		if s.stale() {
+			s.die()
+		}
+	}
+}
+
+// stale reports whether a sharded channel is subscribed on a node that no
+// longer serves its slot. A replica's master whose own view of its
+// replicas is not known (a new master after a failover) is asked first:
+// until it names the replica, it does not pass it its messages (view.go).
+func (s *subConn) stale() bool {
+	for range 2 {
 		s.mu.Lock()
 		s.c.mu.Lock()
-		stale := false
+		var ask []*node
 		for ch, n := range s.where {
-			if !s.c.servesLocked(int(core.Slot([]byte(ch))), n) {
-				stale = true
-				break
+			slot := int(core.Slot([]byte(ch)))
+			if !s.c.servesLocked(slot, n) {
+				s.c.mu.Unlock()
+				s.mu.Unlock()
+				return true
+			}
+			if m := s.c.ownerLocked(slot); m != nil && n.addr != m.addr && m.view.Load() == nil && !slices.Contains(ask, m) {
+				ask = append(ask, m)
 			}
 		}
 		s.c.mu.Unlock()
 		s.mu.Unlock()
-		if stale {
-			s.die()
+		if len(ask) == 0 {
+			return false
+		}
+		for _, m := range ask {
+			s.c.askView(s.c.ctx, m)
 		}
 	}
+	return false
 }
 
 // subscribeTarget is the node a sharded channel of slot is subscribed
