@@ -34,7 +34,6 @@ type Cluster struct {
 	seq   atomic.Uint64                      // issue order of requests
 
 	refreshes chan struct{} // capacity 1: written to ask for a refresh; read by the refresher; never closed
-	refreshed chan struct{} // closed and replaced after each refresh, for callers that wait for one
 	events    chan Event
 
 	counters counters
@@ -60,9 +59,7 @@ type Cluster struct {
 	settling  map[int]time.Time        // a slot redirected back and forth: no send before then, even if its owner changes
 	timers    map[int]*time.Timer      // retries scheduled by readyAt
 	kicked    []int                    // slots whose owner changed with commands waiting: flushKicked lets them go
-	refreshMu sync.Mutex               // held by the one refresh in progress
-	refreshCh chan struct{}            // see refreshed
-	tried     map[string]error         // the last refresh's failures
+	refreshCh chan struct{}            // closed and replaced at each change of the map (a refresh, a MOVED): TargetChanged
 	retired   []*node                  // nodes left to Close to close
 }
 
