@@ -20,6 +20,7 @@ type client struct {
 	read  func(ctx context.Context, key string) (string, error) // the value, for the register check
 	mget  func(ctx context.Context, keys []string) (n, size int, err error)
 	close func()
+	owner func(slot uint16) string // asyncredis cluster: the master its map names for slot (fault traces)
 }
 
 // settings describes each client's configuration, for the report.

@@ -150,7 +150,9 @@ func newAsyncredisCluster(seeds []string) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return asyncredisOps("asyncredis", cc.Client(), func() { cc.Close() }), nil
+	c := asyncredisOps("asyncredis", cc.Client(), func() { cc.Close() })
+	c.owner = cc.SlotOwner
+	return c, nil
 }
 
 func newRueidisCluster(seeds []string) (*client, error) {

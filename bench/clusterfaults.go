@@ -52,6 +52,7 @@ type clusterFaultResult struct {
 	client, scenario string
 	ops              int
 	faultToVisible   time.Duration // the fault to the promotion visible (reshard: its duration)
+	mapAfter         time.Duration // asyncredis: promotion visible to the client's map naming the heir for a lost slot (negative: before; -1ns: never)
 	firstAck         time.Duration // promotion visible to the first acknowledged SET on the lost slots; -1: none
 	longestGap       time.Duration // between acknowledged SETs on the lost slots
 	errsLost         map[string]int
@@ -200,9 +201,11 @@ func clusterFaultOnce(ctx context.Context, which int, scenario string) (clusterF
 	}
 	l := startClusterLoad(c, lostSlots)
 	l.waitAcks(2000, 20*time.Second)
+	named := traceOwner(c, uint16(slots[0]), rc.Replicas[0].Addr())
 	fault, visible, err := injectClusterFault(ctx, rc, scenario, slots)
 	if err != nil {
 		l.finish()
+		named()
 		return clusterFaultResult{}, fmt.Errorf("%s: %w", scenario, err)
 	}
 	l.waitVictimAck(visible, clusterRecovery)
@@ -210,6 +213,10 @@ func clusterFaultOnce(ctx context.Context, which int, scenario string) (clusterF
 	ops := l.finish()
 	r := summarizeFault(ops, lostSlots, visible)
 	r.client, r.scenario, r.faultToVisible = c.name, scenario, visible.Sub(fault)
+	r.mapAfter = -1
+	if at := named(); !at.IsZero() {
+		r.mapAfter = at.Sub(visible)
+	}
 	if scenario == "kill" || scenario == "disconnect" {
 		err = rc.WaitHealthyExcept(ctx, victim)
 	} else {
@@ -220,6 +227,36 @@ func clusterFaultOnce(ctx context.Context, which int, scenario string) (clusterF
 	}
 	r.lostAfter, r.lostAll, err = countLost(ctx, rc.Seeds(), ops, visible)
 	return r, err
+}
+
+// traceOwner polls, every millisecond, the master c's map names for slot
+// (asyncredis only) until it is heir; the function it returns stops the
+// polling and returns when that was (zero: never, or not traced).
+func traceOwner(c *client, slot uint16, heir string) func() time.Time {
+	if c.owner == nil {
+		return func() time.Time { return time.Time{} }
+	}
+	stop, done := make(chan struct{}), make(chan time.Time, 1)
+	go func() {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			if c.owner(slot) == heir {
+				done <- time.Now()
+				return
+			}
+			select {
+			case <-stop:
+				done <- time.Time{}
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() time.Time {
+		close(stop)
+		return <-done
+	}
 }
 
 // injectClusterFault takes master 0's slots away and returns when the
@@ -336,7 +373,7 @@ func countLost(ctx context.Context, seeds []string, ops []clusterOp, visible tim
 
 // runClusterFaults runs each fault runs times for each client, the
 // clients in turn (A B C, then B C A, ...), and writes the report to out.
-func runClusterFaults(runs int, which, out string) error {
+func runClusterFaults(runs int, which, clients, out string) error {
 	ctx := context.Background()
 	var faults []string
 	for _, w := range strings.Split(which, ",") {
@@ -345,30 +382,37 @@ func runClusterFaults(runs int, which, out string) error {
 		}
 		faults = append(faults, w)
 	}
-	names := []string{"asyncredis", "rueidis", "go-redis"}
+	all := []string{"asyncredis", "rueidis", "go-redis"}
+	var names []string
+	for _, n := range strings.Split(clients, ",") {
+		if n = strings.TrimSpace(n); !slices.Contains(all, n) {
+			return fmt.Errorf("unknown client %q", n)
+		}
+		names = append(names, n)
+	}
 	var results []clusterFaultResult
 	for run := range runs {
 		for _, f := range faults {
 			for i := range names {
-				which := (i + run) % len(names)
-				r, err := clusterFaultOnce(ctx, which, f)
+				name := names[(i+run)%len(names)]
+				r, err := clusterFaultOnce(ctx, slices.Index(all, name), f)
 				if err != nil {
-					return fmt.Errorf("%s %s: %w", names[which], f, err)
+					return fmt.Errorf("%s %s: %w", name, f, err)
 				}
-				fmt.Fprintf(os.Stderr, "%-10s %-10s ops %6d visible %v after fault, first ack %v after (-1ns: none), gap %v, errors lost slots %v healthy %v, hung %d wrong %d lost %d/%d\n",
-					f, r.client, r.ops, r.faultToVisible.Round(time.Millisecond), r.firstAck, r.longestGap.Round(time.Millisecond),
+				fmt.Fprintf(os.Stderr, "%-10s %-10s ops %6d visible %v after fault, map names heir %v after (-1ns: never), first ack %v after (-1ns: none), gap %v, errors lost slots %v healthy %v, hung %d wrong %d lost %d/%d\n",
+					f, r.client, r.ops, r.faultToVisible.Round(time.Millisecond), r.mapAfter, r.firstAck, r.longestGap.Round(time.Millisecond),
 					r.errsLost, r.errsHealthy, r.hung, r.wrong, r.lostAfter, r.lostAll)
 				results = append(results, r)
 			}
 		}
 	}
-	return writeReport(out, clusterFaultReport(results, faults, names, runs, which, out))
+	return writeReport(out, clusterFaultReport(results, faults, names, runs, which, clients, out))
 }
 
 // clusterFaultReport renders the results.
-func clusterFaultReport(results []clusterFaultResult, faults, names []string, runs int, which, out string) string {
+func clusterFaultReport(results []clusterFaultResult, faults, names []string, runs int, which, clients, out string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Redis Cluster under faults\n\nReproduce: `cd bench && go run . -cluster-failover -cluster-failover-runs %d -cluster-failover-scenarios %s -cluster-failover-out %s`\n\n", runs, which, out)
+	fmt.Fprintf(&b, "# Redis Cluster under faults\n\nReproduce: `cd bench && go run . -cluster-failover -cluster-failover-runs %d -cluster-failover-scenarios %s -cluster-failover-clients %s -cluster-failover-out %s`\n\n", runs, which, clients, out)
 	fmt.Fprintf(&b, "Each row: a fresh cluster in containers (3 masters + 3 replicas, redis-server from Debian, `cluster-node-timeout` 2 s, each node announcing its container address), %d writers through the client, each doing SET of a key of its own then GET of it (keys over every slot), %v deadlines per call. The fault takes master 0's third of the slots away. "+
 		"`kill`: master 0's process dies and its address refuses connections (a process dead on a host that stays up); `disconnect`: its container is cut off the network (packets dropped, nothing closed); `failover`: `CLUSTER FAILOVER` on its replica (the old master alive); `reshard`: all its slots moved to master 1 under load (IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE; 256 slots a batch). "+
 		"*Visible*: when the replica's own ROLE first says master (polled every 2 ms); for `reshard`, when the last slot moved. *First ack*: from then to the first acknowledged SET on the lost slots (—: none within %v). *Gap*: the longest time between two acknowledged SETs on the lost slots. *Errors*: calls that failed, on the lost slots and on the other masters' slots, by kind summed over the runs. *Hung*: calls that returned more than 1 s after their deadline. *Wrong*: a GET after an acknowledged SET returning another value. *Lost*: acknowledged SETs missing at the end, read back through a fresh asyncredis cluster client; *after*: of those, the SETs started after the promotion was visible (a master killed before its replica received a write loses it whatever the client: that is Redis replication, not the client).\n\n",

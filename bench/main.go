@@ -51,6 +51,7 @@ func main() {
 	clusterFaultRuns := flag.Int("cluster-failover-runs", 1, "runs of each cluster fault per client")
 	clusterFaultWhich := flag.String("cluster-failover-scenarios", strings.Join(clusterFaults, ","), "cluster faults to run")
 	clusterFaultOut := flag.String("cluster-failover-out", "results/cluster-failover.md", "where the -cluster-failover report goes")
+	clusterFaultClients := flag.String("cluster-failover-clients", "asyncredis,rueidis,go-redis", "the clients -cluster-failover runs, comma-separated (a campaign of one client's runs)")
 	failover := flag.Bool("failover", false, "run the failover benchmark instead")
 	failoverRuns := flag.Int("failover-runs", 1, "runs of the failover benchmark")
 	failoverWhich := flag.String("failover-scenarios", "kill,crash,disconnect,failover,register", "failover scenarios to run")
@@ -119,7 +120,7 @@ func main() {
 		return
 	}
 	if *clusterFaultsMode {
-		if err := runClusterFaults(*clusterFaultRuns, *clusterFaultWhich, *clusterFaultOut); err != nil {
+		if err := runClusterFaults(*clusterFaultRuns, *clusterFaultWhich, *clusterFaultClients, *clusterFaultOut); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}

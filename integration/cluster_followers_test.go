@@ -123,7 +123,7 @@ func followersThroughMasterLoss(t *testing.T, fault string, readsWhenDown, subOn
 			mu.Unlock()
 		}
 	}()
-	pub := startPublisher(func(ctx context.Context, msg string) (int64, error) {
+	pub := startPublisher(t, func(ctx context.Context, msg string) (int64, error) {
 		return cl.SPublish(ctx, channel, msg).Result()
 	})
 	reads := startGapReadsOf(cl, keys)

@@ -65,7 +65,7 @@ func subscriberKeepsConnThroughMoved(t *testing.T, load func(cl *async.Client, p
 
 	tl := startTally(ps)
 	count := tl.count
-	kept := startPublisher(func(ctx context.Context, msg string) (int64, error) {
+	kept := startPublisher(t, func(ctx context.Context, msg string) (int64, error) {
 		return cl.SPublish(ctx, keptCh, msg).Result()
 	})
 	require.Eventually(t, func() bool { return count(keptCh) > 100 }, 30*time.Second, time.Millisecond)

@@ -67,7 +67,7 @@ func replicaSubscriberThroughFailover(t *testing.T, replicas int, back bool) {
 			mu.Unlock()
 		}
 	}()
-	pub := startPublisher(func(ctx context.Context, msg string) (int64, error) {
+	pub := startPublisher(t, func(ctx context.Context, msg string) (int64, error) {
 		return pubc.SPublish(ctx, channel, msg).Result()
 	})
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }

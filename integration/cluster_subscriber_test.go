@@ -50,7 +50,7 @@ func subscriberKeepsHealthyChannels(t *testing.T, fault string, load func(*async
 		stopLoad = sync.OnceFunc(load(cl))
 	}
 	defer stopLoad()
-	kept := startPublisher(func(ctx context.Context, msg string) (int64, error) {
+	kept := startPublisher(t, func(ctx context.Context, msg string) (int64, error) {
 		return cl.SPublish(ctx, keptCh, msg).Result()
 	})
 	require.Eventually(t, func() bool { return count(keptCh) > 100 }, 30*time.Second, time.Millisecond)

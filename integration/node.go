@@ -241,6 +241,7 @@ func poll(ctx context.Context, limit time.Duration, check func(ctx context.Conte
 	defer cancel()
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
+	var last error // the last error not caused by the limit's end
 	for {
 		cctx, ccancel := context.WithTimeout(ctx, time.Second)
 		err := check(cctx)
@@ -248,9 +249,12 @@ func poll(ctx context.Context, limit time.Duration, check func(ctx context.Conte
 		if err == nil {
 			return nil
 		}
+		if ctx.Err() == nil || last == nil {
+			last = err
+		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("integration: gave up after %v: %w", limit, err)
+			return fmt.Errorf("integration: gave up after %v: %w", limit, last)
 		case <-tick.C:
 		}
 	}

@@ -319,24 +319,40 @@ func asList(v any) []any {
 }
 
 // Failover runs CLUSTER FAILOVER (mode "", "FORCE" or "TAKEOVER") on a
-// replica and waits until it reports itself master.
+// replica and waits until it reports itself master. A plain failover
+// needs the replica's link to its master up (a node demoted a moment ago
+// may still be syncing, or not yet know it was demoted), and Redis drops
+// a manual failover that has not completed in 5 s without a word, so
+// Failover waits for the link and issues the command again while the
+// node is still a replica.
 func (rc *RedisCluster) Failover(ctx context.Context, replica *Node, mode string) error {
 	args := []string{"CLUSTER", "FAILOVER"}
 	if mode != "" {
 		args = append(args, mode)
 	}
-	if _, err := replica.Do(ctx, args...); err != nil {
-		return err
-	}
-	return poll(ctx, 30*time.Second, func(ctx context.Context) error {
-		role, err := replica.Role(ctx)
+	var issued time.Time
+	return poll(ctx, 60*time.Second, func(ctx context.Context) error {
+		repl, err := replica.Info(ctx, "replication")
 		if err != nil {
 			return err
 		}
-		if role != "master" {
-			return fmt.Errorf("%w: %s is still %s", errNotReady, replica.Name, role)
+		if repl["role"] == "master" {
+			if !issued.IsZero() {
+				return nil
+			}
+			// A master demoted a moment ago may not know it yet.
+			return fmt.Errorf("%w: %s is still master: not a replica to fail over to", errNotReady, replica.Name)
 		}
-		return nil
+		if mode == "" && repl["master_link_status"] != "up" {
+			return fmt.Errorf("%w: %s: link to master %s", errNotReady, replica.Name, repl["master_link_status"])
+		}
+		if time.Since(issued) > 6*time.Second {
+			if _, err := replica.Do(ctx, args...); err != nil {
+				return err
+			}
+			issued = time.Now()
+		}
+		return fmt.Errorf("%w: %s is still %s", errNotReady, replica.Name, repl["role"])
 	})
 }
 

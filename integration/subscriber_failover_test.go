@@ -67,7 +67,7 @@ func TestSubscriberFollowsFailoverAsFastAsCommands(t *testing.T) {
 				}
 			}()
 
-			pub := startPublisher(func(ctx context.Context, msg string) (int64, error) {
+			pub := startPublisher(t, func(ctx context.Context, msg string) (int64, error) {
 				return m.Publish(ctx, "ticks", msg).Result()
 			})
 			// Publishing works before the fault.
@@ -138,12 +138,15 @@ type publish struct {
 // publisher publishes a numbered message every 500 µs until finish.
 type publisher struct {
 	stop, done chan struct{}
+	stopOnce   sync.Once
 	acks       []publish
 }
 
-// startPublisher runs send (10 s deadline each) with messages "0", "1", ...
-func startPublisher(send func(ctx context.Context, msg string) (int64, error)) *publisher {
+// startPublisher runs send (10 s deadline each) with messages "0", "1",
+// ... until finish, or the end of t if a failed assertion came first.
+func startPublisher(t testing.TB, send func(ctx context.Context, msg string) (int64, error)) *publisher {
 	p := &publisher{stop: make(chan struct{}), done: make(chan struct{})}
+	t.Cleanup(func() { p.finish() })
 	go func() {
 		defer close(p.done)
 		tick := time.NewTicker(500 * time.Microsecond)
@@ -179,7 +182,7 @@ func waitAtMost(limit time.Duration, cond func() bool) {
 
 // finish stops the publisher and returns its acknowledged publishes.
 func (p *publisher) finish() []publish {
-	close(p.stop)
+	p.stopOnce.Do(func() { close(p.stop) })
 	<-p.done
 	return p.acks
 }
