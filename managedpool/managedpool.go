@@ -226,48 +226,38 @@ func (p *Pool) route(e *entry, cmd *core.Command) { p.routeFrom(e, cmd, fresh) }
 func (p *Pool) routeFrom(e *entry, cmd *core.Command, how arrival) {
 	size := len(cmd.Buf)
 	p.mu.Lock()
-	var me *waitline.Waiter // set once this caller has waited for room
-	for {
-		noAddr := p.closed || len(p.pools) == 0 || p.held
-		if !noAddr && (how == handover || !p.flushing) {
-			if me != nil {
-				p.waiting.Freed() // room woken for this caller passes on
+	sendable := func() bool { return !p.closed && len(p.pools) > 0 && !p.held && (how == handover || !p.flushing) }
+	ready, err := true, error(nil)
+	if !sendable() {
+		ready, err = p.waiting.Admit(e.ctx, p.done, size, func() (bool, error) {
+			switch {
+			case sendable():
+				return true, nil
+			case p.closed:
+				return false, ErrClosed
+			case p.failFast && (len(p.pools) == 0 || p.held):
+				return false, p.cfg.NotFound()
 			}
-			e.to, e.gen = p.pools[pick(cmd, len(p.pools))], p.gen.Load()
-			p.mu.Unlock()
-			e.to.Exec(e.ctx, cmd, e)
-			return
-		}
-		var err error
-		switch {
-		case p.closed:
-			err = ErrClosed
-		case p.failFast && noAddr:
-			err = p.cfg.NotFound()
-		case how == heldBack:
-			e.cmd = cmd
-			p.waiting.PushFront(e.ctx, 0, e, size)
-			p.mu.Unlock()
-			return
-		case how != fresh || ((me != nil || !p.waiting.Room.Waiting()) && p.waiting.HasRoom(size)):
-			e.cmd = cmd
-			p.waiting.Push(e.ctx, 0, e, size)
-			p.mu.Unlock()
-			return
-		default:
-			me = p.waiting.Room.Join(me, 1, size)
-			err = p.waiting.Room.Await(&p.mu, me, e.ctx, p.done, p.waiting.Freed)
-			if err == nil {
-				continue
-			}
-		}
-		if me != nil {
-			p.waiting.Freed()
-		}
+			return how != fresh, nil // taken back or handed over: it queues as it is
+		})
+	}
+	switch {
+	case err != nil:
 		p.mu.Unlock()
 		cmd.Release()
 		e.Inner.Complete(protocol.Value{}, core.NotSent(err))
-		return
+	case ready && sendable():
+		e.to, e.gen = p.pools[pick(cmd, len(p.pools))], p.gen.Load()
+		p.mu.Unlock()
+		e.to.Exec(e.ctx, cmd, e)
+	default:
+		e.cmd = cmd
+		if how == heldBack {
+			p.waiting.PushFront(e.ctx, 0, e, size)
+		} else {
+			p.waiting.Push(e.ctx, 0, e, size)
+		}
+		p.mu.Unlock()
 	}
 }
 

@@ -206,39 +206,47 @@ func (c *Conn) enqueue(ctx context.Context, cmds []*core.Command, sinks []core.S
 // room; and the error the commands fail with, unsent, when the
 // connection died or ctx ended first.
 func (c *Conn) admitLocked(ctx context.Context, n, size int, wait bool) (gone []request, full bool, err error) {
-	var me *waitline.Waiter // set once this caller has waited for room
-	for {
-		if c.err != nil {
-			return gone, false, &ConnError{Addr: c.addr, Err: c.err}
+	q := connRoom{c: c}
+	refused := func() (bool, error) {
+		switch {
+		case c.err != nil:
+			return false, &ConnError{Addr: c.addr, Err: c.err}
+		case c.w.held:
+			return false, ErrHeld
 		}
-		if c.w.held {
-			return gone, false, ErrHeld
-		}
-		// Callers already waiting go first; one that was woken had room
-		// held for it until it woke (waitline.Room.Await), and takes it here.
-		if me != nil || !wait || !c.room.Waiting() {
-			if c.hasRoomLocked(size) {
-				return gone, false, nil
-			}
-			if g := c.purgeLocked(); len(g) > 0 {
-				gone = append(gone, g...)
-				if c.hasRoomLocked(size) {
-					return gone, false, nil
-				}
-			}
-		}
-		if !wait {
-			return gone, true, nil
-		}
-		me = c.room.Join(me, n, size)
 		if c.read.idle() && c.pending.len() > 0 {
 			c.read.toLoop() // room comes from replies: someone must read them
 		}
-		if err := c.room.Await(&c.mu, me, ctx, c.dead, c.freedLocked); err != nil {
-			return gone, false, err
-		}
+		return false, nil
 	}
+	if !wait {
+		if _, err := refused(); err != nil {
+			return nil, false, err
+		}
+		full = !q.HasRoom(size)
+		return q.gone, full, nil
+	}
+	_, err = c.room.Admit(&c.mu, ctx, c.dead, n, size, &q, refused)
+	return q.gone, false, err
 }
+
+// connRoom is the connection's queue as waitline.Room.Admit sees it: the
+// room of queued commands whose context has ended is room too.
+type connRoom struct {
+	c    *Conn
+	gone []request // purged, for the caller to complete once c.mu is released
+}
+
+func (q *connRoom) HasRoom(size int) bool {
+	if q.c.hasRoomLocked(size) {
+		return true
+	}
+	g := q.c.purgeLocked()
+	q.gone = append(q.gone, g...)
+	return len(g) > 0 && q.c.hasRoomLocked(size)
+}
+
+func (q *connRoom) Freed() { q.c.freedLocked() }
 
 // hookSink reports cmd (one of pipeline commands handed over together)
 // to hooks and returns its sink, wrapped if a hook wants the outcome.
@@ -270,11 +278,7 @@ func hookSinks(h *core.Hooks, ctx context.Context, addr string, db int, cmds []*
 // for ever; a batch is admitted whole when there is room for one more.
 func (c *Conn) hasRoomLocked(size int) bool {
 	heldN, heldBytes := c.room.Held()
-	if len(c.w.queue)+c.w.inHand+c.pending.len()+heldN >= c.cfg.MaxPending {
-		return false
-	}
-	held := c.w.queueBytes + heldBytes
-	return held == 0 || held+size <= c.cfg.MaxQueueBytes
+	return waitline.Fits(len(c.w.queue)+c.w.inHand+c.pending.len()+heldN, c.cfg.MaxPending, c.w.queueBytes+heldBytes, c.cfg.MaxQueueBytes, size)
 }
 
 // purgeLocked removes queued commands whose context has ended (their

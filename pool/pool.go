@@ -101,47 +101,29 @@ func (p *Pool) index(cmd *core.Command) int {
 func (p *Pool) route(ctx context.Context, i int, cmd *core.Command, sink core.Sink) *Conn {
 	size := len(cmd.Buf)
 	p.mu.Lock()
-	var me *waitline.Waiter // set once this caller has waited for room
-	for {
+	ready, err := p.waiting.Admit(ctx, p.done, size, func() (bool, error) {
 		if err := p.refusedLocked(); err != nil {
-			if me != nil {
-				p.waiting.Freed()
-			}
-			p.mu.Unlock()
-			core.FailNotSent(cmd, sink, err)
-			return nil
+			return false, err
 		}
-		// A caller woken for room that leaves without taking it passes
-		// the room on.
+		if p.conns[i] != nil && !p.flushing[i] {
+			return true, nil
+		}
+		if p.conns[i] == nil && p.dialErr != nil && time.Now().Before(p.retryAt) {
+			return false, p.dialErr // fail fast while backing off
+		}
+		return false, nil
+	})
+	// Full, the caller waited for room, bounded by ctx (and by dials,
+	// which either take the waiting commands or fail them).
+	switch {
+	case err != nil:
+		p.mu.Unlock()
+		core.FailNotSent(cmd, sink, err)
+		return nil
+	case ready:
 		c := p.conns[i]
-		if c != nil && !p.flushing[i] {
-			if me != nil {
-				p.waiting.Freed()
-			}
-			p.mu.Unlock()
-			return c
-		}
-		if c == nil && p.dialErr != nil && time.Now().Before(p.retryAt) {
-			if me != nil {
-				p.waiting.Freed()
-			}
-			err := p.dialErr
-			p.mu.Unlock()
-			core.FailNotSent(cmd, sink, err) // fail fast while backing off
-			return nil
-		}
-		// Callers already waiting for room go first.
-		if (me != nil || !p.waiting.Room.Waiting()) && p.waiting.HasRoom(size) {
-			break
-		}
-		// Full: wait for room, bounded by ctx (and by dials, which
-		// either take the waiting commands or fail them).
-		me = p.waiting.Room.Join(me, 1, size)
-		if err := p.waiting.Room.Await(&p.mu, me, ctx, p.done, p.waiting.Freed); err != nil {
-			p.mu.Unlock()
-			core.FailNotSent(cmd, sink, err)
-			return nil
-		}
+		p.mu.Unlock()
+		return c
 	}
 	p.waiting.Push(ctx, i, request{ctx: ctx, cmd: cmd, sink: sink, at: time.Now()}, size)
 	p.mu.Unlock()

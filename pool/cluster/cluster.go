@@ -9,7 +9,6 @@ import (
 	"github.com/asyncredis/asyncredis/async"
 	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/pool"
-	"github.com/asyncredis/asyncredis/pool/waitline"
 )
 
 // anySlot is the pseudo-slot of keyless commands: they go to one master
@@ -29,38 +28,27 @@ type Cluster struct {
 	lc     core.Lifecycle // the refresher and the retry timers
 	closed atomic.Bool
 
-	owner [NumSlots + 1]atomic.Pointer[node] // master per slot (anySlot: the keyless commands' master)
-	gates [NumSlots + 1]gate                 // per slot: commands in flight, and whether new ones wait
-	seq   atomic.Uint64                      // issue order of requests
-
-	refreshes chan struct{} // capacity 1: written to ask for a refresh; read by the refresher; never closed
-	events    chan Event
-
+	slots    slots    // per slot: owner, next owner, the order of its commands, claims (slots.go)
+	maps     mapReads // when and how often the map is read (refresh.go, watch.go)
+	events   chan Event
 	counters counters
 	ctl      controlConns // for asking for the map
+
+	mu      sync.Mutex       // guards the fields below, and slots' and maps' but their atomics
+	nodes   map[string]*node // by address: masters and the replicas read from
+	topo    Topology         // as last read
+	dir     directory        // the map's nodes: where redirects may go (redirect.go)
+	retired []*node          // nodes left to Close to close
+}
+
+// mapReads is the state of the reading of the slot map.
+type mapReads struct {
+	asks chan struct{} // capacity 1: written to ask for a refresh; read by the refresher; never closed
 	// watchUntil (Unix ns): the map is read every downRefresh until then
 	// (set by CLUSTERDOWN, cleared by a change of owners).
 	watchUntil atomic.Int64
-
-	mu        sync.Mutex               // guards the fields below
-	nodes     map[string]*node         // by address: masters and the replicas read from
-	topo      Topology                 // as last read
-	members   map[string]bool          // the addresses of the map's nodes and the seeds: where redirects may go
-	announced map[string]string        // a map node's address -> the host it announces (a redirect's ":port")
-	nodeID    map[string]string        // a map node's address -> its ID
-	awaitMap  map[int]uint64           // slots whose commands wait for a map read after a refresh of gen > this (a redirect outside the map)
-	stamp     [NumSlots + 1]uint64     // per slot: the refresh generation that last set its owner (a MOVED sets gen+1)
-	epoch     [NumSlots]int64          // per slot: the config epoch of the claim followed (0 unknown); an older one is a stale view
-	doubt     [NumSlots]int64          // per slot: unix ns of the first map naming an older claim since one confirmed epoch (0 none); see epochTrust
-	gen       uint64                   // refreshes started
-	waiting   *waitline.Line[*request] // commands waiting for their slot, keyed by slot
-	pending   map[int]*node            // a gated slot's next owner, set when its commands out have come back
-	readyAt   map[int]time.Time        // a waiting slot's earliest retry
-	settling  map[int]time.Time        // a slot redirected back and forth: no send before then, even if its owner changes
-	timers    map[int]*time.Timer      // retries scheduled by readyAt
-	kicked    []int                    // slots whose owner changed with commands waiting: flushKicked lets them go
-	refreshCh chan struct{}            // closed and replaced at each change of the map (a refresh, a MOVED): TargetChanged
-	retired   []*node                  // nodes left to Close to close
+	gen        uint64        // refreshes started (under Cluster.mu)
+	changed    chan struct{} // closed and replaced at each change of the map (a refresh, a MOVED): TargetChanged (under Cluster.mu)
 }
 
 // node is one server of the cluster and the pool to it.
@@ -88,20 +76,11 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 	cctx, cancel := context.WithCancel(context.Background())
 	c := &Cluster{
 		cfg: cfg, ctx: cctx, cancel: cancel,
-		refreshes: make(chan struct{}, 1),
-		events:    make(chan Event, cfg.EventBuffer),
-		nodes:     map[string]*node{},
-		pending:   map[int]*node{},
-		readyAt:   map[int]time.Time{},
-		settling:  map[int]time.Time{},
-		members:   map[string]bool{},
-		announced: map[string]string{},
-		nodeID:    map[string]string{},
-		awaitMap:  map[int]uint64{},
-		timers:    map[int]*time.Timer{},
-		refreshCh: make(chan struct{}),
+		maps:   mapReads{asks: make(chan struct{}, 1), changed: make(chan struct{})},
+		events: make(chan Event, cfg.EventBuffer),
+		nodes:  map[string]*node{},
 	}
-	c.waiting = waitline.New(&c.mu, cfg.MaxWaiting, cfg.MaxWaitingBytes, expireRequest)
+	c.slots.init(&c.mu, cctx.Done(), &c.closed, func(slot int) { c.lc.Go(func() { c.release(slot) }) }, cfg)
 	if err := c.refresh(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -125,17 +104,14 @@ func (c *Cluster) Close() error {
 	}
 	c.cancel()
 	c.mu.Lock()
-	for _, t := range c.timers {
-		t.Stop()
-	}
-	waiting := c.waiting.TakeAll()
+	waiting := c.slots.closeLocked()
 	c.mu.Unlock()
 	c.ctl.close() // questions out on them end now
 	c.lc.Close()
 	for _, r := range waiting {
 		r.fail(core.NotSent(core.ErrClosed))
 	}
-	c.waiting.Wait()
+	c.slots.line.Wait()
 	c.mu.Lock()
 	nodes := c.nodes
 	c.nodes = map[string]*node{}
@@ -205,7 +181,7 @@ func (c *Cluster) Topology() Topology {
 func (c *Cluster) SlotOwner(slot uint16) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if n := c.ownerLocked(int(slot % NumSlots)); n != nil {
+	if n := c.slots.ownerLocked(int(slot % NumSlots)); n != nil {
 		return n.addr
 	}
 	return ""

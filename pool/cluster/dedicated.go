@@ -84,7 +84,7 @@ func (d *dedicated) bind(ctx context.Context, slot int) (core.Executor, error) {
 		if slot != anySlot && d.slot != anySlot && slot != d.slot {
 			return nil, &CrossSlotError{Command: "a transaction", Slots: []uint16{uint16(d.slot), uint16(slot)}}
 		}
-		if slot != anySlot && d.slot == anySlot && d.c.owner[slot].Load() != d.c.anyMaster() {
+		if slot != anySlot && d.slot == anySlot && d.c.slots.owner[slot].Load() != d.c.anyMaster() {
 			return nil, fmt.Errorf("cluster: slot %d is not served by the node this connection was bound to by a keyless command", slot)
 		}
 		if slot != anySlot {
@@ -96,7 +96,7 @@ func (d *dedicated) bind(ctx context.Context, slot int) (core.Executor, error) {
 	if slot == anySlot {
 		n = d.c.anyMaster()
 	} else {
-		n = d.c.owner[slot].Load()
+		n = d.c.slots.owner[slot].Load()
 	}
 	if n == nil {
 		d.c.requestRefresh()

@@ -75,7 +75,7 @@ func (c *Cluster) reportLocked(old, now Topology, moved []int) {
 
 // slotOwner is SlotOwner for an int slot.
 func (c *Cluster) slotOwner(slot int) string {
-	if n := c.owner[slot].Load(); n != nil {
+	if n := c.slots.owner[slot].Load(); n != nil {
 		return n.addr
 	}
 	return ""
@@ -128,7 +128,7 @@ func (c *Cluster) Stats() Stats {
 	for k, n := range c.nodes {
 		nodes[k] = n
 	}
-	waiting := c.waiting.Len()
+	waiting := c.slots.line.Len()
 	c.mu.Unlock()
 	s := Stats{
 		Nodes: make(map[string]NodeStats, len(nodes)),

@@ -209,7 +209,7 @@ func TestReplicaSubscriptionsNeedTheMastersOwnView(t *testing.T) {
 	})
 	require.NoError(t, c.refresh(ctx5(t)))
 	c.mu.Lock()
-	m := c.ownerLocked(slot)
+	m := c.slots.ownerLocked(slot)
 	c.mu.Unlock()
 	m.view.Store(nil) // not known: subscribeTarget asks the master
 	assert.Equal(t, master, c.subscribeTarget(ctx5(t), slot).addr, "not on a replica its master does not name")

@@ -471,14 +471,14 @@ func TestACallersDeadlineDoesNotMarkTheNodeDown(t *testing.T) {
 	key := keyIn(f, 0, 9)
 	slot := int(Slot(key))
 	c.mu.Lock()
-	n := c.ownerLocked(slot)
+	n := c.slots.ownerLocked(slot)
 	c.mu.Unlock()
 	require.NotNil(t, n)
 	cmd := core.NewCommand()
 	cmd.Buf, _ = protocol.AppendCommand(cmd.Buf, "BLPOP", key, 0)
 	sink := &lastErr{}
 	r := c.newRequest(pastDeadline{context.Background()}, cmd, sink, slot)
-	c.gates[slot].w.Add(1) // as sendTo's caller counts it out
+	c.slots.gates[slot].w.Add(1) // as sendTo's caller counts it out
 	r.sent = n
 	sent := r.copyCmd()
 	r.Requeue(sent, core.NotSent(&pool.DialError{Addr: n.addr, Step: "client id", Err: context.DeadlineExceeded}))
@@ -486,7 +486,7 @@ func TestACallersDeadlineDoesNotMarkTheNodeDown(t *testing.T) {
 	assert.ErrorIs(t, sink.err, context.DeadlineExceeded)
 	assert.False(t, n.down(), "the node is not counted down")
 	assert.Zero(t, c.Stats().Requeued)
-	assert.Zero(t, c.gates[slot].w.Load(), "the slot's count is back")
+	assert.Zero(t, c.slots.gates[slot].w.Load(), "the slot's count is back")
 }
 
 // lastErr records how often it was completed, and the last error.

@@ -76,7 +76,7 @@ func (s *subConn) stale() bool {
 				s.mu.Unlock()
 				return true
 			}
-			if m := s.c.ownerLocked(slot); m != nil && n.addr != m.addr && m.view.Load() == nil && !slices.Contains(ask, m) {
+			if m := s.c.slots.ownerLocked(slot); m != nil && n.addr != m.addr && m.view.Load() == nil && !slices.Contains(ask, m) {
 				ask = append(ask, m)
 			}
 		}
@@ -101,7 +101,7 @@ func (s *subConn) stale() bool {
 // come back (a node being replaced may be closed any moment).
 func (c *Cluster) subscribeTarget(ctx context.Context, slot int) *node {
 	c.mu.Lock()
-	m := c.ownerLocked(slot)
+	m := c.slots.ownerLocked(slot)
 	if m == nil || c.cfg.Reads == core.ReadMaster {
 		c.mu.Unlock()
 		return m
@@ -127,7 +127,7 @@ func (c *Cluster) subscribeTarget(ctx context.Context, slot int) *node {
 // servesLocked reports whether a subscription to slot's channels on n is
 // still where the slot is: n owns it, or replicates its owner.
 func (c *Cluster) servesLocked(slot int, n *node) bool {
-	m := c.ownerLocked(slot)
+	m := c.slots.ownerLocked(slot)
 	if m == n || m == nil {
 		return m == n
 	}
@@ -149,7 +149,7 @@ func (c *Cluster) servesLocked(slot int, n *node) bool {
 func (c *Cluster) TargetChanged() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.refreshCh
+	return c.maps.changed
 }
 
 // subConn is the pub/sub connection set of one async.PubSub.

@@ -16,6 +16,13 @@ import (
 // or an invalid one, the command waits for the map to be read again and
 // goes where it says; redirected there again, it fails.
 
+// directory is what the last map said of its nodes, for redirects.
+type directory struct {
+	members   map[string]bool   // the addresses of the map's nodes and the seeds: where redirects may go
+	announced map[string]string // a map node's address -> the host it announces (a redirect's ":port")
+	nodeID    map[string]string // a map node's address -> its ID
+}
+
 // redirectTarget returns the address a redirect to ep from node from
 // sends a command to, or why it is not followed (ErrBadAddress,
 // ErrUnknownNode).
@@ -24,7 +31,7 @@ func (c *Cluster) redirectTarget(ep string, from *node) (string, error) {
 	defer c.mu.Unlock()
 	answered := ""
 	if from != nil {
-		answered = c.announced[from.addr]
+		answered = c.dir.announced[from.addr]
 		if answered == "" {
 			answered = hostOf(from.addr)
 		}
@@ -34,7 +41,7 @@ func (c *Cluster) redirectTarget(ep string, from *node) (string, error) {
 		c.emit(Event{Kind: EventBadAddress, Addr: ep, Err: err})
 		return "", err
 	}
-	if !c.cfg.FollowRedirectsAnywhere && !c.members[addr] {
+	if !c.cfg.FollowRedirectsAnywhere && !c.dir.members[addr] {
 		return "", fmt.Errorf("%w: %s", ErrUnknownNode, addr)
 	}
 	return addr, nil
@@ -43,21 +50,17 @@ func (c *Cluster) redirectTarget(ep string, from *node) (string, error) {
 // notFollowed handles a redirect of r that redirectTarget refused (why):
 // the first time, r waits for the map to be read again and goes where it
 // says; the next time, it fails.
-func (c *Cluster) notFollowed(r *request, re *protocol.RedisError, why error) {
+func (c *Cluster) notFollowed(r *request, re *protocol.RedisError, why error) (time.Duration, error) {
 	rs := r.retry()
 	if rs.mapRead {
-		c.finish(r, &RedirectError{Err: re, Cause: why})
-		return
+		return 0, &RedirectError{Err: re, Cause: why}
 	}
 	rs.mapRead = true
 	c.mu.Lock()
-	c.awaitMap[r.slot] = c.gen
-	if at := time.Now().Add(c.cfg.RefreshTimeout); at.After(c.readyAt[r.slot]) {
-		c.readyAt[r.slot] = at // if no refresh comes through, retry anyway
-	}
+	c.slots.awaitMapLocked(r.slot, c.maps.gen, c.cfg.RefreshTimeout) // if no refresh comes through, retry anyway
 	c.mu.Unlock()
 	c.requestRefresh()
-	c.park(r, 0)
+	return 0, nil
 }
 
 // learnLocked takes from a map just applied (read by refresh gen) the
@@ -77,16 +80,11 @@ func (c *Cluster) learnLocked(t Topology, gen uint64) {
 			ids[n.Addr] = n.ID
 		}
 	}
-	c.members, c.announced, c.nodeID = members, announced, ids
+	c.dir = directory{members: members, announced: announced, nodeID: ids}
 	for _, err := range t.rejected {
 		c.emit(Event{Kind: EventBadAddress, Err: err})
 	}
-	for slot, asked := range c.awaitMap {
-		if gen > asked {
-			delete(c.awaitMap, slot)
-			c.kickLocked(slot)
-		}
-	}
+	c.slots.mapReadLocked(gen)
 }
 
 // movedTo applies a MOVED to ep, from node from (nil if not known), seen

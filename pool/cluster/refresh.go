@@ -50,7 +50,7 @@ const epochTrust = 2 * time.Second
 // made while one is pending or running are coalesced into the next.
 func (c *Cluster) requestRefresh() {
 	select {
-	case c.refreshes <- struct{}{}:
+	case c.maps.asks <- struct{}{}:
 	default:
 	}
 }
@@ -76,14 +76,14 @@ func (c *Cluster) refresher() {
 		select {
 		case <-c.ctx.Done():
 			return
-		case <-c.refreshes:
+		case <-c.maps.asks:
 		case <-tick:
 		case <-again:
 		case <-silence.C:
 			if !c.silentMaster() {
 				continue
 			}
-			c.watchUntil.Store(time.Now().Add(clusterDownWatch).UnixNano())
+			c.maps.watchUntil.Store(time.Now().Add(clusterDownWatch).UnixNano())
 		}
 		if err := c.refresh(c.ctx); err != nil && c.ctx.Err() == nil {
 			c.emit(Event{Kind: EventRefreshFailed, Err: err})
@@ -103,15 +103,15 @@ func (c *Cluster) refresher() {
 // RefreshTimeout, and applies the first answer.
 func (c *Cluster) refresh(ctx context.Context) error {
 	c.mu.Lock()
-	c.gen++
-	gen := c.gen
+	c.maps.gen++
+	gen := c.maps.gen
 	cands := c.candidatesLocked()
 	c.mu.Unlock()
 	c.counters.refreshes.Add(1)
 	t, tried := c.askInTurn(ctx, cands)
 	if tried == nil {
 		c.apply(t, gen)
-		c.flushKicked()
+		c.releaseKicked()
 		c.ctl.keepOnly(c.known())
 		return nil
 	}
@@ -322,17 +322,17 @@ func (c *Cluster) apply(t Topology, gen uint64) {
 	old := c.topo
 	c.applyNodesLocked(t)
 	moved := c.applySlotsLocked(t, gen)
-	if first := c.firstOwnerLocked(); c.ownerLocked(anySlot) != first {
-		c.setOwnerLocked(anySlot, first)
+	if first := c.slots.firstOwnerLocked(); c.slots.ownerLocked(anySlot) != first {
+		c.slots.setOwnerLocked(anySlot, first)
 	}
 	c.topo = t
 	c.learnLocked(t, gen)
 	if len(moved) > 0 {
-		c.watchUntil.Store(0) // the change awaited
+		c.maps.watchUntil.Store(0) // the change awaited
 	}
 	c.retireUnusedLocked()
-	close(c.refreshCh)
-	c.refreshCh = make(chan struct{})
+	close(c.maps.changed)
+	c.maps.changed = make(chan struct{})
 	c.reportLocked(old, t, moved)
 }
 
@@ -365,39 +365,19 @@ func (c *Cluster) applyNodesLocked(t Topology) {
 	}
 }
 
-// applySlotsLocked gives each slot the owner t names, but where a MOVED
-// since refresh gen began set it, or t's claim is older than the one
-// followed (within epochTrust); it returns the slots whose owner changed.
+// applySlotsLocked gives each slot the owner t names (slots.claimLocked:
+// not over a MOVED since refresh gen began, nor, within epochTrust, over
+// a newer claim) and returns the slots whose owner changed.
 func (c *Cluster) applySlotsLocked(t Topology, gen uint64) []int {
 	var moved []int
 	owners, epochs := t.owners(), t.epochs()
 	now := time.Now().UnixNano()
 	for slot := range NumSlots {
-		if c.stamp[slot] > gen {
-			continue
-		}
-		if e := epochs[slot]; e > 0 {
-			if e < c.epoch[slot] {
-				// An older claim than the one followed: the node asked has
-				// not heard of a failover or move yet. Trusted for
-				// epochTrust at most, counted from the first such view
-				// since a view last confirmed the claim followed.
-				if c.doubt[slot] == 0 {
-					c.doubt[slot] = now
-				}
-				if time.Duration(now-c.doubt[slot]) < epochTrust {
-					continue
-				}
-			}
-			c.epoch[slot], c.doubt[slot] = e, 0
-		}
 		var n *node
 		if a := owners[slot]; a != "" {
 			n = c.nodes[a]
 		}
-		if c.ownerLocked(slot) != n {
-			c.setOwnerLocked(slot, n)
-			c.stamp[slot] = gen
+		if c.slots.claimLocked(slot, n, epochs[slot], gen, now) {
 			moved = append(moved, slot)
 		}
 	}
@@ -411,22 +391,16 @@ func (c *Cluster) moveSlot(slot int, addr string) {
 		return
 	}
 	c.mu.Lock()
-	if n := c.nodeLocked(addr, false); n != nil && c.ownerLocked(slot) != n {
-		c.setOwnerLocked(slot, n)
-		c.stamp[slot] = c.gen + 1
-		// A MOVED carries no epoch: the next map sets the slot's, and
-		// wins over the MOVED (a node may redirect to a node that is
-		// gone, or not yet know it lost the slot).
-		c.epoch[slot], c.doubt[slot] = 0, 0
+	if n := c.nodeLocked(addr, false); n != nil && c.slots.moveLocked(slot, n, c.maps.gen) {
 		c.emit(Event{Kind: EventSlotsMoved, Addr: addr, Slots: []SlotRange{{uint16(slot), uint16(slot)}}})
 		// Subscribers to the slot's channels look again now, not at the
 		// next refresh: a publisher that followed this MOVED is already
 		// publishing on the new owner.
-		close(c.refreshCh)
-		c.refreshCh = make(chan struct{})
+		close(c.maps.changed)
+		c.maps.changed = make(chan struct{})
 	}
 	c.mu.Unlock()
-	c.flushKicked()
+	c.releaseKicked()
 	c.requestRefresh()
 }
 
@@ -445,8 +419,8 @@ func (c *Cluster) retireUnusedLocked() {
 	}
 	used := map[*node]bool{}
 	for slot := range NumSlots + 1 {
-		n := c.ownerLocked(slot)
-		if next, ok := c.pending[slot]; ok {
+		n := c.slots.ownerLocked(slot)
+		if next, ok := c.slots.next[slot]; ok {
 			// Its owner changes once the slot's commands out are back:
 			// the old one is used for them only, and a node that left the
 			// map is retired now (drained: a silent one fails them), or

@@ -19,7 +19,7 @@ func (n *node) down() bool { return time.Now().UnixNano() < n.downUntil.Load() }
 // among themselves); for ReadNearest the master counts among them. nil
 // when none is usable.
 func (c *Cluster) replicaFor(slot int) *node {
-	return pickReplica(c.owner[slot].Load(), slot, c.cfg.Reads == core.ReadNearest)
+	return pickReplica(c.slots.owner[slot].Load(), slot, c.cfg.Reads == core.ReadNearest)
 }
 
 // pickReplica returns a usable replica of master m for slot, the same one
@@ -54,7 +54,7 @@ func pickReplica(m *node, slot int, withMaster bool) *node {
 // that a ReadReplica read waits for one to be usable again rather than
 // going to the master.
 func (c *Cluster) hasReplicas(slot int) bool {
-	m := c.owner[slot].Load()
+	m := c.slots.owner[slot].Load()
 	if m == nil {
 		return false
 	}

@@ -82,7 +82,7 @@ func (r *request) Complete(v protocol.Value, err error) { r.Offer(v, err) }
 func (r *request) Offer(v protocol.Value, err error) bool {
 	if err == nil && v.Kind == protocol.KindError {
 		if k := kindOf(v.Str); k != notRedirect {
-			r.c.redirected(r, k, v.Str)
+			r.c.cameBack(r, back{kind: k, msg: v.Str})
 			return true
 		}
 	}
@@ -103,7 +103,7 @@ func (r *request) Offer(v protocol.Value, err error) bool {
 // request waits and tries again, after a refresh of the map.
 func (r *request) Requeue(sent *core.Command, err error) bool {
 	sent.Release()
-	r.c.unreachable(r, err)
+	r.c.cameBack(r, back{kind: unreachable, err: err})
 	return true
 }
 
@@ -123,7 +123,8 @@ func (r *request) end() {
 // expireRequest fails a request whose context ended while it waited.
 func expireRequest(r *request, err error) { r.fail(r.endedWhileRetrying(err)) }
 
-// redirectKind is what an error reply asks of the client.
+// redirectKind is what an error reply asks of the client, or why else
+// a command came back to it (back).
 type redirectKind uint8
 
 const (
@@ -132,6 +133,8 @@ const (
 	ask                      // ASK slot addr: this command, once, to addr
 	tryAgain                 // TRYAGAIN: a multi-key command during a migration
 	clusterDown              // CLUSTERDOWN: the cluster serves no slot now
+	unreachable              // not a reply: its node's pool gave it back unwritten
+	notServed                // not a reply: no node serves its slot now
 )
 
 func kindOf(msg string) redirectKind {

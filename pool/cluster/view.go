@@ -85,4 +85,4 @@ func (c *Cluster) askView(ctx context.Context, m *node) {
 
 // replicaIDLocked returns the ID the map gives the replica r ("" if not
 // known).
-func (c *Cluster) replicaIDLocked(r *node) string { return c.nodeID[r.addr] }
+func (c *Cluster) replicaIDLocked(r *node) string { return c.dir.nodeID[r.addr] }

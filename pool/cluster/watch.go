@@ -14,13 +14,13 @@ import (
 // is watched, slowWatch after closeWatch of that; replicaRecheck while a
 // replica is not serving. watchSince is when the current watch began.
 func (c *Cluster) nextRefresh(watchSince *time.Time) <-chan time.Time {
-	if time.Now().UnixNano() >= c.watchUntil.Load() && c.silentMaster() {
+	if time.Now().UnixNano() >= c.maps.watchUntil.Load() && c.silentMaster() {
 		// Still silent: keep watching without a lapse (the cluster
 		// fails a node over about cluster-node-timeout after it went
 		// silent, often just past the first watch).
-		c.watchUntil.Store(time.Now().Add(clusterDownWatch).UnixNano())
+		c.maps.watchUntil.Store(time.Now().Add(clusterDownWatch).UnixNano())
 	}
-	if c.downOwners() || time.Now().UnixNano() < c.watchUntil.Load() {
+	if c.downOwners() || time.Now().UnixNano() < c.maps.watchUntil.Load() {
 		if watchSince.IsZero() {
 			*watchSince = time.Now()
 		}

@@ -153,7 +153,7 @@ func (c *Cluster) KeySlot(ctx context.Context, key string) *async.Future[int64] 
 
 // CountKeysInSlot returns CLUSTER COUNTKEYSINSLOT from the slot's master.
 func (c *Cluster) CountKeysInSlot(ctx context.Context, slot uint16) *async.Future[int64] {
-	n := c.owner[slot%NumSlots].Load()
+	n := c.slots.owner[slot%NumSlots].Load()
 	if n == nil {
 		return async.Failed[int64](core.NewNotSent("cluster: no master known for the slot"))
 	}

@@ -80,15 +80,25 @@ func (l *Line[T]) Bytes() int { return l.bytes }
 // one command, so that one larger than maxBytes is not refused for ever.
 func (l *Line[T]) HasRoom(size int) bool {
 	held, heldBytes := l.Room.Held()
-	if l.n+held >= l.maxCount {
-		return false
-	}
-	b := l.bytes + heldBytes
-	return b == 0 || b+size <= l.maxBytes
+	return Fits(l.n+held, l.maxCount, l.bytes+heldBytes, l.maxBytes, size)
+}
+
+// Fits reports whether a command of size bytes may join a queue holding
+// count commands of bytes (room held for woken callers included), bounded
+// by maxCount and maxBytes. An empty queue always has room for one
+// command, so that one larger than maxBytes is not refused for ever.
+func Fits(count, maxCount, bytes, maxBytes, size int) bool {
+	return count < maxCount && (bytes == 0 || bytes+size <= maxBytes)
 }
 
 // Freed wakes callers waiting for room, as many as there is room for.
 func (l *Line[T]) Freed() { l.Room.Wake(l.HasRoom) }
+
+// Admit waits, with the line's mutex held, for room for one command of
+// size bytes: Room.Admit with the line's bounds.
+func (l *Line[T]) Admit(ctx context.Context, dead <-chan struct{}, size int, check func() (ready bool, err error)) (bool, error) {
+	return l.Room.Admit(l.mu, ctx, dead, 1, size, l, check)
+}
 
 // Push adds v, a command of size bytes waiting under ctx, for key. It
 // does not check the bounds: callers admit commands with HasRoom (or wait

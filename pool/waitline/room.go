@@ -73,6 +73,40 @@ func (l *Room) Await(mu *sync.Mutex, w *Waiter, ctx context.Context, dead <-chan
 	return nil
 }
 
+// A Queue is what Admit needs of the bounded queue a Room guards.
+type Queue interface {
+	HasRoom(bytes int) bool // room for bytes more, besides the room held for woken callers
+	Freed()                 // wakes callers in line, as many as there is room for
+}
+
+// Admit is the one way a caller waits for room in a bounded queue. Called
+// with mu held, and returning with it held, it loops: check says whether
+// the caller needs no room after all (ready: the queue's owner can take
+// the command another way) or is refused (err); else, if the queue has
+// room for the caller's n commands of bytes — callers already in line go
+// first — Admit returns with the room the caller's; else the caller waits
+// in line, bounded by ctx and dead, and looks again. It returns ready and
+// check's error, or ctx's error; (false, nil) means the caller has room.
+// Room woken for a caller that leaves without taking it is passed on.
+func (l *Room) Admit(mu *sync.Mutex, ctx context.Context, dead <-chan struct{}, n, bytes int, q Queue, check func() (ready bool, err error)) (bool, error) {
+	var me *Waiter // set once this caller has waited
+	for {
+		if ready, err := check(); ready || err != nil {
+			if me != nil {
+				q.Freed()
+			}
+			return ready, err
+		}
+		if (me != nil || !l.Waiting()) && q.HasRoom(bytes) {
+			return false, nil
+		}
+		me = l.Join(me, n, bytes)
+		if err := l.Await(mu, me, ctx, dead, q.Freed); err != nil {
+			return false, err
+		}
+	}
+}
+
 // woken releases the room held for w, which has received on w.ch, so
 // that it can take that room.
 func (l *Room) woken(w *Waiter) {
