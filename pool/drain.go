@@ -66,3 +66,22 @@ func (p *Pool) Outstanding() (n int64, lastRead time.Time) {
 	}
 	return n, time.Unix(0, last)
 }
+
+// DialStall returns when the oldest dial under way began, while commands
+// wait for a connection (zero otherwise): a dial to a host that is gone,
+// or a handshake a server never answers, gives no other sign until
+// DialTimeout, and those commands wait for it.
+func (p *Pool) DialStall() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var oldest time.Time
+	if p.waiting.Len() == 0 {
+		return oldest
+	}
+	for i, d := range p.dialing {
+		if d && (oldest.IsZero() || p.dialAt[i].Before(oldest)) {
+			oldest = p.dialAt[i]
+		}
+	}
+	return oldest
+}

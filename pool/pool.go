@@ -29,6 +29,7 @@ type Pool struct {
 	mu        sync.Mutex              // guards the fields below
 	conns     []*Conn                 // the shared connections by index (MinSize of them); nil while being dialled
 	dialing   []bool                  // a dial for that index is under way
+	dialAt    []time.Time             // when it began
 	flushing  []bool                  // its connection is taking over the commands that waited for it
 	waiting   *waitline.Line[request] // commands waiting for a connection, keyed by its index
 	dialErr   error                   // the last failed dial, while backing off
@@ -60,6 +61,7 @@ func New(cfg Config) (*Pool, error) {
 	n := max(cfg.MinSize, 1)
 	p.nshared = n
 	p.conns, p.dialing, p.flushing = make([]*Conn, n), make([]bool, n), make([]bool, n)
+	p.dialAt = make([]time.Time, n)
 	p.waiting = waitline.New(&p.mu, cfg.MaxPending, cfg.MaxQueueBytes, failExpired)
 	p.lend = newLender(cfg, ctx, p.done, p.poke)
 	p.wg.Add(1)
@@ -237,6 +239,7 @@ func (p *Pool) maintain() {
 // startDialLocked dials shared connection i in the background.
 func (p *Pool) startDialLocked(i int) {
 	p.dialing[i] = true
+	p.dialAt[i] = time.Now()
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()

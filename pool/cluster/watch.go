@@ -45,10 +45,17 @@ func (c *Cluster) nextRefresh(watchSince *time.Time) <-chan time.Time {
 const silentAfter = 500 * time.Millisecond
 
 // silent reports whether p has had commands out and read nothing for
-// silentAfter.
+// silentAfter, or has had commands wait that long for a connection it is
+// still dialling (a host gone since its last connection died: the dial
+// hangs, and without this watch the map would be read again only at
+// RefreshInterval, while those commands wait for DialTimeout).
 func silent(p *pool.Pool) bool {
 	out, last := p.Outstanding()
-	return out > 0 && time.Since(last) > silentAfter
+	if out > 0 && time.Since(last) > silentAfter {
+		return true
+	}
+	at := p.DialStall()
+	return !at.IsZero() && time.Since(at) > silentAfter
 }
 
 // masterPools returns the pools of the masters in the map, by address.
