@@ -55,6 +55,10 @@ func redialHangs(t *testing.T, gets int) {
 	require.Eventually(t, func() bool { return !n.down() }, 10*time.Second, time.Millisecond,
 		"node 0 no longer counts as down (downPause after its connection died)")
 
+	// The fault lasts on past the down watch (a span of fault, not a
+	// synchronisation: the old code's last refresh came within
+	// downRefresh of here, and none after).
+	time.Sleep(300 * time.Millisecond)
 	f.takeOver(0, 1)
 	for i, fu := range futs {
 		v, err := fu.Result()
