@@ -273,12 +273,12 @@ func hookSinks(h *core.Hooks, ctx context.Context, addr string, db int, cmds []*
 }
 
 // hasRoomLocked reports whether size more bytes of commands may queue,
-// besides the room held for waiters already woken. An empty queue always
+// besides the room reserved for waiters already woken. An empty queue always
 // admits, so that one command larger than MaxQueueBytes is not refused
 // for ever; a batch is admitted whole when there is room for one more.
 func (c *Conn) hasRoomLocked(size int) bool {
-	heldN, heldBytes := c.room.Held()
-	return waitline.Fits(len(c.w.queue)+c.w.inHand+c.pending.len()+heldN, c.cfg.MaxPending, c.w.queueBytes+heldBytes, c.cfg.MaxQueueBytes, size)
+	resN, resBytes := c.room.Reserved()
+	return waitline.Fits(len(c.w.queue)+c.w.inHand+c.pending.len()+resN, c.cfg.MaxPending, c.w.queueBytes+resBytes, c.cfg.MaxQueueBytes, size)
 }
 
 // purgeLocked removes queued commands whose context has ended (their

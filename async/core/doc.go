@@ -16,8 +16,17 @@
 // waiter calls the mark's Puller (Pull to read, Handover when it waits
 // another way).
 //
-// The transports import core and protocol, not the command catalogue of
-// package async; async imports core to send its commands. Futures
+// # Layers
+//
+// protocol imports nothing of the module; core imports protocol; the
+// typed client, package async, imports core and protocol and never a
+// transport. Routing — pool, pool/waitline, managedpool and pool/cluster
+// but its facade file (whole.go) — imports core and protocol, never
+// async: it runs commands it does not read. Facades wrap a transport in
+// the typed client and may import async: async/connect, pool/cluster's
+// whole.go (Client and the whole-cluster helpers), and sentinel, which is
+// also a client of the sentinels it asks (SENTINEL and ROLE through the
+// typed client). layering_test.go checks this on every test run. Futures
 // implement Sink privately: only their executor resolves them.
 //
 // # Errors

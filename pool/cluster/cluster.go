@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/asyncredis/asyncredis/async"
 	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/pool"
 )
@@ -88,9 +87,6 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 	c.lc.Go(c.refresher)
 	return c, nil
 }
-
-// Client returns a typed client over the cluster.
-func (c *Cluster) Client() *async.Client { return async.NewClient(c) }
 
 // Config returns the configuration with defaults filled in.
 func (c *Cluster) Config() Config { return c.cfg }

@@ -81,24 +81,8 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.Seeds) == 0 {
 		return c, errors.New("cluster: Config.Seeds is empty: give at least one node's address")
 	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"RefreshTimeout", c.RefreshTimeout}, {"RetryBackoff", c.RetryBackoff},
-		{"MaxRetryBackoff", c.MaxRetryBackoff}, {"RetryTimeout", c.RetryTimeout}} {
-		if d.v < 0 {
-			return c, fmt.Errorf("cluster: Config.%s %v is negative", d.name, d.v)
-		}
-	}
-	for _, n := range []struct {
-		name string
-		v    int
-	}{{"MaxRedirects", c.MaxRedirects}, {"MaxRetries", c.MaxRetries}, {"MaxWaiting", c.MaxWaiting},
-		{"MaxWaitingBytes", c.MaxWaitingBytes}, {"EventBuffer", c.EventBuffer},
-		{"MaxNodes", c.MaxNodes}, {"MaxReplicasPerShard", c.MaxReplicasPerShard}} {
-		if n.v < 0 {
-			return c, fmt.Errorf("cluster: Config.%s %d is negative", n.name, n.v)
-		}
+	if err := c.nonNegative(); err != nil {
+		return c, err
 	}
 	if c.Reads < core.ReadMaster || c.Reads > core.ReadNearest {
 		return c, fmt.Errorf("cluster: Config.Reads %d is not a core.ReadPolicy", c.Reads)
@@ -135,6 +119,30 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	return c, nil
+}
+
+// nonNegative reports the first duration or count set below zero.
+func (c Config) nonNegative() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"RefreshTimeout", c.RefreshTimeout}, {"RetryBackoff", c.RetryBackoff},
+		{"MaxRetryBackoff", c.MaxRetryBackoff}, {"RetryTimeout", c.RetryTimeout}} {
+		if d.v < 0 {
+			return fmt.Errorf("cluster: Config.%s %v is negative", d.name, d.v)
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"MaxRedirects", c.MaxRedirects}, {"MaxRetries", c.MaxRetries}, {"MaxWaiting", c.MaxWaiting},
+		{"MaxWaitingBytes", c.MaxWaitingBytes}, {"EventBuffer", c.EventBuffer},
+		{"MaxNodes", c.MaxNodes}, {"MaxReplicasPerShard", c.MaxReplicasPerShard}} {
+		if n.v < 0 {
+			return fmt.Errorf("cluster: Config.%s %d is negative", n.name, n.v)
+		}
+	}
+	return nil
 }
 
 // poolConfig is the configuration of the pool to the node at addr.

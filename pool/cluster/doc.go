@@ -125,7 +125,7 @@
 // [Config.FollowRedirectsAnywhere] does the same here.
 //
 // Issue order holds per slot across all of these. Each slot has a gate
-// (route.go, line.go): when one of its commands comes back for another try, the
+// (slots.go, retry.go): when one of its commands comes back for another try, the
 // slot's later commands wait in line behind it, and the waiting ones are
 // sent, in issue order, once every command of the slot sent before has
 // come back; a slot's owner changes only at that moment too, so that a

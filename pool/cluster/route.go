@@ -44,11 +44,6 @@ func (c *Cluster) submit(r *request) {
 // their commands and one for their sinks: a split MGET over ten slots
 // costs three allocations here, not one per part.
 func (c *Cluster) submitAll(ctx context.Context, rs []*request) {
-	type batch struct {
-		n      *node
-		count  int
-		offset int
-	}
 	var local [4]batch
 	batches := local[:0]
 	which := make([]int8, len(rs)) // each request's batch; -1: sent on its own or not at all
@@ -78,9 +73,22 @@ func (c *Cluster) submitAll(ctx context.Context, rs []*request) {
 		which[i] = int8(k)
 		total++
 	}
-	if total == 0 {
-		return
+	if total > 0 {
+		sendBatches(ctx, rs, which, batches, total)
 	}
+}
+
+// batch is the commands of submitAll bound for one node.
+type batch struct {
+	n      *node
+	count  int
+	offset int
+}
+
+// sendBatches lays out the total requests of rs that which assigns to a
+// batch, each batch's contiguous and in order, and hands each batch to
+// its node's pool.
+func sendBatches(ctx context.Context, rs []*request, which []int8, batches []batch, total int) {
 	cmds, sinks := make([]*core.Command, total), make([]core.Sink, total)
 	off := 0
 	for j := range batches {

@@ -21,7 +21,7 @@ func (c *Cluster) serves(slot int, n *node) bool {
 
 // Successor implements core.SubSuccessor: the new set takes the
 // connections that are alive and still serve what is subscribed on them,
-// with their channels (those the node confirmed are held: not subscribed
+// with their channels (those the node confirmed stay confirmed: not subscribed
 // again), and from then on their push frames.
 func (s *subConn) Successor(ctx context.Context) (core.SubConn, error) {
 	if s.c.closed.Load() {
@@ -44,8 +44,8 @@ func (s *subConn) Successor(ctx context.Context) (core.SubConn, error) {
 	for ch, n := range s.where {
 		if h.conns[n] != nil {
 			h.where[ch] = n
-			if s.held[ch] {
-				h.held[ch] = true
+			if s.confirmed[ch] {
+				h.confirmed[ch] = true
 			}
 		}
 	}

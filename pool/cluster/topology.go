@@ -141,29 +141,9 @@ func parseShards(v protocol.Value, r mapReader) (Topology, error) {
 		if err := r.count(&total, len(members)); err != nil {
 			return Topology{}, err
 		}
-		haveMaster := false
-		for _, nv := range members {
-			nf := pairs(nv)
-			port := nf["port"]
-			if r.tls && nf["tls-port"].Int > 0 {
-				port = nf["tls-port"]
-			}
-			host := nf["endpoint"].Str
-			if host == "" || host == "?" {
-				host = nf["ip"].Str
-			}
-			n, err := r.node(nf["id"].Str, host, port)
-			n.Healthy = nf["health"].Str == "online"
-			switch {
-			case nf["role"].Str == "master" && err != nil && len(s.Slots) > 0:
-				return Topology{}, fmt.Errorf("cluster: CLUSTER SHARDS names a master that cannot be dialled: %w", err)
-			case err != nil:
-				t.rejected = append(t.rejected, err)
-			case nf["role"].Str == "master":
-				s.Master, haveMaster = n, true
-			default:
-				s.Replicas = append(s.Replicas, n)
-			}
+		haveMaster, err := r.shardMembers(&s, &t, members)
+		if err != nil {
+			return Topology{}, err
 		}
 		if !haveMaster || len(s.Slots) == 0 {
 			continue // a shard without slots or without a master serves nothing
@@ -171,6 +151,37 @@ func parseShards(v protocol.Value, r mapReader) (Topology, error) {
 		t.Shards = append(t.Shards, s)
 	}
 	return t, nil
+}
+
+// shardMembers reads a CLUSTER SHARDS shard's nodes into s (addresses
+// that cannot be dialled into t.rejected) and reports whether it named a
+// master.
+func (r mapReader) shardMembers(s *Shard, t *Topology, members []protocol.Value) (bool, error) {
+	haveMaster := false
+	for _, nv := range members {
+		nf := pairs(nv)
+		port := nf["port"]
+		if r.tls && nf["tls-port"].Int > 0 {
+			port = nf["tls-port"]
+		}
+		host := nf["endpoint"].Str
+		if host == "" || host == "?" {
+			host = nf["ip"].Str
+		}
+		n, err := r.node(nf["id"].Str, host, port)
+		n.Healthy = nf["health"].Str == "online"
+		switch {
+		case nf["role"].Str == "master" && err != nil && len(s.Slots) > 0:
+			return false, fmt.Errorf("cluster: CLUSTER SHARDS names a master that cannot be dialled: %w", err)
+		case err != nil:
+			t.rejected = append(t.rejected, err)
+		case nf["role"].Str == "master":
+			s.Master, haveMaster = n, true
+		default:
+			s.Replicas = append(s.Replicas, n)
+		}
+	}
+	return haveMaster, nil
 }
 
 // pairs reads a map, or a RESP2 flat array of keys and values, into a
@@ -205,25 +216,9 @@ func parseSlots(v protocol.Value, r mapReader) (Topology, error) {
 		if err != nil {
 			return Topology{}, fmt.Errorf("cluster: CLUSTER SLOTS %w", err)
 		}
-		var nodes []NodeInfo
-		for i, nv := range e.Elems[2:] {
-			if len(nv.Elems) < 2 {
-				return Topology{}, fmt.Errorf("cluster: CLUSTER SLOTS node has %d fields, want at least 2", len(nv.Elems))
-			}
-			id := ""
-			if len(nv.Elems) > 2 {
-				id = nv.Elems[2].Str
-			}
-			n, err := r.node(id, nv.Elems[0].Str, nv.Elems[1])
-			switch {
-			case err != nil && i == 0:
-				return Topology{}, fmt.Errorf("cluster: CLUSTER SLOTS names a master that cannot be dialled: %w", err)
-			case err != nil:
-				t.rejected = append(t.rejected, err)
-			default:
-				n.Healthy = true
-				nodes = append(nodes, n)
-			}
+		nodes, err := r.rangeNodes(&t, e.Elems[2:])
+		if err != nil {
+			return Topology{}, err
 		}
 		i, ok := index[nodes[0].Addr]
 		if !ok {
@@ -237,4 +232,30 @@ func parseSlots(v protocol.Value, r mapReader) (Topology, error) {
 		t.Shards[i].Slots = append(t.Shards[i].Slots, sr)
 	}
 	return t, nil
+}
+
+// rangeNodes reads a CLUSTER SLOTS range's nodes, its master first
+// (addresses of replicas that cannot be dialled into t.rejected).
+func (r mapReader) rangeNodes(t *Topology, elems []protocol.Value) ([]NodeInfo, error) {
+	var nodes []NodeInfo
+	for i, nv := range elems {
+		if len(nv.Elems) < 2 {
+			return nil, fmt.Errorf("cluster: CLUSTER SLOTS node has %d fields, want at least 2", len(nv.Elems))
+		}
+		id := ""
+		if len(nv.Elems) > 2 {
+			id = nv.Elems[2].Str
+		}
+		n, err := r.node(id, nv.Elems[0].Str, nv.Elems[1])
+		switch {
+		case err != nil && i == 0:
+			return nil, fmt.Errorf("cluster: CLUSTER SLOTS names a master that cannot be dialled: %w", err)
+		case err != nil:
+			t.rejected = append(t.rejected, err)
+		default:
+			n.Healthy = true
+			nodes = append(nodes, n)
+		}
+	}
+	return nodes, nil
 }

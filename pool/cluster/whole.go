@@ -13,6 +13,11 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// Client returns a typed client over the cluster. (This file and the
+// helpers below are the cluster's facade: the only code of the package
+// that imports the typed client; see async/core's package documentation.)
+func (c *Cluster) Client() *async.Client { return async.NewClient(c) }
+
 // ErrWholeCluster is matched by the refusal of a keyless command whose
 // answer would cover one node only (SCAN, KEYS, DBSIZE, FLUSHALL,
 // FLUSHDB, RANDOMKEY): use Scan, ForEachMaster or ForEachNode.

@@ -76,15 +76,15 @@ func (l *Line[T]) Len() int { return l.n }
 func (l *Line[T]) Bytes() int { return l.bytes }
 
 // HasRoom reports whether a command of size bytes may join, besides the
-// room held for callers already woken. An empty line always has room for
+// room reserved for callers already woken. An empty line always has room for
 // one command, so that one larger than maxBytes is not refused for ever.
 func (l *Line[T]) HasRoom(size int) bool {
-	held, heldBytes := l.Room.Held()
-	return Fits(l.n+held, l.maxCount, l.bytes+heldBytes, l.maxBytes, size)
+	res, resBytes := l.Room.Reserved()
+	return Fits(l.n+res, l.maxCount, l.bytes+resBytes, l.maxBytes, size)
 }
 
 // Fits reports whether a command of size bytes may join a queue holding
-// count commands of bytes (room held for woken callers included), bounded
+// count commands of bytes (room reserved for woken callers included), bounded
 // by maxCount and maxBytes. An empty queue always has room for one
 // command, so that one larger than maxBytes is not refused for ever.
 func Fits(count, maxCount, bytes, maxBytes, size int) bool {

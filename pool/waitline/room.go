@@ -8,17 +8,17 @@ import (
 
 // Room is the line of callers waiting for room in a bounded queue. Room
 // that frees up is handed to them one at a time, first come first served,
-// and held for each caller it wakes until that caller comes back for it.
+// and reserved for each caller it wakes until that caller comes back for it.
 // So a freed slot wakes one waiter, not all of them (with thousands
 // waiting, waking everyone for every slot cost thousands of wake-ups per
-// command), and a newcomer cannot take room held for a waiter.
+// command), and a newcomer cannot take room reserved for a waiter.
 //
 // Room has no lock of its own: the queue's owner guards it with its
 // mutex, held for every method.
 type Room struct {
-	q         []*Waiter
-	held      int // commands whose room is held for woken waiters
-	heldBytes int // their encoded size
+	q             []*Waiter
+	reserved      int // commands whose room is reserved for woken waiters
+	reservedBytes int // their encoded size
 }
 
 // Waiter is one caller in a Room.
@@ -34,9 +34,9 @@ func (l *Room) Waiting() bool { return len(l.q) > 0 }
 // Len is the number of callers in line.
 func (l *Room) Len() int { return len(l.q) }
 
-// Held returns the commands, and their bytes, whose room is held for
+// Reserved returns the commands, and their bytes, whose room is reserved for
 // callers that have been woken and not yet come back.
-func (l *Room) Held() (n, bytes int) { return l.held, l.heldBytes }
+func (l *Room) Reserved() (n, bytes int) { return l.reserved, l.reservedBytes }
 
 // Join puts a caller in line and returns its waiter: a new one (w nil)
 // at the back, for n commands of bytes; or w, woken but finding its room
@@ -53,7 +53,7 @@ func (l *Room) Join(w *Waiter, n, bytes int) *Waiter {
 
 // Await unlocks mu, waits until w is woken, dead is closed or ctx ends,
 // and locks mu again. It returns ctx.Err() when ctx ended: w has then left
-// the line, and room held for it has been passed on through freed. Else
+// the line, and room reserved for it has been passed on through freed. Else
 // the caller looks again: it has room, or the queue's owner has ended.
 func (l *Room) Await(mu *sync.Mutex, w *Waiter, ctx context.Context, dead <-chan struct{}, freed func()) error {
 	mu.Unlock()
@@ -75,7 +75,7 @@ func (l *Room) Await(mu *sync.Mutex, w *Waiter, ctx context.Context, dead <-chan
 
 // A Queue is what Admit needs of the bounded queue a Room guards.
 type Queue interface {
-	HasRoom(bytes int) bool // room for bytes more, besides the room held for woken callers
+	HasRoom(bytes int) bool // room for bytes more, besides the room reserved for woken callers
 	Freed()                 // wakes callers in line, as many as there is room for
 }
 
@@ -107,15 +107,15 @@ func (l *Room) Admit(mu *sync.Mutex, ctx context.Context, dead <-chan struct{}, 
 	}
 }
 
-// woken releases the room held for w, which has received on w.ch, so
+// woken releases the room reserved for w, which has received on w.ch, so
 // that it can take that room.
 func (l *Room) woken(w *Waiter) {
-	l.held -= w.n
-	l.heldBytes -= w.bytes
+	l.reserved -= w.n
+	l.reservedBytes -= w.bytes
 }
 
 // Wake wakes callers from the front of the line while room reports room
-// for the next one (besides what is already held), holding it for them.
+// for the next one (besides what is already reserved), reserving it for them.
 func (l *Room) Wake(room func(bytes int) bool) {
 	for len(l.q) > 0 && room(l.q[0].bytes) {
 		w := l.q[0]
@@ -123,8 +123,8 @@ func (l *Room) Wake(room func(bytes int) bool) {
 		if l.q = l.q[1:]; len(l.q) == 0 {
 			l.q = nil // let a long line's storage go
 		}
-		l.held += w.n
-		l.heldBytes += w.bytes
+		l.reserved += w.n
+		l.reservedBytes += w.bytes
 		w.ch <- struct{}{}
 	}
 }
@@ -135,7 +135,7 @@ func (l *Room) Wake(room func(bytes int) bool) {
 func (l *Room) WakeAll() { l.Wake(func(int) bool { return true }) }
 
 // leave takes w, which gives up, out of the line. If it had already been
-// woken, the room held for it is released and leave reports true: the
+// woken, the room reserved for it is released and leave reports true: the
 // caller should then wake the next in line.
 func (l *Room) leave(w *Waiter) bool {
 	if i := slices.Index(l.q, w); i >= 0 {
@@ -146,7 +146,7 @@ func (l *Room) leave(w *Waiter) bool {
 	case <-w.ch:
 		l.woken(w)
 		return true
-	default: // woken by something else (the queue's owner ending): nothing held
+	default: // woken by something else (the queue's owner ending): nothing reserved
 		return false
 	}
 }
