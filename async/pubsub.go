@@ -158,22 +158,13 @@ func (ps *PubSub) deliver(m Message) {
 
 // onPush runs on the connection's reader goroutine.
 func (ps *PubSub) onPush(v protocol.Value) {
-	if len(v.Elems) < 2 {
+	p, ok := core.ParsePush(v)
+	if !ok {
 		return
 	}
-	kind := strings.ToLower(v.Elems[0].Str)
-	m := Message{Kind: kind, Channel: v.Elems[1].Str}
-	switch kind {
-	case "message", "smessage":
-		if len(v.Elems) >= 3 {
-			m.Payload = v.Elems[2].Str
-		}
-	case "pmessage":
-		if len(v.Elems) >= 4 {
-			m.Pattern, m.Channel, m.Payload = v.Elems[1].Str, v.Elems[2].Str, v.Elems[3].Str
-		}
-	default: // confirmations and refusals (core.Ask)
-		ps.confirmed(m, core.RefusalOf(v))
+	m := Message{Kind: p.Kind, Channel: p.Channel, Pattern: p.Pattern, Payload: p.Payload}
+	if !p.IsMessage() { // confirmations and refusals (core.Ask)
+		ps.confirmed(m, p.Refused)
 		return
 	}
 	ps.mu.Lock()

@@ -50,10 +50,10 @@ func (c *Conn) keepAsksLocked(o *outgoing) {
 // (keep true).
 func (c *Conn) subscriberRead(v protocol.Value) (keep bool) {
 	if v.Kind == protocol.KindPush {
-		if len(v.Elems) >= 2 && !isMessage(v.Elems[0].Str) {
+		if p, ok := core.ParsePush(v); ok && !p.IsMessage() {
 			c.mu.Lock()
 			if len(c.asks) > 0 {
-				if ok, done := c.asks[0].Confirms(v.Elems[0].Str, v.Elems[1].Str); ok && done {
+				if ok, done := c.asks[0].Confirms(p.Kind, p.Channel); ok && done {
 					c.popAskLocked()
 				}
 			}
@@ -89,9 +89,4 @@ func (c *Conn) popAskLocked() {
 	if len(c.asks) == 0 {
 		c.asks = nil
 	}
-}
-
-// isMessage reports whether a push's kind is a published message.
-func isMessage(kind string) bool {
-	return kind == "message" || kind == "smessage" || kind == "pmessage"
 }

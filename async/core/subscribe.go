@@ -90,3 +90,54 @@ func RefusalOf(push protocol.Value) error {
 	}
 	return push.Elems[2].Err()
 }
+
+// Push is a pub/sub push frame, read once by ParsePush for every layer
+// that looks at one (a subscriber connection matching confirmations, the
+// cluster's subscriber set, the typed PubSub).
+type Push struct {
+	Kind    string // lower case: "message", "smessage", "pmessage", "subscribe", "sunsubscribe", ...
+	Channel string // the channel, or for a confirmation the channel or pattern
+	Pattern string // for "pmessage"
+	Payload string // for messages
+	Refused error  // for a refusal (see Ask): the server's error
+}
+
+// ParsePush reads v, or reports false if it is not a push of at least a
+// kind and a name.
+func ParsePush(v protocol.Value) (Push, bool) {
+	if v.Kind != protocol.KindPush || len(v.Elems) < 2 {
+		return Push{}, false
+	}
+	p := Push{Kind: v.Elems[0].Str, Channel: v.Elems[1].Str}
+	if !isLower(p.Kind) {
+		p.Kind = strings.ToLower(p.Kind)
+	}
+	switch p.Kind {
+	case "message", "smessage":
+		if len(v.Elems) >= 3 {
+			p.Payload = v.Elems[2].Str
+		}
+	case "pmessage":
+		if len(v.Elems) >= 4 {
+			p.Pattern, p.Channel, p.Payload = v.Elems[1].Str, v.Elems[2].Str, v.Elems[3].Str
+		}
+	default:
+		p.Refused = RefusalOf(v)
+	}
+	return p, true
+}
+
+// IsMessage reports whether p is a published message (not a
+// confirmation or a refusal).
+func (p Push) IsMessage() bool {
+	return p.Kind == "message" || p.Kind == "smessage" || p.Kind == "pmessage"
+}
+
+func isLower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return false
+		}
+	}
+	return true
+}

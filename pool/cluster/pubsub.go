@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,7 +34,8 @@ func (c *Cluster) Subscriber(ctx context.Context, onPush func(protocol.Value)) (
 
 func (c *Cluster) newSubConn(onPush func(protocol.Value)) *subConn {
 	return &subConn{c: c, onPush: onPush, conns: map[*node]core.SubConn{}, dead: make(chan struct{}),
-		leaving: map[string]int{}, where: map[string]*node{}, confirmed: map[string]bool{}}
+		leaving: map[string]int{}, where: map[string]*node{}, confirmed: map[string]bool{},
+		refusals: core.Backoff{Min: refusedPause, Max: refusedPauseMax}}
 }
 
 // watch reports the set dead when a refresh of the map shows that a
@@ -162,7 +162,7 @@ type subConn struct {
 	where     map[string]*node // sharded channels and the node each is subscribed on
 	plain     *node            // where SUBSCRIBE and PSUBSCRIBE went, if anywhere
 	confirmed map[string]bool  // sharded channels the node at where confirmed: not subscribed again there
-	refusals  int              // transient refusals in a row, this set's and its predecessors' (subrefusal.go)
+	refusals  core.Backoff     // the pause after transient refusals in a row, this set's and its predecessors' (subrefusal.go)
 	closed    bool
 	dying     bool
 	dead      chan struct{} // closed by die
@@ -272,22 +272,23 @@ func (s *subConn) watchConn(sc core.SubConn) {
 // side did not ask for: the node gave up the channel's slot. Frames of a
 // connection the set's successor took are the successor's.
 func (s *subConn) push(n *node, v protocol.Value) {
-	if err := core.RefusalOf(v); err != nil {
-		s.refused(n, v, err)
+	p, ok := core.ParsePush(v)
+	if ok && p.Refused != nil {
+		s.refused(n, v, p)
 		return
 	}
-	confirmed := len(v.Elems) >= 2 && strings.EqualFold(v.Elems[0].Str, "ssubscribe")
-	if len(v.Elems) < 2 || !confirmed && !strings.EqualFold(v.Elems[0].Str, "sunsubscribe") {
+	confirmed := ok && p.Kind == "ssubscribe"
+	if !confirmed && (!ok || p.Kind != "sunsubscribe") {
 		s.current().onPush(v)
 		return
 	}
-	ch := v.Elems[1].Str
+	ch := p.Channel
 	s = s.locked()
 	if confirmed {
 		if s.where[ch] == n {
 			s.confirmed[ch] = true // the node has it: a successor keeping n's connection keeps it confirmed
 		}
-		s.refusals = 0
+		s.refusals.Reset()
 		s.mu.Unlock()
 		s.onPush(v)
 		return

@@ -2,9 +2,9 @@ package cluster
 
 import (
 	"errors"
-	"strings"
 	"time"
 
+	"github.com/asyncredis/asyncredis/async/core"
 	"github.com/asyncredis/asyncredis/protocol"
 )
 
@@ -17,9 +17,9 @@ import (
 // the channels n confirmed, subscribes the channel again where the slot
 // map then says. Any other refusal (an ACL's NOPERM, say) is the
 // subscriber's to report.
-func (s *subConn) refused(n *node, v protocol.Value, err error) {
-	kind, ch := strings.ToLower(v.Elems[0].Str), v.Elems[1].Str
-	switch kind {
+func (s *subConn) refused(n *node, v protocol.Value, p core.Push) {
+	ch, err := p.Channel, p.Refused
+	switch p.Kind {
 	case "sunsubscribe":
 		// n no longer has the channel's slot, or will not say: either way
 		// no confirmation comes, so it is no longer awaited.
@@ -62,8 +62,8 @@ func transientRefusal(err error) bool {
 }
 
 // Pauses before a set refused for the moment is reported dead: the first
-// after refusedPause, doubling with each refusal in a row up to
-// refusedPauseMax (a cluster refuses everything for about a second while
+// about refusedPause, doubling with each refusal in a row up to
+// refusedPauseMax (core.Backoff, jittered) (a cluster refuses everything for about a second while
 // a master is down; it is not asked a hundred times meanwhile).
 const (
 	refusedPause    = 25 * time.Millisecond
@@ -75,10 +75,8 @@ const (
 // current set).
 func (s *subConn) dieLater() {
 	s.mu.Lock()
-	s.refusals++
-	pause := refusedPause << min(s.refusals-1, 6)
+	pause := s.refusals.Next()
 	s.mu.Unlock()
-	pause = min(pause, refusedPauseMax)
 	if !s.c.lc.Go(func() {
 		t := time.NewTimer(pause)
 		defer t.Stop()
