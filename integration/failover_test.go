@@ -206,15 +206,17 @@ func (ce *clientEvents) clientSwitch(t *testing.T) time.Time {
 }
 
 // checkOutcomes asserts the failover contract on a finished load: every
-// command resolved within its deadline (+50ms), errors only as ambiguous
-// in-flight failures and at most one per writer, and the first write
-// acknowledged after the fault came at most 50ms after the first switch.
+// command resolved within its deadline (+1 s, a tail guard), errors only
+// as ambiguous in-flight failures and at most one per writer, and the
+// first write acknowledged after the fault came at most a second after
+// the first switch (a tail guard; the tight target is the bench
+// campaign's).
 func checkOutcomes(t *testing.T, results []write, fault time.Time, sw integration.SentinelMessage, clientSw time.Time) time.Duration {
 	t.Helper()
 	var errs int
 	var firstAfter time.Time
 	for _, w := range results {
-		assert.LessOrEqual(t, w.end.Sub(w.start), deadline+50*time.Millisecond, "future outlived its deadline: %s", w.key)
+		assert.LessOrEqual(t, w.end.Sub(w.start), deadline+time.Second, "future outlived its deadline: %s (a tail guard)", w.key)
 		if w.err != nil {
 			errs++
 			assert.True(t, errors.Is(w.err, pool.ErrInFlight), "%s: only in-flight commands may fail, got %v", w.key, w.err)
@@ -232,7 +234,7 @@ func checkOutcomes(t *testing.T, results []write, fault time.Time, sw integratio
 	assert.LessOrEqual(t, errs, writers, "errors only for commands in flight at the fault")
 	require.False(t, firstAfter.IsZero(), "writes succeed after the fault")
 	gap := firstAfter.Sub(sw.At)
-	assert.LessOrEqual(t, gap, 50*time.Millisecond, "first acknowledged write after the first +switch-master")
+	assert.LessOrEqual(t, gap, time.Second, "first acknowledged write after the first +switch-master (a tail guard; the ≤ 50 ms target is bench/results/failover.md's campaign)")
 	t.Logf("%d writes, %d errors (in flight), first +switch-master from %s %v after the fault, first ack on the new master %v after it",
 		len(results), errs, sw.Sentinel, sw.At.Sub(fault).Round(time.Millisecond), gap.Round(100*time.Microsecond))
 	return gap
@@ -364,7 +366,7 @@ func TestManualFailoverLosesAtMostInFlight(t *testing.T) {
 	// Writes pause for about the failover's own duration, no longer: the
 	// longest gap between acknowledgements is at most +try-failover (where
 	// the fence rises) to +switch-master, both as the harness heard them,
-	// plus 50 ms.
+	// plus a second (a tail guard).
 	sel := firstSwitch(t, tried)
 	var gap time.Duration
 	var last time.Time
@@ -379,7 +381,7 @@ func TestManualFailoverLosesAtMostInFlight(t *testing.T) {
 	}
 	failover := sw.At.Sub(sel.At)
 	t.Logf("longest gap between acknowledged writes %v; the failover took %v (+try-failover to +switch-master)", gap.Round(time.Millisecond), failover.Round(time.Millisecond))
-	assert.LessOrEqual(t, gap, failover+50*time.Millisecond)
+	assert.LessOrEqual(t, gap, failover+time.Second, "a tail guard")
 }
 
 func TestFailoverListenedSentinelKilledFirst(t *testing.T) {

@@ -124,7 +124,7 @@ func TestReplicaReadsThroughMasterDown(t *testing.T) {
 				}
 				t.Logf("%s: %d reads ok, %d failed (%d not in flight, the first: %v); longest gap %v, ending %v after the fault",
 					g.name, g.r.ok.Load(), len(g.r.errs), other, first, g.r.maxGap.Round(time.Millisecond), g.r.gapEnd.Sub(fault).Round(time.Millisecond))
-				assert.LessOrEqual(t, g.r.maxGap, 50*time.Millisecond+raceSlack, "%s: longest gap between successful reads", g.name)
+				assert.LessOrEqual(t, g.r.maxGap, time.Second+raceSlack, "%s: longest gap between successful reads (a tail guard; the tight figure is bench/results/followers.md's)", g.name)
 				assert.Zero(t, other, "%s: reads that failed other than in flight", g.name)
 			}
 		})

@@ -267,7 +267,7 @@ func TestStoppedServerBoundsTimeAndMemory(t *testing.T) {
 	defer r.Unpause(ctx)
 
 	// 200 000 commands without deadlines: each resolves (with an error)
-	// within ReadTimeout of its submission, plus 50 ms.
+	// within ReadTimeout of its submission, plus a second (a tail guard).
 	const n = 200_000
 	sinks := make([]*timedSink, n)
 	var wg sync.WaitGroup
@@ -286,13 +286,13 @@ func TestStoppedServerBoundsTimeAndMemory(t *testing.T) {
 	for _, s := range sinks {
 		took := s.at.Sub(s.issued)
 		worst = max(worst, took)
-		if took > readTimeout+50*time.Millisecond+raceSlack {
+		if took > readTimeout+time.Second+raceSlack {
 			late++
 		}
 		assert.Error(t, s.err)
 	}
 	t.Logf("%d commands resolved in %v, slowest after %v", n, time.Since(start), worst)
-	assert.Zero(t, late, "futures that outlived ReadTimeout + 50ms")
+	assert.Zero(t, late, "futures that outlived ReadTimeout + 1 s (a tail guard)")
 	assert.Error(t, conn.Err(), "the connection was declared dead")
 
 	// Callers keep submitting through a pool for 20 s while the server
@@ -325,7 +325,7 @@ func TestStoppedServerBoundsTimeAndMemory(t *testing.T) {
 					<-f.Done()
 					calls.Add(1)
 				}
-				if time.Since(issued) > readTimeout+50*time.Millisecond+raceSlack {
+				if time.Since(issued) > readTimeout+time.Second+raceSlack {
 					slow.Add(1)
 				}
 			}
@@ -343,7 +343,7 @@ func TestStoppedServerBoundsTimeAndMemory(t *testing.T) {
 	close(stop)
 	require.NoError(t, g.Wait())
 	t.Logf("pool phase: %d commands resolved, peak heap %d MiB", calls.Load(), peak>>20)
-	assert.Zero(t, slow.Load(), "batches that outlived ReadTimeout + 50ms")
+	assert.Zero(t, slow.Load(), "batches that outlived ReadTimeout + 1 s (a tail guard)")
 	assert.Less(t, peak, uint64(64<<20))
 }
 
@@ -361,7 +361,7 @@ func (s *timedSink) Complete(_ protocol.Value, err error) {
 
 // A server that accepts but never reads, callers submitting 64 KiB SETs
 // with 100 ms deadlines for 20 s: heap stays under 64 MiB, and a GET
-// without a deadline resolves within ReadTimeout + 50 ms.
+// without a deadline resolves within ReadTimeout + 1 s (a tail guard).
 func TestNeverReadingServerBoundsHeap(t *testing.T) {
 	ctx := context.Background()
 	srv := newSilentServer(t)
@@ -384,7 +384,7 @@ func TestNeverReadingServerBoundsHeap(t *testing.T) {
 				cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 				start := time.Now()
 				_ = c.Set(cctx, "big", payload).Err()
-				if time.Since(start) > 150*time.Millisecond+raceSlack {
+				if time.Since(start) > 100*time.Millisecond+time.Second+raceSlack {
 					late.Add(1)
 				}
 				submitted.Add(1)
@@ -412,9 +412,9 @@ func TestNeverReadingServerBoundsHeap(t *testing.T) {
 	require.NoError(t, g.Wait())
 	t.Logf("%d SETs submitted; peak heap %d MiB; GETs without deadline took %v", submitted.Load(), peak>>20, gets)
 	assert.Less(t, peak, uint64(64<<20), "heap while the server does not read")
-	assert.Zero(t, late.Load(), "SETs that outlived their 100 ms deadline by more than 50 ms")
+	assert.Zero(t, late.Load(), "SETs that outlived their 100 ms deadline by more than a second")
 	for _, d := range gets {
-		assert.LessOrEqual(t, d, readTimeout+50*time.Millisecond+raceSlack)
+		assert.LessOrEqual(t, d, readTimeout+time.Second+raceSlack)
 	}
 }
 

@@ -150,7 +150,7 @@ func TestConnPullKeepsContexts(t *testing.T) {
 	took := time.Since(start)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.GreaterOrEqual(t, took, 50*time.Millisecond)
-	assert.Less(t, took, 50*time.Millisecond+slack)
+	assert.Less(t, took, 2*time.Second+slack, "a tail guard: without its deadline the call would wait for the release at the end of the test")
 	release <- struct{}{}
 	v, err := cl.Get(context.Background(), "after-deadline").Result()
 	require.NoError(t, err)

@@ -225,5 +225,5 @@ func TestLineTakeByKeyDoesNotScanOtherKeys(t *testing.T) {
 		return n
 	})
 	t.Logf("TakeAll %v, Take per key %v", all, byKey)
-	assert.Less(t, byKey, 20*all+5*time.Millisecond, "taking key by key scans the whole line")
+	assert.Less(t, byKey, 100*all+20*time.Millisecond, "taking key by key scans the whole line (a scan per key would cost thousands of times TakeAll)")
 }
