@@ -75,10 +75,9 @@ type PubSub struct {
 	// sends, without holding mu while an executor may dial: the
 	// connection's reader takes mu for every message.
 	orderMu  sync.Mutex
-	mu       sync.Mutex                 // guards the fields below
-	subs     map[string]map[string]bool // command -> names: SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE
+	mu       sync.Mutex                  // guards the fields below
+	subs     core.Subscriptions[struct{}] // what is wanted (by set: SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE) and the confirmations awaited
 	handlers map[string]func(Message)
-	waiters  map[string][]chan error // "kind name" -> confirmations awaited: nil, or the server's refusal
 	conn     core.SubConn
 	up       chan struct{} // closed when conn is set; replaced when lost
 	fatal    error         // why the owner gave up; set once, before failed is closed
@@ -106,9 +105,7 @@ func (c *Client) PubSub(cfg PubSubConfig) (*PubSub, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ps := &PubSub{
 		src: src, cfg: cfg, msgs: make(chan Message, cfg.Buffer), ctx: ctx, cancel: cancel,
-		subs:     map[string]map[string]bool{"SUBSCRIBE": {}, "PSUBSCRIBE": {}, "SSUBSCRIBE": {}},
 		handlers: map[string]func(Message){},
-		waiters:  map[string][]chan error{},
 		up:       make(chan struct{}),
 		failed:   make(chan struct{}),
 	}
@@ -185,19 +182,19 @@ func (ps *PubSub) onPush(v protocol.Value) {
 // the subscription (a refusal no call waits for, one made again after a
 // reconnect, is delivered as KindRefused).
 func (ps *PubSub) confirmed(m Message, refused error) {
-	key := m.Kind + " " + m.Channel
+	set := subscriptionSet(strings.ToUpper(m.Kind))
+	unsubscribe := strings.Contains(m.Kind, "unsubscribe")
+	waiting := 0
 	ps.mu.Lock()
-	ws := ps.waiters[key]
-	delete(ps.waiters, key)
-	if refused != nil {
-		delete(ps.subs[subscriptionSet(strings.ToUpper(m.Kind))], m.Channel)
+	switch {
+	case !unsubscribe:
+		waiting = ps.subs.Answered(set, m.Channel, refused)
+	case refused != nil:
+		ps.subs.Drop(set, m.Channel)
 	}
 	ps.mu.Unlock()
-	for _, w := range ws {
-		w <- refused
-	}
 	switch {
-	case refused != nil && len(ws) == 0 && !strings.Contains(m.Kind, "unsubscribe"):
+	case refused != nil && waiting == 0 && !unsubscribe:
 		ps.deliver(Message{Kind: KindRefused, Channel: m.Channel, Err: refused})
 	case refused == nil && ps.cfg.ShowConfirmations:
 		ps.deliver(m)
@@ -218,24 +215,20 @@ func (ps *PubSub) change(ctx context.Context, cmd string, add bool, names []stri
 		return err
 	}
 	set := subscriptionSet(cmd)
-	confirm := strings.ToLower(cmd)
 	if add && len(names) == 0 {
 		return nil // nothing to subscribe (the server would refuse a command without names)
 	}
-	var waits []chan error
+	var waits []<-chan error
 	ps.orderMu.Lock()
 	ps.mu.Lock()
 	if !add && len(names) == 0 {
-		clear(ps.subs[set]) // no names: every one, as Redis does, so none comes back after a reconnect
+		ps.subs.DropSet(set) // no names: every one, as Redis does, so none comes back after a reconnect
 	}
 	for _, n := range names {
 		if add {
-			ps.subs[set][n] = true
-			w := make(chan error, 1)
-			ps.waiters[confirm+" "+n] = append(ps.waiters[confirm+" "+n], w)
-			waits = append(waits, w)
+			waits = append(waits, ps.subs.Want(set, n))
 		} else {
-			delete(ps.subs[set], n)
+			ps.subs.Drop(set, n)
 		}
 	}
 	conn := ps.conn
@@ -259,7 +252,7 @@ func (ps *PubSub) change(ctx context.Context, cmd string, add bool, names []stri
 
 // await waits for each confirmation of waits: the first refusal, the
 // owner giving up, or ctx's end is the error.
-func (ps *PubSub) await(ctx context.Context, waits []chan error) error {
+func (ps *PubSub) await(ctx context.Context, waits []<-chan error) error {
 	for _, w := range waits {
 		select {
 		case err := <-w:

@@ -128,12 +128,13 @@ func (ps *PubSub) attach(conn core.SubConn, again bool) error {
 	ps.orderMu.Lock()
 	ps.mu.Lock()
 	var all [][]any
-	for cmd, names := range ps.subs {
+	for _, cmd := range []string{"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE"} {
+		names := ps.subs.Wanted(cmd)
 		if len(names) == 0 {
 			continue
 		}
 		args := []any{cmd}
-		for n := range names {
+		for _, n := range names {
 			args = append(args, n)
 		}
 		all = append(all, args)

@@ -222,7 +222,7 @@ func TestReplicaSubscriptionsNeedTheMastersOwnView(t *testing.T) {
 	// known: the set asks the master, and moves.
 	m.view.Store(nil)
 	s := c.newSubConn(func(protocol.Value) {})
-	s.where[keyIn(f, 0, 1)] = r
+	s.subs.Place(shards, keyIn(f, 0, 1), r)
 	assert.True(t, s.stale(), "the master's view, once asked, does not name the replica")
 
 	f.setInject(nil)

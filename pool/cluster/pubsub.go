@@ -34,7 +34,6 @@ func (c *Cluster) Subscriber(ctx context.Context, onPush func(protocol.Value)) (
 
 func (c *Cluster) newSubConn(onPush func(protocol.Value)) *subConn {
 	return &subConn{c: c, onPush: onPush, conns: map[*node]core.SubConn{}, dead: make(chan struct{}),
-		leaving: map[string]int{}, where: map[string]*node{}, confirmed: map[string]bool{},
 		refusals: core.Backoff{Min: refusedPause, Max: refusedPauseMax}}
 }
 
@@ -68,19 +67,22 @@ func (s *subConn) stale() bool {
 		s.mu.Lock()
 		s.c.mu.Lock()
 		var ask []*node
-		for ch, n := range s.where {
+		moved := false
+		s.subs.Placed(shards, func(ch string, n *node, _ bool) bool {
 			slot := int(core.Slot([]byte(ch)))
-			if !s.c.servesLocked(slot, n) {
-				s.c.mu.Unlock()
-				s.mu.Unlock()
-				return true
+			if moved = !s.c.servesLocked(slot, n); moved {
+				return false
 			}
 			if m := s.c.slots.ownerLocked(slot); m != nil && n.addr != m.addr && m.view.Load() == nil && !slices.Contains(ask, m) {
 				ask = append(ask, m)
 			}
-		}
+			return true
+		})
 		s.c.mu.Unlock()
 		s.mu.Unlock()
+		if moved {
+			return true
+		}
 		if len(ask) == 0 {
 			return false
 		}
@@ -151,6 +153,9 @@ func (c *Cluster) TargetChanged() <-chan struct{} {
 	return c.maps.changed
 }
 
+// shards is the set of the sharded channels in a subConn's registry.
+const shards = "SSUBSCRIBE"
+
 // subConn is the pub/sub connection set of one async.PubSub.
 type subConn struct {
 	c      *Cluster
@@ -158,10 +163,8 @@ type subConn struct {
 
 	mu        sync.Mutex // guards the fields below
 	conns     map[*node]core.SubConn
-	leaving   map[string]int   // sharded channels this side unsubscribes, awaiting the server's confirmation
-	where     map[string]*node // sharded channels and the node each is subscribed on
-	plain     *node            // where SUBSCRIBE and PSUBSCRIBE went, if anywhere
-	confirmed map[string]bool  // sharded channels the node at where confirmed: not subscribed again there
+	subs      core.Subscriptions[*node] // sharded channels: the node each is on, whether it confirmed, unsubscribes awaiting confirmation
+	plain     *node                     // where SUBSCRIBE and PSUBSCRIBE went, if anywhere
 	refusals  core.Backoff     // the pause after transient refusals in a row, this set's and its predecessors' (subrefusal.go)
 	closed    bool
 	dying     bool
@@ -285,18 +288,15 @@ func (s *subConn) push(n *node, v protocol.Value) {
 	ch := p.Channel
 	s = s.locked()
 	if confirmed {
-		if s.where[ch] == n {
-			s.confirmed[ch] = true // the node has it: a successor keeping n's connection keeps it confirmed
-		}
+		s.subs.Confirm(shards, ch, n) // the node has it: a successor keeping n's connection keeps it confirmed
 		s.refusals.Reset()
 		s.mu.Unlock()
 		s.onPush(v)
 		return
 	}
-	asked := s.leftLocked(ch)
-	if !asked && s.where[ch] == n {
-		delete(s.where, ch) // n's other subscriptions stand: its connection may be kept
-		delete(s.confirmed, ch)
+	asked := s.subs.Left(shards, ch)
+	if on, ok := s.subs.On(shards, ch); !asked && ok && on == n {
+		s.subs.Unplace(shards, ch) // n's other subscriptions stand: its connection may be kept
 	}
 	s.mu.Unlock()
 	if !asked {

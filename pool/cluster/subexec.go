@@ -96,15 +96,15 @@ func addToPart(parts []subPart, n *node, slot uint16, ch []byte) []subPart {
 // route picks the node an SSUBSCRIBE or SUNSUBSCRIBE of ch goes to and
 // records it. A channel its node confirmed (on a connection of this set
 // or one taken from the set before), whose node still serves it, is
-// confirmed already: it is not subscribed again, and its confirmation is made here (a
-// refused re-subscription, CLUSTERDOWN while another master is down,
+// confirmed already: it is not subscribed again, and its confirmation is
+// made here (a refused re-subscription, CLUSTERDOWN while another master is down,
 // would be a reply the connection cannot match, and close it with
 // everything on it).
 func (s *subConn) route(ctx context.Context, name string, ch []byte) (n *node, confirmed bool) {
 	slot := int(core.Slot(ch))
 	s.mu.Lock()
-	n = s.where[string(ch)] // where it was subscribed (or is, on a connection kept from the set before)
-	confirmed = s.confirmed[string(ch)] && name == "SSUBSCRIBE"
+	n, _ = s.subs.On(shards, string(ch)) // where it was subscribed (or is, on a connection kept from the set before)
+	confirmed = s.subs.Confirmed(shards, string(ch)) && name == "SSUBSCRIBE"
 	s.mu.Unlock()
 	if n != nil && name == "SSUBSCRIBE" && !s.c.serves(slot, n) {
 		n, confirmed = nil, false
@@ -117,12 +117,14 @@ func (s *subConn) route(ctx context.Context, name string, ch []byte) (n *node, c
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.confirmed, string(ch))
-	if name == "SUNSUBSCRIBE" {
-		s.leaving[string(ch)]++
-		delete(s.where, string(ch))
-	} else if n != nil {
-		s.where[string(ch)] = n
+	switch {
+	case name == "SUNSUBSCRIBE":
+		s.subs.Leave(shards, string(ch))
+		s.subs.Unplace(shards, string(ch))
+	case n != nil:
+		s.subs.Place(shards, string(ch), n)
+	default:
+		s.subs.Unconfirm(shards, string(ch))
 	}
 	return n, false
 }

@@ -24,15 +24,15 @@ func (s *subConn) refused(n *node, v protocol.Value, p core.Push) {
 		// n no longer has the channel's slot, or will not say: either way
 		// no confirmation comes, so it is no longer awaited.
 		s = s.locked()
-		s.leftLocked(ch)
+		s.subs.Left(shards, ch)
 		s.mu.Unlock()
 		return
 	case "ssubscribe":
 		// The channel is not subscribed on n: it must not count against
 		// keeping n's connection when the slot turns out to be elsewhere.
 		s = s.locked()
-		if s.where[ch] == n {
-			delete(s.where, ch)
+		if on, ok := s.subs.On(shards, ch); ok && on == n {
+			s.subs.Unplace(shards, ch)
 		}
 		s.mu.Unlock()
 		if transientRefusal(err) {
@@ -89,16 +89,4 @@ func (s *subConn) dieLater() {
 	}) {
 		s.die()
 	}
-}
-
-// leftLocked takes one of this side's unsubscribes of ch off the ones
-// awaiting an answer, and reports whether there was one; s.mu is held.
-func (s *subConn) leftLocked(ch string) bool {
-	if s.leaving[ch] == 0 {
-		return false
-	}
-	if s.leaving[ch]--; s.leaving[ch] == 0 {
-		delete(s.leaving, ch)
-	}
-	return true
 }

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"maps"
 
 	"github.com/asyncredis/asyncredis/async/core"
 )
@@ -41,15 +40,7 @@ func (s *subConn) Successor(ctx context.Context) (core.SubConn, error) {
 		}
 	}
 	s.c.mu.Unlock()
-	for ch, n := range s.where {
-		if h.conns[n] != nil {
-			h.where[ch] = n
-			if s.confirmed[ch] {
-				h.confirmed[ch] = true
-			}
-		}
-	}
-	maps.Copy(h.leaving, s.leaving)
+	h.subs.Inherit(&s.subs, shards, func(n *node) bool { return h.conns[n] != nil })
 	h.refusals = s.refusals
 	if h.conns[s.plain] != nil {
 		h.plain = s.plain
@@ -80,12 +71,12 @@ func (s *subConn) keepsLocked(n *node, sc core.SubConn) bool {
 	if n == s.plain && n != s.c.anyMaster() {
 		return false
 	}
-	for ch, at := range s.where {
-		if at == n && !s.c.servesLocked(int(core.Slot([]byte(ch))), n) {
-			return false
-		}
-	}
-	return true
+	keep := true
+	s.subs.Placed(shards, func(ch string, at *node, _ bool) bool {
+		keep = at != n || s.c.servesLocked(int(core.Slot([]byte(ch))), n)
+		return keep
+	})
+	return keep
 }
 
 // current returns the set that owns s's connections now: s, or its
