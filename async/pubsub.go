@@ -75,7 +75,7 @@ type PubSub struct {
 	// sends, without holding mu while an executor may dial: the
 	// connection's reader takes mu for every message.
 	orderMu  sync.Mutex
-	mu       sync.Mutex                  // guards the fields below
+	mu       sync.Mutex                   // guards the fields below
 	subs     core.Subscriptions[struct{}] // what is wanted (by set: SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE) and the confirmations awaited
 	handlers map[string]func(Message)
 	conn     core.SubConn

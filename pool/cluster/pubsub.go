@@ -161,15 +161,15 @@ type subConn struct {
 	c      *Cluster
 	onPush func(protocol.Value)
 
-	mu        sync.Mutex // guards the fields below
-	conns     map[*node]core.SubConn
-	subs      core.Subscriptions[*node] // sharded channels: the node each is on, whether it confirmed, unsubscribes awaiting confirmation
-	plain     *node                     // where SUBSCRIBE and PSUBSCRIBE went, if anywhere
-	refusals  core.Backoff     // the pause after transient refusals in a row, this set's and its predecessors' (subrefusal.go)
-	closed    bool
-	dying     bool
-	dead      chan struct{} // closed by die
-	deadOnce  sync.Once
+	mu       sync.Mutex // guards the fields below
+	conns    map[*node]core.SubConn
+	subs     core.Subscriptions[*node] // sharded channels: the node each is on, whether it confirmed, unsubscribes awaiting confirmation
+	plain    *node                     // where SUBSCRIBE and PSUBSCRIBE went, if anywhere
+	refusals core.Backoff              // the pause after transient refusals in a row, this set's and its predecessors' (subrefusal.go)
+	closed   bool
+	dying    bool
+	dead     chan struct{} // closed by die
+	deadOnce sync.Once
 
 	heir atomic.Pointer[subConn] // the successor, which took some of conns; pushes go there
 }
