@@ -91,9 +91,9 @@ func (p *Pool) SetAddrs(addrs []string) error {
 		pl.Resume() // a held pool kept; takes no lock of ours
 	}
 	var waiting []*entry
-	if len(p.pools) > 0 && p.waiting.Len() > 0 && !p.flushing {
+	if len(p.pools) > 0 && p.waiting.Len() > 0 && !p.handingOver {
 		waiting = p.waiting.TakeAll()
-		p.flushing = true
+		p.handingOver = true
 	}
 	if held {
 		for _, pl := range drop {
@@ -193,7 +193,7 @@ func (p *Pool) handOver(waiting []*entry) {
 			waiting = p.waiting.TakeAll()
 		}
 		if len(waiting) == 0 {
-			p.flushing = false
+			p.handingOver = false
 			p.waiting.Room.WakeAll()
 		}
 		p.mu.Unlock()

@@ -70,9 +70,9 @@ type Pool struct {
 	pools   []*pool.Pool // one per addr, same order
 	next    int
 	waiting *waitline.Line[*entry] // commands waiting for an address
-	// flushing is set while SetAddrs hands the waiting commands over:
+	// handingOver is set while SetAddrs hands the waiting commands over:
 	// new commands queue behind them, so none overtakes an earlier one.
-	flushing bool
+	handingOver bool
 	// held is set by Hold: commands wait as if there were no address,
 	// while the pools stay open so that commands already written finish.
 	held     bool
@@ -226,7 +226,7 @@ func (p *Pool) route(e *entry, cmd *core.Command) { p.routeFrom(e, cmd, fresh) }
 func (p *Pool) routeFrom(e *entry, cmd *core.Command, how arrival) {
 	size := len(cmd.Buf)
 	p.mu.Lock()
-	sendable := func() bool { return !p.closed && len(p.pools) > 0 && !p.held && (how == handover || !p.flushing) }
+	sendable := func() bool { return !p.closed && len(p.pools) > 0 && !p.held && (how == handover || !p.handingOver) }
 	ready, err := true, error(nil)
 	if !sendable() {
 		ready, err = p.waiting.Admit(e.ctx, p.done, size, func() (bool, error) {

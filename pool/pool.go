@@ -26,18 +26,18 @@ type Pool struct {
 
 	lend *lender // dedicated and subscriber connections (lender.go)
 
-	mu        sync.Mutex              // guards the fields below
-	conns     []*Conn                 // the shared connections by index (MinSize of them); nil while being dialled
-	dialing   []bool                  // a dial for that index is under way
-	dialAt    []time.Time             // when it began
-	flushing  []bool                  // its connection is taking over the commands that waited for it
-	waiting   *waitline.Line[request] // commands waiting for a connection, keyed by its index
-	dialErr   error                   // the last failed dial, while backing off
-	retryAt   time.Time               // no dial before this after failures
-	backoff   core.Backoff            // between failed dials
-	held      bool                    // Hold: nothing is written until Resume
-	closed    bool
-	closeOnce sync.Once
+	mu          sync.Mutex              // guards the fields below
+	conns       []*Conn                 // the shared connections by index (MinSize of them); nil while being dialled
+	dialing     []bool                  // a dial for that index is under way
+	dialAt      []time.Time             // when it began
+	handingOver []bool                  // its connection is taking over the commands that waited for it
+	waiting     *waitline.Line[request] // commands waiting for a connection, keyed by its index
+	dialErr     error                   // the last failed dial, while backing off
+	retryAt     time.Time               // no dial before this after failures
+	backoff     core.Backoff            // between failed dials
+	held        bool                    // Hold: nothing is written until Resume
+	closed      bool
+	closeOnce   sync.Once
 
 	wg sync.WaitGroup // the maintainer, dials and blocking-command runners
 }
@@ -60,7 +60,7 @@ func New(cfg Config) (*Pool, error) {
 	}
 	n := max(cfg.MinSize, 1)
 	p.nshared = n
-	p.conns, p.dialing, p.flushing = make([]*Conn, n), make([]bool, n), make([]bool, n)
+	p.conns, p.dialing, p.handingOver = make([]*Conn, n), make([]bool, n), make([]bool, n)
 	p.dialAt = make([]time.Time, n)
 	p.waiting = waitline.New(&p.mu, cfg.MaxPending, cfg.MaxQueueBytes, failExpired)
 	p.lend = newLender(cfg, ctx, p.done, p.poke)
@@ -107,7 +107,7 @@ func (p *Pool) route(ctx context.Context, i int, cmd *core.Command, sink core.Si
 		if err := p.refusedLocked(); err != nil {
 			return false, err
 		}
-		if p.conns[i] != nil && !p.flushing[i] {
+		if p.conns[i] != nil && !p.handingOver[i] {
 			return true, nil
 		}
 		if p.conns[i] == nil && p.dialErr != nil && time.Now().Before(p.retryAt) {
@@ -161,7 +161,7 @@ func (p *Pool) ExecBatch(ctx context.Context, cmds []*core.Command, sinks []core
 	i := p.index(cmds[0])
 	p.mu.Lock()
 	c := p.conns[i]
-	if c == nil || p.closed || p.flushing[i] {
+	if c == nil || p.closed || p.handingOver[i] {
 		p.mu.Unlock()
 		for j := range cmds { // wait for the connection one by one, order kept
 			if c := p.route(ctx, i, cmds[j], sinks[j]); c != nil {
@@ -264,7 +264,7 @@ func (p *Pool) startDialLocked(i int) {
 			c.hold() // nothing is queued on it yet
 		}
 		p.conns[i] = c
-		p.flushing[i] = true
+		p.handingOver[i] = true
 		p.dialErr = nil
 		p.backoff.Reset()
 		// Hand over the waiting commands in order; commands that arrive
@@ -277,7 +277,7 @@ func (p *Pool) startDialLocked(i int) {
 			}
 			waiters := p.waiting.Take(i)
 			if len(waiters) == 0 {
-				p.flushing[i] = false
+				p.handingOver[i] = false
 				// Callers still in line for room now find the connection.
 				p.waiting.Room.WakeAll()
 				p.mu.Unlock()

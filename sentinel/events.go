@@ -137,14 +137,12 @@ func (p *SentinelPool) listenOnce(ctx context.Context, addr string) error {
 		if rerr := v.Err(); rerr != nil {
 			return rerr // e.g. a refused SUBSCRIBE
 		}
-		if v.Kind != protocol.KindArray && v.Kind != protocol.KindPush || len(v.Elems) != 3 {
-			continue
-		}
-		if v.Elems[0].Str != "message" {
+		m, ok := core.ParsePush(v)
+		if !ok || m.Kind != "message" || len(v.Elems) != 3 {
 			continue
 		}
 		select {
-		case p.events <- rawEvent{from: addr, channel: v.Elems[1].Str, payload: v.Elems[2].Str, at: time.Now()}:
+		case p.events <- rawEvent{from: addr, channel: m.Channel, payload: m.Payload, at: time.Now()}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -103,9 +103,10 @@ type Push struct {
 }
 
 // ParsePush reads v, or reports false if it is not a push of at least a
-// kind and a name.
+// kind and a name. An array is read as a push too: over RESP2 a
+// subscribed connection receives its pushes as arrays.
 func ParsePush(v protocol.Value) (Push, bool) {
-	if v.Kind != protocol.KindPush || len(v.Elems) < 2 {
+	if v.Kind != protocol.KindPush && v.Kind != protocol.KindArray || len(v.Elems) < 2 {
 		return Push{}, false
 	}
 	p := Push{Kind: v.Elems[0].Str, Channel: v.Elems[1].Str}
