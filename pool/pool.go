@@ -103,6 +103,10 @@ func (p *Pool) index(cmd *core.Command) int {
 func (p *Pool) route(ctx context.Context, i int, cmd *core.Command, sink core.Sink) *Conn {
 	size := len(cmd.Buf)
 	p.mu.Lock()
+	if c := p.conns[i]; c != nil && !p.handingOver[i] && !p.closed && !p.held {
+		p.mu.Unlock() // the common case, without a call
+		return c
+	}
 	ready, err := p.waiting.Admit(ctx, p.done, size, func() (bool, error) {
 		if err := p.refusedLocked(); err != nil {
 			return false, err
