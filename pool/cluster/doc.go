@@ -69,8 +69,11 @@
 //
 // A node that cannot be reached, or whose connection dies with commands
 // in flight, counts as down for a second; a master that has had commands
-// out and sent nothing for 500 ms (a host cut off, a process paused) and
-// a CLUSTERDOWN reply put the map under watch for 2 s. While a down node
+// out and sent nothing for 500 ms (a host cut off, a process paused), a
+// master whose commands have waited 500 ms for a connection it is still
+// dialling (a host gone since its last connection died: the dial hangs),
+// and a CLUSTERDOWN reply put the map under watch for 2 s, renewed while
+// the master stays so. While a down node
 // owns slots or the map is watched, it is read again every ~10 ms
 // (jittered; every ~500 ms after 30 s of this), from the other nodes
 // first, so that a replica's promotion is followed within milliseconds of
