@@ -37,8 +37,8 @@ func clusterFollowerClient(seeds []string, which int) (*follower, error) {
 		cl := c.Client()
 		return &follower{name: "asyncredis",
 			read: func(ctx context.Context, k string) error { return ignoreNil(cl.Get(ctx, k).Err()) },
-			publish: func(ctx context.Context, ch, msg string) error {
-				return async.Cmd(ctx, cl, async.ToInt64, "SPUBLISH", ch, msg).Err()
+			publish: func(ctx context.Context, ch, msg string) (int64, error) {
+				return async.Cmd(ctx, cl, async.ToInt64, "SPUBLISH", ch, msg).Result()
 			},
 			subscribe: asyncredisSubscriber(cl, true),
 			close:     func() { c.Close() }}, nil
@@ -52,8 +52,8 @@ func clusterFollowerClient(seeds []string, which int) (*follower, error) {
 			read: func(ctx context.Context, k string) error {
 				return ignoreNil(ru.Do(ctx, ru.B().Get().Key(k).Build()).Error())
 			},
-			publish: func(ctx context.Context, ch, msg string) error {
-				return ru.Do(ctx, ru.B().Spublish().Channel(ch).Message(msg).Build()).Error()
+			publish: func(ctx context.Context, ch, msg string) (int64, error) {
+				return ru.Do(ctx, ru.B().Spublish().Channel(ch).Message(msg).Build()).AsInt64()
 			},
 			subscribe: rueidisSubscriber(ru, func(ch string) rueidis.Completed { return ru.B().Ssubscribe().Channel(ch).Build() }),
 			close:     ru.Close}, nil
@@ -61,7 +61,7 @@ func clusterFollowerClient(seeds []string, which int) (*follower, error) {
 		gr := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: seeds, ReadOnly: true})
 		return &follower{name: "go-redis",
 			read:    func(ctx context.Context, k string) error { return ignoreNil(gr.Get(ctx, k).Err()) },
-			publish: func(ctx context.Context, ch, msg string) error { return gr.SPublish(ctx, ch, msg).Err() },
+			publish: func(ctx context.Context, ch, msg string) (int64, error) { return gr.SPublish(ctx, ch, msg).Result() },
 			subscribe: func(ctx context.Context, ch string, got func(string)) {
 				goRedisReceive(ctx, gr.SSubscribe(ctx, ch), got)
 			},

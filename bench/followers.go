@@ -23,7 +23,7 @@ import (
 type follower struct {
 	name      string
 	read      func(ctx context.Context, key string) error
-	publish   func(ctx context.Context, ch, msg string) error
+	publish   func(ctx context.Context, ch, msg string) (int64, error) // the receivers the server counted
 	subscribe func(ctx context.Context, ch string, got func(msg string)) // runs until ctx ends
 	close     func()
 }
@@ -43,7 +43,7 @@ func followerClients(addrs []string, name string) ([]*follower, error) {
 	m, r := s.MasterFor(name), s.ReplicaFor(name)
 	ours := &follower{name: "asyncredis",
 		read:      func(ctx context.Context, k string) error { return ignoreNil(r.Get(ctx, k).Err()) },
-		publish:   func(ctx context.Context, ch, msg string) error { return m.Publish(ctx, ch, msg).Err() },
+		publish:   func(ctx context.Context, ch, msg string) (int64, error) { return m.Publish(ctx, ch, msg).Result() },
 		subscribe: asyncredisSubscriber(m, false),
 		close:     func() { s.Close() }}
 	opt := rueidis.ClientOption{InitAddress: addrs, DisableCache: true, Sentinel: rueidis.SentinelOption{MasterSet: name}}
@@ -63,8 +63,8 @@ func followerClients(addrs []string, name string) ([]*follower, error) {
 		read: func(ctx context.Context, k string) error {
 			return ignoreNil(ruR.Do(ctx, ruR.B().Get().Key(k).Build()).Error())
 		},
-		publish: func(ctx context.Context, ch, msg string) error {
-			return ru.Do(ctx, ru.B().Publish().Channel(ch).Message(msg).Build()).Error()
+		publish: func(ctx context.Context, ch, msg string) (int64, error) {
+			return ru.Do(ctx, ru.B().Publish().Channel(ch).Message(msg).Build()).AsInt64()
 		},
 		subscribe: rueidisSubscriber(ru, func(ch string) rueidis.Completed { return ru.B().Subscribe().Channel(ch).Build() }),
 		close:     func() { ru.Close(); ruR.Close() }}
@@ -72,7 +72,7 @@ func followerClients(addrs []string, name string) ([]*follower, error) {
 	grR := goredis.NewFailoverClient(&goredis.FailoverOptions{MasterName: name, SentinelAddrs: addrs, ReplicaOnly: true})
 	gc := &follower{name: "go-redis",
 		read:    func(ctx context.Context, k string) error { return ignoreNil(grR.Get(ctx, k).Err()) },
-		publish: func(ctx context.Context, ch, msg string) error { return gr.Publish(ctx, ch, msg).Err() },
+		publish: func(ctx context.Context, ch, msg string) (int64, error) { return gr.Publish(ctx, ch, msg).Result() },
 		subscribe: func(ctx context.Context, ch string, got func(string)) {
 			goRedisReceive(ctx, gr.Subscribe(ctx, ch), got)
 		},
@@ -159,6 +159,7 @@ type followerResult struct {
 	readGap          time.Duration // longest time between two successful replica reads
 	published        int           // publishes acknowledged
 	missed           int           // acknowledged and never received
+	missedDelivered  int           // of those, acknowledged with a receiver counted by the server (lost by the subscriber's client, not by Redis)
 	silence          time.Duration // longest time between two received messages
 }
 
@@ -253,6 +254,7 @@ func measureFollowers(ctx context.Context, c *follower, keys []string, channel s
 		})
 	}()
 	var acked []int
+	delivered := map[int]bool{} // acknowledged with a receiver counted by the server
 	pubDone := make(chan struct{})
 	go func() {
 		defer close(pubDone)
@@ -265,8 +267,11 @@ func measureFollowers(ctx context.Context, c *follower, keys []string, channel s
 				return
 			}
 			cctx, cancel := context.WithTimeout(runCtx, 5*time.Second)
-			if c.publish(cctx, channel, strconv.Itoa(n)) == nil {
+			if got, err := c.publish(cctx, channel, strconv.Itoa(n)); err == nil {
 				acked = append(acked, n)
+				if got > 0 {
+					delivered[n] = true
+				}
 			}
 			cancel()
 		}
@@ -321,6 +326,9 @@ func measureFollowers(ctx context.Context, c *follower, keys []string, channel s
 		r.published++
 		if !received[n] {
 			r.missed++
+			if delivered[n] {
+				r.missedDelivered++
+			}
 		}
 	}
 	return r, nil
@@ -341,7 +349,7 @@ func runFollowers(runs int, out string) error {
 }
 
 // followerColumns explains the report's columns.
-const followerColumns = "*Longest read gap*: the longest time between two successful replica reads (any goroutine); *acknowledged publishes*: from the first message the subscriber received on (the publisher starts before the subscription is in place); *missed*: of those, the ones the subscriber never received (what is published while it is not subscribed on the master that took the publish is gone: Redis keeps nothing for absent subscribers); *longest silence*: between two messages received.\n\n"
+const followerColumns = "*Longest read gap*: the longest time between two successful replica reads (any goroutine); *acknowledged publishes*: from the first message the subscriber received on (the publisher starts before the subscription is in place); *missed*: of those, the ones the subscriber never received (what is published while it is not subscribed on the master that took the publish is gone: Redis keeps nothing for absent subscribers); *of them with a receiver*: the missed publishes whose reply counted a receiver (the server passed them to a subscriber connection: lost on the client's side, unless another subscriber was counted); *longest silence*: between two messages received.\n\n"
 
 // followerNames are the clients of the followers benchmarks, in the
 // order they alternate.
@@ -358,8 +366,8 @@ func followerRounds(runs int, scenarios []string, once func(which int, scenario 
 				if err != nil {
 					return nil, fmt.Errorf("%s %s: %w", name, scenario, err)
 				}
-				fmt.Fprintf(os.Stderr, "%-8s %-10s reads %7d errors %5d longest gap %v; published %d, missed %d, longest silence %v\n",
-					scenario, r.client, r.reads, r.readErrs, r.readGap.Round(time.Millisecond), r.published, r.missed, r.silence.Round(time.Millisecond))
+				fmt.Fprintf(os.Stderr, "%-8s %-10s reads %7d errors %5d longest gap %v; published %d, missed %d (%d with a receiver counted), longest silence %v\n",
+					scenario, r.client, r.reads, r.readErrs, r.readGap.Round(time.Millisecond), r.published, r.missed, r.missedDelivered, r.silence.Round(time.Millisecond))
 				results = append(results, r)
 			}
 		}
@@ -377,11 +385,11 @@ func followerReport(head string, settings map[string]string, results []followerR
 		fmt.Fprintf(&b, "- %s: %s\n", name, settings[name])
 	}
 	perRun := map[string]int{}
-	b.WriteString("\n| scenario | client | run | reads | read errors | longest read gap | acknowledged publishes | missed | longest silence |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("\n| scenario | client | run | reads | read errors | longest read gap | acknowledged publishes | missed | of them with a receiver | longest silence |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, r := range results {
 		perRun[r.scenario+r.client]++
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %v | %d | %d | %v |\n", r.scenario, r.client, perRun[r.scenario+r.client], r.reads, r.readErrs,
-			r.readGap.Round(time.Millisecond), r.published, r.missed, r.silence.Round(time.Millisecond))
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %v | %d | %d | %d | %v |\n", r.scenario, r.client, perRun[r.scenario+r.client], r.reads, r.readErrs,
+			r.readGap.Round(time.Millisecond), r.published, r.missed, r.missedDelivered, r.silence.Round(time.Millisecond))
 	}
 	return b.String()
 }
