@@ -101,6 +101,11 @@ func asyncredisSubscriber(c *async.Client, sharded bool) func(ctx context.Contex
 			case msg := <-ps.Messages():
 				if msg.Kind == kind {
 					got(msg.Payload)
+				} else if msg.Kind == async.KindDisconnected || msg.Kind == async.KindResubscribed {
+					// On stderr, for reading a missed publish against the
+					// subscriber's gaps (the contract allows a miss between
+					// these two).
+					fmt.Fprintf(os.Stderr, "  asyncredis subscriber: %s at %s (%v)\n", msg.Kind, time.Now().Format("15:04:05.000000"), msg.Err)
 				}
 			case <-ctx.Done():
 				return
@@ -255,6 +260,7 @@ func measureFollowers(ctx context.Context, c *follower, keys []string, channel s
 	}()
 	var acked []int
 	delivered := map[int]bool{} // acknowledged with a receiver counted by the server
+	sentAt := map[int]time.Time{}
 	pubDone := make(chan struct{})
 	go func() {
 		defer close(pubDone)
@@ -267,8 +273,10 @@ func measureFollowers(ctx context.Context, c *follower, keys []string, channel s
 				return
 			}
 			cctx, cancel := context.WithTimeout(runCtx, 5*time.Second)
+			sent := time.Now()
 			if got, err := c.publish(cctx, channel, strconv.Itoa(n)); err == nil {
 				acked = append(acked, n)
+				sentAt[n] = sent
 				if got > 0 {
 					delivered[n] = true
 				}
@@ -325,6 +333,7 @@ func measureFollowers(ctx context.Context, c *follower, keys []string, channel s
 		}
 		r.published++
 		if !received[n] {
+			fmt.Fprintf(os.Stderr, "  %s: publish %d sent at %s acknowledged, never received\n", c.name, n, sentAt[n].Format("15:04:05.000000"))
 			r.missed++
 			if delivered[n] {
 				r.missedDelivered++
