@@ -259,6 +259,8 @@ func measureFollowers(ctx context.Context, c *follower, keys []string, channel s
 		})
 	}()
 	var acked []int
+	pubCtx, stopPub := context.WithCancel(runCtx) // the publisher stops first: its last messages are then waited for
+	defer stopPub()
 	delivered := map[int]bool{} // acknowledged with a receiver counted by the server
 	sentAt := map[int]time.Time{}
 	pubDone := make(chan struct{})
@@ -266,13 +268,13 @@ func measureFollowers(ctx context.Context, c *follower, keys []string, channel s
 		defer close(pubDone)
 		tick := time.NewTicker(500 * time.Microsecond)
 		defer tick.Stop()
-		for n := 0; runCtx.Err() == nil; n++ {
+		for n := 0; pubCtx.Err() == nil; n++ {
 			select {
 			case <-tick.C:
-			case <-runCtx.Done():
+			case <-pubCtx.Done():
 				return
 			}
-			cctx, cancel := context.WithTimeout(runCtx, 5*time.Second)
+			cctx, cancel := context.WithTimeout(pubCtx, 5*time.Second)
 			sent := time.Now()
 			if got, err := c.publish(cctx, channel, strconv.Itoa(n)); err == nil {
 				acked = append(acked, n)
@@ -307,8 +309,22 @@ func measureFollowers(ctx context.Context, c *follower, keys []string, channel s
 			time.Sleep(time.Second) // the run's length after the switch, not synchronisation
 		}
 	}
-	stop()
+	// The publisher stops, then the subscriber has a moment for what is
+	// on its way (a publish acknowledged just before the end is otherwise
+	// counted missed, for every client), then everything stops.
+	stopPub()
 	<-pubDone
+	waitFor(func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, n := range acked[max(len(acked)-100, 0):] {
+			if !received[n] {
+				return false
+			}
+		}
+		return true
+	}, time.Second)
+	stop()
 	wg.Wait()
 	if !ok {
 		return r, fmt.Errorf("no messages before the fault")
