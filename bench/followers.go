@@ -23,7 +23,7 @@ import (
 type follower struct {
 	name      string
 	read      func(ctx context.Context, key string) error
-	publish   func(ctx context.Context, ch, msg string) (int64, error) // the receivers the server counted
+	publish   func(ctx context.Context, ch, msg string) (int64, error)   // the receivers the server counted
 	subscribe func(ctx context.Context, ch string, got func(msg string)) // runs until ctx ends
 	close     func()
 }
