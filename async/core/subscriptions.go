@@ -182,9 +182,10 @@ func (s *Subscriptions[C]) Placed(set string, fn func(name string, on C, confirm
 	}
 }
 
-// Inherit takes from s the names of set placed on a connection keep
-// says a successor keeps (with their confirmations), and every
-// unsubscribe awaiting confirmation.
+// Inherit copies into s, from the registry of the set before it, the
+// names of set placed on a connection that keep says a successor keeps
+// (with their confirmations), and every unsubscribe awaiting
+// confirmation.
 func (s *Subscriptions[C]) Inherit(from *Subscriptions[C], set string, keep func(C) bool) {
 	for k, e := range from.m {
 		if k.set != set {
